@@ -1,0 +1,164 @@
+// Package store holds the state Sigma cannot: IdP token hashes, the
+// externalIds the IdP assigned, tombstones of users the IdP deleted, and an
+// audit trail of every change the bridge made.
+//
+// Two implementations satisfy Store: store/sqlite (embedded, the default,
+// one process) and store/postgres (several bridge replicas sharing one
+// database). store/storetest is the conformance suite both pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap driver errors into these so callers
+// compare with errors.Is and never see driver text.
+var (
+	// ErrNotFound: the addressed row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness constraint or a compare-and-swap failed;
+	// the caller's view was stale or another writer won the race.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the store is closed or cannot be reached. /readyz
+	// reports it.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Kind is the kind of a SCIM resource.
+type Kind string
+
+// Resource kinds.
+const (
+	KindUser  Kind = "user"
+	KindGroup Kind = "group"
+)
+
+// Token is an IdP bearer token. The secret itself is never stored: Hash is
+// a SHA-256 of it and Prefix a short, non-secret display form (e.g.
+// "scimb_AbC1"). Several tokens may share a Name during a rotation overlap;
+// at most one of them is current (SupersededAt zero, RevokedAt zero).
+type Token struct {
+	ID           string // opaque, unique
+	Name         string // operator's label, e.g. "okta-prod"
+	Hash         []byte // SHA-256 of the secret; unique
+	Prefix       string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // zero: never
+	RevokedAt    time.Time // zero: not revoked
+	SupersededAt time.Time // zero: this is the current token of Name
+	LastUsedAt   time.Time // zero: never used
+}
+
+// Resource is the bridge's record of a SCIM resource whose primary data
+// lives in Sigma. ID is the SCIM id (Sigma memberId or teamId).
+type Resource struct {
+	Kind        Kind
+	ID          string
+	ExternalID  string // unique per Kind when not empty
+	Tombstoned  bool
+	TombstoneAt time.Time // zero unless Tombstoned
+	Version     int64     // incremented by every successful PutResource/UpdateResource
+	UpdatedAt   time.Time
+}
+
+// Outcome of an audited operation.
+type Outcome string
+
+// Audit outcomes.
+const (
+	OutcomeOK      Outcome = "ok"
+	OutcomeFailed  Outcome = "failed"
+	OutcomeDryRun  Outcome = "dry_run"
+	OutcomeSkipped Outcome = "skipped"
+)
+
+// AuditEntry is one change the bridge made or decided on.
+type AuditEntry struct {
+	ID             int64 // assigned by the store, increasing
+	Time           time.Time
+	RequestID      string
+	TokenName      string
+	Operation      string // e.g. "user.create", "group.members", "mode.switch"
+	Kind           Kind
+	ResourceID     string
+	Outcome        Outcome
+	UpstreamStatus int    // HTTP status Sigma answered, 0 if none
+	Detail         string // short, human, never a secret
+}
+
+// AuditFilter narrows ListAudit. Zero fields do not filter.
+type AuditFilter struct {
+	Limit      int // <= 0 means 100
+	Kind       Kind
+	ResourceID string
+	Operation  string
+	Outcome    Outcome
+	Since      time.Time
+}
+
+// Store is the bridge's persistent state. Implementations are safe for
+// concurrent use by many goroutines, and the Postgres one by many processes.
+//
+// Every method that changes state is atomic: it is applied entirely or not
+// at all. Errors are ErrNotFound, ErrConflict or ErrUnavailable (wrapped,
+// compare with errors.Is), or another error that never includes secrets.
+type Store interface {
+	// CreateToken inserts t. ErrConflict if t.ID or t.Hash already exists,
+	// or if t is current (SupersededAt zero) and Name already has a current
+	// unrevoked token.
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash returns the token with that hash, whatever its state;
+	// ErrNotFound if none.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// ListTokens returns every token, ordered by Name then CreatedAt.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RotateToken is a compare-and-swap: if the current token of
+	// next.Name has ID oldID, it sets that token's SupersededAt to now and
+	// its ExpiresAt to oldExpiresAt (when earlier than its own expiry), and
+	// inserts next as the new current token, in one transaction. If the
+	// current token is not oldID (someone rotated first) it returns
+	// ErrConflict and changes nothing, so concurrent rotations leave exactly
+	// one live successor.
+	RotateToken(ctx context.Context, oldID string, oldExpiresAt, now time.Time, next Token) error
+	// RevokeToken marks every unrevoked token of name as revoked at now.
+	// ErrNotFound if name has no token.
+	RevokeToken(ctx context.Context, name string, now time.Time) error
+	// TouchToken records a use. It may be lossy (best effort) and may be
+	// called often; implementations may coalesce writes.
+	TouchToken(ctx context.Context, id string, at time.Time) error
+
+	// PutResource creates or replaces the record for (r.Kind, r.ID).
+	// ErrConflict if r.ExternalID is set and another live (not tombstoned)
+	// resource of the same kind holds it.
+	PutResource(ctx context.Context, r Resource) (Resource, error)
+	// GetResource returns the record; ErrNotFound if none.
+	GetResource(ctx context.Context, kind Kind, id string) (Resource, error)
+	// ResourceByExternalID returns the live resource with that externalId;
+	// ErrNotFound if none.
+	ResourceByExternalID(ctx context.Context, kind Kind, externalID string) (Resource, error)
+	// ListResources returns all records of kind (tombstoned included).
+	ListResources(ctx context.Context, kind Kind) ([]Resource, error)
+	// UpdateResource reads the record (ErrNotFound if none), calls fn on a
+	// copy and writes the result if its Version is unchanged since the read,
+	// retrying from the read when another writer got there first. fn may run
+	// more than once and must have no side effects. An error from fn aborts
+	// and is returned as is. ErrConflict on an externalId clash.
+	UpdateResource(ctx context.Context, kind Kind, id string, fn func(*Resource) error) (Resource, error)
+	// DeleteResource removes the record; ErrNotFound if none.
+	DeleteResource(ctx context.Context, kind Kind, id string) error
+
+	// AppendAudit appends e and returns it with ID set. Entries are never
+	// modified afterwards.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// ListAudit returns entries newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+	// PruneAudit deletes entries older than before and returns how many.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+
+	// Ping reports whether the store is usable (ErrUnavailable if not).
+	Ping(ctx context.Context) error
+	// Close releases the store. Calls after Close return ErrUnavailable.
+	Close() error
+}
