@@ -1,0 +1,510 @@
+// Package config is scim-bridge's configuration: one optional YAML file,
+// overridden by SCIM_BRIDGE_* environment variables, then defaults, then
+// Validate, which reports every problem at once.
+//
+// The YAML keys and the environment variable names are part of the
+// product's contract; CONFIGURATION.md documents them and
+// scim-bridge.example.yml is a complete, working example.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/scimbridge/scim-bridge/internal/secret"
+)
+
+// Sigma connection modes.
+const (
+	ModeAuto = "auto"
+	ModeSCIM = "scim"
+	ModeREST = "rest"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Listen is the SCIM listener's address; SCIM is served under /scim/v2.
+	Listen string `yaml:"listen"`
+	// AdminListen serves /metrics, /healthz and /readyz.
+	AdminListen string `yaml:"admin_listen"`
+	// Store is "sqlite:PATH" or a postgres:// URL.
+	Store string `yaml:"store"`
+
+	Log          Log          `yaml:"log"`
+	Sigma        Sigma        `yaml:"sigma"`
+	Provisioning Provisioning `yaml:"provisioning"`
+	Tokens       Tokens       `yaml:"tokens"`
+	Audit        Audit        `yaml:"audit"`
+	HTTP         HTTP         `yaml:"http"`
+}
+
+// Log configures logging.
+type Log struct {
+	Format string `yaml:"format"` // json or text
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// Sigma configures the upstream.
+type Sigma struct {
+	Mode             string       `yaml:"mode"`
+	APIURL           string       `yaml:"api_url"`
+	ClientID         string       `yaml:"client_id"`
+	ClientSecret     secret.Value `yaml:"client_secret"`
+	ClientSecretFile string       `yaml:"client_secret_file"`
+	SCIMURL          string       `yaml:"scim_url"`
+	SCIMToken        secret.Value `yaml:"scim_token"`
+	SCIMTokenFile    string       `yaml:"scim_token_file"`
+
+	// AccountTypeAliases maps names an IdP sends to the org's account type
+	// names, e.g. Viewer: View. Keys are matched case-insensitively.
+	AccountTypeAliases map[string]string `yaml:"account_type_aliases"`
+	// SendInvite makes Sigma email new members an invitation.
+	SendInvite bool `yaml:"send_invite"`
+	// MaxConcurrent bounds concurrent calls to Sigma.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// RequestsPerSecond bounds the rate of calls to Sigma.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// ProbeInterval is how often auto mode re-checks which path is live.
+	ProbeInterval Duration `yaml:"probe_interval"`
+}
+
+// Provisioning configures how IdP requests become Sigma changes.
+type Provisioning struct {
+	// DefaultAccountType applies when the IdP sends no account type; empty
+	// means the org's default.
+	DefaultAccountType string `yaml:"default_account_type"`
+	// DeprovisionOwnerID is the Sigma memberId that receives a deactivated
+	// member's documents; empty leaves documents in place.
+	DeprovisionOwnerID string `yaml:"deprovision_owner_id"`
+	// DryRun computes, logs and audits every decision and writes nothing
+	// to Sigma.
+	DryRun bool `yaml:"dry_run"`
+	// UserNameFromEmail uses the primary work email when the IdP's
+	// userName is not an email address.
+	UserNameFromEmail *bool `yaml:"user_name_from_email"`
+	// GroupRules drive account types from IdP groups; first match wins.
+	GroupRules []GroupRule `yaml:"group_rules"`
+	// ResyncInterval is how often the member/team index is reloaded.
+	ResyncInterval Duration `yaml:"resync_interval"`
+}
+
+// GroupRule says: members of Group get AccountType.
+type GroupRule struct {
+	Group       string `yaml:"group"`
+	AccountType string `yaml:"account_type"`
+}
+
+// Tokens configures IdP bearer tokens.
+type Tokens struct {
+	// CacheTTL bounds how long a replica may keep accepting a token after
+	// it was revoked or expired elsewhere.
+	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// Retention is how long audit entries are kept; 0 keeps them forever.
+	Retention Duration `yaml:"retention"`
+}
+
+// HTTP configures both listeners.
+type HTTP struct {
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+}
+
+// Duration is a time.Duration written as "30s", "5m", "24h" in YAML.
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use e.g. 30s, 5m, 24h)", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the configuration with every default set.
+func Default() Config {
+	yes := true
+	return Config{
+		Listen:      ":8080",
+		AdminListen: ":9090",
+		Store:       "sqlite:scim-bridge.db",
+		Log:         Log{Format: "json", Level: "info"},
+		Sigma: Sigma{
+			Mode:              ModeAuto,
+			MaxConcurrent:     8,
+			RequestsPerSecond: 20,
+			ProbeInterval:     Duration(time.Minute),
+		},
+		Provisioning: Provisioning{
+			UserNameFromEmail: &yes,
+			ResyncInterval:    Duration(5 * time.Minute),
+		},
+		Tokens: Tokens{CacheTTL: Duration(10 * time.Second)},
+		Audit:  Audit{Retention: Duration(90 * 24 * time.Hour)},
+		HTTP: HTTP{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			WriteTimeout:      Duration(70 * time.Second),
+			IdleTimeout:       Duration(2 * time.Minute),
+			ShutdownTimeout:   Duration(30 * time.Second),
+			MaxBodyBytes:      1 << 20,
+		},
+	}
+}
+
+// Load reads the YAML file at path (skipped when path is empty), applies
+// the environment (looked up with getenv, normally os.Getenv) on top, and
+// validates the result. Errors are meant for the operator as they are.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config file: %w", err)
+		}
+		if err := decodeYAML(b, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func decodeYAML(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// envVar binds one environment variable to a field.
+type envVar struct {
+	name string
+	set  func(c *Config, v string) error
+}
+
+func str(f func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+func boolean(f func(c *Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*f(c) = b
+		return nil
+	}
+}
+
+func duration(f func(c *Config) *Duration) func(*Config, string) error {
+	return func(c *Config, v string) error { return f(c).UnmarshalText([]byte(v)) }
+}
+
+// EnvVars lists every environment variable the bridge reads, in the order
+// CONFIGURATION.md documents them.
+var envVars = []envVar{
+	{"SCIM_BRIDGE_LISTEN", str(func(c *Config) *string { return &c.Listen })},
+	{"SCIM_BRIDGE_ADMIN_LISTEN", str(func(c *Config) *string { return &c.AdminListen })},
+	{"SCIM_BRIDGE_STORE", str(func(c *Config) *string { return &c.Store })},
+	{"SCIM_BRIDGE_SIGMA_API_URL", str(func(c *Config) *string { return &c.Sigma.APIURL })},
+	{"SCIM_BRIDGE_SIGMA_CLIENT_ID", str(func(c *Config) *string { return &c.Sigma.ClientID })},
+	{"SCIM_BRIDGE_SIGMA_CLIENT_SECRET", func(c *Config, v string) error { c.Sigma.ClientSecret = secret.Value(v); return nil }},
+	{"SCIM_BRIDGE_SIGMA_CLIENT_SECRET_FILE", str(func(c *Config) *string { return &c.Sigma.ClientSecretFile })},
+	{"SCIM_BRIDGE_SIGMA_SCIM_URL", str(func(c *Config) *string { return &c.Sigma.SCIMURL })},
+	{"SCIM_BRIDGE_SIGMA_SCIM_TOKEN", func(c *Config, v string) error { c.Sigma.SCIMToken = secret.Value(v); return nil }},
+	{"SCIM_BRIDGE_SIGMA_SCIM_TOKEN_FILE", str(func(c *Config) *string { return &c.Sigma.SCIMTokenFile })},
+	{"SCIM_BRIDGE_SIGMA_MODE", str(func(c *Config) *string { return &c.Sigma.Mode })},
+	{"SCIM_BRIDGE_DEFAULT_ACCOUNT_TYPE", str(func(c *Config) *string { return &c.Provisioning.DefaultAccountType })},
+	{"SCIM_BRIDGE_DEPROVISION_OWNER_ID", str(func(c *Config) *string { return &c.Provisioning.DeprovisionOwnerID })},
+	{"SCIM_BRIDGE_DRY_RUN", boolean(func(c *Config) *bool { return &c.Provisioning.DryRun })},
+	{"SCIM_BRIDGE_LOG_FORMAT", str(func(c *Config) *string { return &c.Log.Format })},
+	{"SCIM_BRIDGE_LOG_LEVEL", str(func(c *Config) *string { return &c.Log.Level })},
+	{"SCIM_BRIDGE_SHUTDOWN_TIMEOUT", duration(func(c *Config) *Duration { return &c.HTTP.ShutdownTimeout })},
+}
+
+// EnvNames returns the names of every environment variable the bridge reads.
+func EnvNames() []string {
+	names := make([]string, len(envVars))
+	for i, e := range envVars {
+		names[i] = e.name
+	}
+	return names
+}
+
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	var problems []string
+	for _, e := range envVars {
+		v := getenv(e.name)
+		if v == "" {
+			continue
+		}
+		if err := e.set(cfg, v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", e.name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+// Error lists every problem found in a configuration.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// Validate checks the whole configuration and returns an *Error naming
+// every bad field, or nil.
+func (c *Config) Validate() error {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	for _, l := range []struct{ field, env, v string }{
+		{"listen", "SCIM_BRIDGE_LISTEN", c.Listen},
+		{"admin_listen", "SCIM_BRIDGE_ADMIN_LISTEN", c.AdminListen},
+	} {
+		if _, port, err := net.SplitHostPort(l.v); err != nil || port == "" {
+			add("%s (%s): %q is not a host:port address such as :8080 or 127.0.0.1:8080", l.field, l.env, l.v)
+		}
+	}
+	if c.Listen != "" && c.Listen == c.AdminListen {
+		add("admin_listen (SCIM_BRIDGE_ADMIN_LISTEN): must differ from listen (%s)", c.Listen)
+	}
+	switch {
+	case strings.HasPrefix(c.Store, "sqlite:"):
+		if strings.TrimPrefix(c.Store, "sqlite:") == "" {
+			add("store (SCIM_BRIDGE_STORE): sqlite needs a file path, e.g. sqlite:/var/lib/scim-bridge/state.db")
+		}
+	case strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
+		if u, err := url.Parse(c.Store); err != nil || u.Host == "" {
+			add("store (SCIM_BRIDGE_STORE): malformed postgres URL; want postgres://USER:PASSWORD@HOST:5432/DB")
+		}
+	default:
+		add("store (SCIM_BRIDGE_STORE): %q is neither sqlite:PATH nor a postgres:// URL", redactDSN(c.Store))
+	}
+
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		add("log.format (SCIM_BRIDGE_LOG_FORMAT): %q is not json or text", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level (SCIM_BRIDGE_LOG_LEVEL): %q is not debug, info, warn or error", c.Log.Level)
+	}
+
+	s := c.Sigma
+	if s.APIURL != "" && !looksLikeRegion(s.APIURL) {
+		checkURL(add, "sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL)", s.APIURL, "a Sigma API host such as https://aws-api.sigmacomputing.com, or a region name such as aws-us")
+		if u, err := url.Parse(s.APIURL); err == nil && strings.HasPrefix(strings.TrimSuffix(u.Path, "/"), "/v2") {
+			add("sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL): give the host without /v2 (%s)", u.Scheme+"://"+u.Host)
+		}
+	}
+	if s.SCIMURL != "" {
+		checkURL(add, "sigma.scim_url (SCIM_BRIDGE_SIGMA_SCIM_URL)", s.SCIMURL, "Sigma's Directory Base URL, as shown when SCIM provisioning was enabled")
+	}
+	if !s.ClientSecret.IsZero() && s.ClientSecretFile != "" {
+		add("sigma.client_secret (SCIM_BRIDGE_SIGMA_CLIENT_SECRET): set both as a value and as a file (client_secret_file); choose one")
+	}
+	if !s.SCIMToken.IsZero() && s.SCIMTokenFile != "" {
+		add("sigma.scim_token (SCIM_BRIDGE_SIGMA_SCIM_TOKEN): set both as a value and as a file (scim_token_file); choose one")
+	}
+	hasSecret := !s.ClientSecret.IsZero() || s.ClientSecretFile != ""
+	hasToken := !s.SCIMToken.IsZero() || s.SCIMTokenFile != ""
+	rest := s.APIURL != "" || s.ClientID != "" || hasSecret
+	scim := s.SCIMURL != "" || hasToken
+	restMissing := missing(map[string]bool{
+		"sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL)":                                          s.APIURL == "",
+		"sigma.client_id (SCIM_BRIDGE_SIGMA_CLIENT_ID)":                                      s.ClientID == "",
+		"sigma.client_secret or client_secret_file (SCIM_BRIDGE_SIGMA_CLIENT_SECRET[_FILE])": !hasSecret,
+	})
+	scimMissing := missing(map[string]bool{
+		"sigma.scim_url (SCIM_BRIDGE_SIGMA_SCIM_URL)":                               s.SCIMURL == "",
+		"sigma.scim_token or scim_token_file (SCIM_BRIDGE_SIGMA_SCIM_TOKEN[_FILE])": !hasToken,
+	})
+	switch s.Mode {
+	case ModeREST:
+		if len(restMissing) > 0 {
+			add("sigma.mode (SCIM_BRIDGE_SIGMA_MODE): rest needs %s", strings.Join(restMissing, ", "))
+		}
+	case ModeSCIM:
+		if len(scimMissing) > 0 {
+			add("sigma.mode (SCIM_BRIDGE_SIGMA_MODE): scim needs %s", strings.Join(scimMissing, ", "))
+		}
+	case ModeAuto:
+		switch {
+		case !rest && !scim:
+			add("sigma: no connection configured; set the REST API credentials (SCIM_BRIDGE_SIGMA_API_URL, _CLIENT_ID, _CLIENT_SECRET) and/or the Enterprise SCIM endpoint (SCIM_BRIDGE_SIGMA_SCIM_URL, _SCIM_TOKEN)")
+		default:
+			if rest && len(restMissing) > 0 {
+				add("sigma: REST API configuration is incomplete: missing %s", strings.Join(restMissing, ", "))
+			}
+			if scim && len(scimMissing) > 0 {
+				add("sigma: Enterprise SCIM configuration is incomplete: missing %s", strings.Join(scimMissing, ", "))
+			}
+		}
+	default:
+		add("sigma.mode (SCIM_BRIDGE_SIGMA_MODE): %q is not auto, scim or rest", s.Mode)
+	}
+	if s.MaxConcurrent < 1 {
+		add("sigma.max_concurrent: must be at least 1, got %d", s.MaxConcurrent)
+	}
+	if s.RequestsPerSecond <= 0 {
+		add("sigma.requests_per_second: must be above 0, got %g", s.RequestsPerSecond)
+	}
+	if s.ProbeInterval.D() < time.Second {
+		add("sigma.probe_interval: must be at least 1s, got %s", s.ProbeInterval.D())
+	}
+	aliases := make([]string, 0, len(s.AccountTypeAliases))
+	for k := range s.AccountTypeAliases {
+		aliases = append(aliases, k)
+	}
+	sort.Strings(aliases)
+	for _, k := range aliases {
+		v := s.AccountTypeAliases[k]
+		if strings.TrimSpace(k) == "" || strings.TrimSpace(v) == "" {
+			add("sigma.account_type_aliases: %q: %q: alias and account type must both be non-empty", k, v)
+		}
+	}
+
+	for i, r := range c.Provisioning.GroupRules {
+		if strings.TrimSpace(r.Group) == "" {
+			add("provisioning.group_rules[%d].group: must name an IdP group (displayName)", i)
+		}
+		if strings.TrimSpace(r.AccountType) == "" {
+			add("provisioning.group_rules[%d].account_type: must name a Sigma account type", i)
+		}
+	}
+	if c.Provisioning.ResyncInterval.D() < time.Second {
+		add("provisioning.resync_interval: must be at least 1s, got %s", c.Provisioning.ResyncInterval.D())
+	}
+	if c.Tokens.CacheTTL.D() < 0 || c.Tokens.CacheTTL.D() > 5*time.Minute {
+		add("tokens.cache_ttl: must be between 0s and 5m, got %s", c.Tokens.CacheTTL.D())
+	}
+	if c.Audit.Retention.D() < 0 {
+		add("audit.retention: must not be negative, got %s", c.Audit.Retention.D())
+	}
+	h := c.HTTP
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{
+		{"http.read_header_timeout", h.ReadHeaderTimeout},
+		{"http.read_timeout", h.ReadTimeout},
+		{"http.write_timeout", h.WriteTimeout},
+		{"http.idle_timeout", h.IdleTimeout},
+		{"http.shutdown_timeout (SCIM_BRIDGE_SHUTDOWN_TIMEOUT)", h.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			add("%s: must be above 0, got %s", d.name, d.v.D())
+		}
+	}
+	if h.MaxBodyBytes < 1024 {
+		add("http.max_body_bytes: must be at least 1024, got %d", h.MaxBodyBytes)
+	}
+
+	if len(p) > 0 {
+		return &Error{Problems: p}
+	}
+	return nil
+}
+
+// looksLikeRegion reports whether v is shaped like a region name rather
+// than a URL. Whether the region exists is checked by the sigma package,
+// which owns the region table, when the client is built.
+func looksLikeRegion(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func missing(m map[string]bool) []string {
+	var out []string
+	for k, v := range m {
+		if v {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func checkURL(add func(string, ...any), field, v, want string) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("%s: %q is not a URL; want %s", field, redactURL(v), want)
+		return
+	}
+	if u.User != nil {
+		add("%s: must not carry credentials in the URL; use the secret settings", field)
+	}
+}
+
+// redactURL hides userinfo in a URL-like string for error messages.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		u.User = url.User("redacted")
+		return u.String()
+	}
+	return v
+}
+
+// redactDSN hides passwords in a store DSN for error messages.
+func redactDSN(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+		return u.String()
+	}
+	return v
+}
+
+// RedactedStore returns the store setting safe to print.
+func (c *Config) RedactedStore() string { return redactDSN(c.Store) }
