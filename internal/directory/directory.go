@@ -121,6 +121,11 @@ type Directory interface {
 	// ModifyGroupMembers adds and removes members by user id, atomically
 	// from the caller's point of view and without reading the whole list
 	// back first, so concurrent PATCHes to one group do not lose updates.
+	// Adding a member twice or removing a non-member is a no-op. Adding a
+	// user id that does not exist (or is deleted) is an *InvalidValueError
+	// with Attribute "members" and Value the id, and nothing changes; this
+	// holds for the members of CreateGroup and ReplaceGroup too. ErrNotFound
+	// is kept for the group itself.
 	ModifyGroupMembers(ctx context.Context, id string, add, remove []string) (Group, error)
 	// DeleteGroup deletes the team; ErrNotFound if absent.
 	DeleteGroup(ctx context.Context, id string) error

@@ -1,0 +1,902 @@
+// Package directorytest is the conformance suite of directory.Directory.
+// Every implementation (the REST members/teams directory and the one over
+// Sigma's own SCIM endpoint) runs it against the Sigma emulator:
+//
+//	directorytest.Run(t, func(t *testing.T) directorytest.Harness { ... })
+//
+// The suite only speaks the Directory interface. It never assumes the
+// upstream org is empty, only that it accepts the account types the
+// harness names.
+package directorytest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+)
+
+// Harness is one fresh Directory under test and what the suite needs to
+// know about the org behind it.
+type Harness struct {
+	// Dir is ready to answer (its first load has completed).
+	Dir directory.Directory
+	// AccountTypes lists at least two account type names the org accepts,
+	// spelled canonically (as the directory reports them on read).
+	AccountTypes []string
+	// UpstreamWrites, when not nil, returns how many write requests the
+	// directory has sent upstream so far. The suite uses it to check that
+	// rejected and no-op requests write nothing.
+	UpstreamWrites func() int
+}
+
+func (h Harness) writes() int {
+	if h.UpstreamWrites == nil {
+		return 0
+	}
+	return h.UpstreamWrites()
+}
+
+// Run runs the whole suite. newDir is called once per subtest and must
+// return an independent directory over an independent upstream org.
+func Run(t *testing.T, newDir func(t *testing.T) Harness) {
+	setup := func(t *testing.T) (Harness, context.Context) {
+		t.Helper()
+		h := newDir(t)
+		if len(h.AccountTypes) < 2 {
+			t.Fatalf("harness: want at least two account types, got %q", h.AccountTypes)
+		}
+		ctx := directory.WithActor(t.Context(), directory.Actor{RequestID: "conformance", TokenName: "directorytest"})
+		return h, ctx
+	}
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, h Harness, ctx context.Context)
+	}{
+		{"Ready", testReady},
+		{"UserCreateGet", testUserCreateGet},
+		{"UserDefaults", testUserDefaults},
+		{"UserLookup", testUserLookup},
+		{"UserListOrder", testUserListOrder},
+		{"UserDuplicateUserName", testUserDuplicateUserName},
+		{"UserDuplicateExternalID", testUserDuplicateExternalID},
+		{"UserUnknownAccountType", testUserUnknownAccountType},
+		{"UserReplace", testUserReplace},
+		{"UserDeactivateReactivate", testUserDeactivateReactivate},
+		{"UserCreateRevivesDeactivated", testUserCreateRevivesDeactivated},
+		{"UserDeleteAndRevive", testUserDeleteAndRevive},
+		{"UserNotFound", testUserNotFound},
+		{"UserConcurrentCreate", testUserConcurrentCreate},
+		{"GroupCreateGet", testGroupCreateGet},
+		{"GroupDuplicateName", testGroupDuplicateName},
+		{"GroupLookup", testGroupLookup},
+		{"GroupListOrder", testGroupListOrder},
+		{"GroupRename", testGroupRename},
+		{"GroupReplaceMembers", testGroupReplaceMembers},
+		{"GroupModifyMembers", testGroupModifyMembers},
+		{"GroupConcurrentModifyMembers", testGroupConcurrentModifyMembers},
+		{"GroupDelete", testGroupDelete},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ctx := setup(t)
+			tc.fn(t, h, ctx)
+		})
+	}
+}
+
+// email returns an address unlikely to exist in any seeded org.
+func email(local string) string { return local + "@conformance.example.com" }
+
+func newUser(local, given, family string) directory.User {
+	return directory.User{
+		UserName:   email(local),
+		GivenName:  given,
+		FamilyName: family,
+		Emails:     []directory.Email{{Value: email(local), Type: "work", Primary: true}},
+		Active:     true,
+	}
+}
+
+func mustCreateUser(t *testing.T, ctx context.Context, d directory.Directory, u directory.User) directory.User {
+	t.Helper()
+	got, err := d.CreateUser(ctx, u)
+	if err != nil {
+		t.Fatalf("CreateUser(%s): %v", u.UserName, err)
+	}
+	if got.ID == "" {
+		t.Fatalf("CreateUser(%s): empty ID", u.UserName)
+	}
+	return got
+}
+
+func mustGetUser(t *testing.T, ctx context.Context, d directory.Directory, id string) directory.User {
+	t.Helper()
+	got, err := d.GetUser(ctx, id)
+	if err != nil {
+		t.Fatalf("GetUser(%s): %v", id, err)
+	}
+	return got
+}
+
+func mustCreateGroup(t *testing.T, ctx context.Context, d directory.Directory, g directory.Group) directory.Group {
+	t.Helper()
+	got, err := d.CreateGroup(ctx, g)
+	if err != nil {
+		t.Fatalf("CreateGroup(%s): %v", g.DisplayName, err)
+	}
+	if got.ID == "" {
+		t.Fatalf("CreateGroup(%s): empty ID", g.DisplayName)
+	}
+	return got
+}
+
+func mustGetGroup(t *testing.T, ctx context.Context, d directory.Directory, id string) directory.Group {
+	t.Helper()
+	got, err := d.GetGroup(ctx, id)
+	if err != nil {
+		t.Fatalf("GetGroup(%s): %v", id, err)
+	}
+	return got
+}
+
+// checkUser compares the attributes a client controls.
+func checkUser(t *testing.T, what string, got, want directory.User) {
+	t.Helper()
+	if !strings.EqualFold(got.UserName, want.UserName) {
+		t.Errorf("%s: UserName = %q, want %q", what, got.UserName, want.UserName)
+	}
+	if got.GivenName != want.GivenName || got.FamilyName != want.FamilyName {
+		t.Errorf("%s: name = %q %q, want %q %q", what, got.GivenName, got.FamilyName, want.GivenName, want.FamilyName)
+	}
+	if got.ExternalID != want.ExternalID {
+		t.Errorf("%s: ExternalID = %q, want %q", what, got.ExternalID, want.ExternalID)
+	}
+	if got.Active != want.Active {
+		t.Errorf("%s: Active = %v, want %v", what, got.Active, want.Active)
+	}
+	if want.AccountType != "" && got.AccountType != want.AccountType {
+		t.Errorf("%s: AccountType = %q, want %q", what, got.AccountType, want.AccountType)
+	}
+}
+
+// sameUser reports differences between two reads of one unchanged user.
+func sameUser(t *testing.T, what string, got, want directory.User) {
+	t.Helper()
+	checkUser(t, what, got, want)
+	if got.ID != want.ID {
+		t.Errorf("%s: ID = %q, want %q", what, got.ID, want.ID)
+	}
+	if got.Version != want.Version {
+		t.Errorf("%s: Version = %q, want %q (unchanged user)", what, got.Version, want.Version)
+	}
+}
+
+func userIDs(us []directory.User) []string {
+	ids := make([]string, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+func memberIDs(g directory.Group) []string {
+	ids := make([]string, len(g.Members))
+	for i, m := range g.Members {
+		ids[i] = m.ID
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func sorted(ids ...string) []string {
+	s := slices.Clone(ids)
+	sort.Strings(s)
+	return s
+}
+
+func lookupUserIDs(t *testing.T, ctx context.Context, d directory.Directory, attr directory.Attr, v string) []string {
+	t.Helper()
+	us, err := d.LookupUsers(ctx, attr, v)
+	if err != nil {
+		t.Fatalf("LookupUsers(%s, %q): %v", attr, v, err)
+	}
+	return userIDs(us)
+}
+
+func lookupGroupIDs(t *testing.T, ctx context.Context, d directory.Directory, attr directory.Attr, v string) []string {
+	t.Helper()
+	gs, err := d.LookupGroups(ctx, attr, v)
+	if err != nil {
+		t.Fatalf("LookupGroups(%s, %q): %v", attr, v, err)
+	}
+	ids := make([]string, len(gs))
+	for i, g := range gs {
+		ids[i] = g.ID
+	}
+	return ids
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: err = %v, want %v", what, err, target)
+	}
+}
+
+func wantWrites(t *testing.T, h Harness, what string, before int) {
+	t.Helper()
+	if n := h.writes() - before; n != 0 {
+		t.Errorf("%s: %d upstream writes, want none", what, n)
+	}
+}
+
+func testReady(t *testing.T, h Harness, ctx context.Context) {
+	if err := h.Dir.Ready(ctx); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+}
+
+func testUserCreateGet(t *testing.T, h Harness, ctx context.Context) {
+	want := newUser("ada.lovelace", "Ada", "Lovelace")
+	want.ExternalID = "okta-ada"
+	want.AccountType = h.AccountTypes[1]
+	got := mustCreateUser(t, ctx, h.Dir, want)
+	checkUser(t, "create", got, want)
+	if got.Version == "" {
+		t.Error("create: empty Version")
+	}
+	if got.DisplayName == "" {
+		t.Error("create: empty DisplayName")
+	}
+	if got.Created.IsZero() || got.Modified.IsZero() {
+		t.Errorf("create: Created %v, Modified %v, want both set", got.Created, got.Modified)
+	}
+	if !slices.ContainsFunc(got.Emails, func(e directory.Email) bool { return strings.EqualFold(e.Value, want.UserName) }) {
+		t.Errorf("create: Emails = %v, want %s among them", got.Emails, want.UserName)
+	}
+	sameUser(t, "get after create", mustGetUser(t, ctx, h.Dir, got.ID), got)
+}
+
+func testUserDefaults(t *testing.T, h Harness, ctx context.Context) {
+	// No account type and no names: the default account type applies and
+	// the names Sigma requires are completed rather than refused.
+	got := mustCreateUser(t, ctx, h.Dir, directory.User{UserName: email("grace.hopper"), Active: true})
+	if got.AccountType == "" {
+		t.Error("AccountType empty, want the default")
+	}
+	if got.GivenName == "" || got.FamilyName == "" {
+		t.Errorf("names = %q %q, want both completed", got.GivenName, got.FamilyName)
+	}
+	if !got.Active {
+		t.Error("Active = false, want true")
+	}
+}
+
+func testUserLookup(t *testing.T, h Harness, ctx context.Context) {
+	a := newUser("alan.turing", "Alan", "Turing")
+	a.ExternalID = "ext-alan"
+	a = mustCreateUser(t, ctx, h.Dir, a)
+	b := mustCreateUser(t, ctx, h.Dir, newUser("edsger.dijkstra", "Edsger", "Dijkstra"))
+
+	for _, tc := range []struct {
+		attr  directory.Attr
+		value string
+		want  []string
+	}{
+		{directory.AttrID, a.ID, []string{a.ID}},
+		{directory.AttrID, b.ID, []string{b.ID}},
+		{directory.AttrUserName, a.UserName, []string{a.ID}},
+		{directory.AttrUserName, strings.ToUpper(b.UserName), []string{b.ID}},
+		{directory.AttrEmail, strings.ToUpper(a.UserName), []string{a.ID}},
+		{directory.AttrExternalID, "ext-alan", []string{a.ID}},
+		{directory.AttrID, "no-such-member-id", nil},
+		{directory.AttrUserName, email("nobody"), nil},
+		{directory.AttrEmail, email("nobody"), nil},
+		{directory.AttrExternalID, "ext-nobody", nil},
+		{directory.AttrExternalID, "EXT-ALAN", nil}, // externalId is case-exact
+	} {
+		got := lookupUserIDs(t, ctx, h.Dir, tc.attr, tc.value)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("LookupUsers(%s, %q) = %q, want %q", tc.attr, tc.value, got, tc.want)
+		}
+	}
+	us, err := h.Dir.LookupUsers(ctx, directory.AttrUserName, a.UserName)
+	if err != nil || len(us) != 1 {
+		t.Fatalf("LookupUsers(userName) = %v, %v", us, err)
+	}
+	sameUser(t, "lookup", us[0], a)
+}
+
+func testUserListOrder(t *testing.T, h Harness, ctx context.Context) {
+	var created []string
+	for _, n := range []string{"zed", "amy", "kim"} {
+		created = append(created, mustCreateUser(t, ctx, h.Dir, newUser(n, n, "List")).ID)
+	}
+	us, err := h.Dir.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	ids := userIDs(us)
+	if !slices.IsSorted(ids) {
+		t.Errorf("ListUsers not ordered by ID: %q", ids)
+	}
+	for _, id := range created {
+		if !slices.Contains(ids, id) {
+			t.Errorf("ListUsers lacks created user %s", id)
+		}
+	}
+	again, err := h.Dir.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	if !slices.Equal(userIDs(again), ids) {
+		t.Errorf("ListUsers order changed between calls")
+	}
+}
+
+func testUserDuplicateUserName(t *testing.T, h Harness, ctx context.Context) {
+	u := mustCreateUser(t, ctx, h.Dir, newUser("barbara.liskov", "Barbara", "Liskov"))
+	dup := newUser("barbara.liskov", "Other", "Person")
+	dup.UserName = strings.ToUpper(dup.UserName)
+	_, err := h.Dir.CreateUser(ctx, dup)
+	wantErr(t, "duplicate CreateUser", err, directory.ErrConflict)
+	sameUser(t, "after duplicate", mustGetUser(t, ctx, h.Dir, u.ID), u)
+}
+
+func testUserDuplicateExternalID(t *testing.T, h Harness, ctx context.Context) {
+	a := newUser("ken.thompson", "Ken", "Thompson")
+	a.ExternalID = "shared-ext"
+	mustCreateUser(t, ctx, h.Dir, a)
+	b := newUser("dennis.ritchie", "Dennis", "Ritchie")
+	b.ExternalID = "shared-ext"
+	_, err := h.Dir.CreateUser(ctx, b)
+	wantErr(t, "CreateUser with a taken externalId", err, directory.ErrConflict)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, "shared-ext"); len(ids) != 1 {
+		t.Errorf("LookupUsers(externalId) = %q, want one user", ids)
+	}
+}
+
+func wantUnknownAccountType(t *testing.T, h Harness, what string, err error, value string) {
+	t.Helper()
+	var ive *directory.InvalidValueError
+	if !errors.As(err, &ive) {
+		t.Fatalf("%s: err = %v, want *InvalidValueError", what, err)
+	}
+	if ive.Attribute != "userType" || ive.Value != value {
+		t.Errorf("%s: InvalidValueError{Attribute %q, Value %q}, want userType %q", what, ive.Attribute, ive.Value, value)
+	}
+	for _, at := range h.AccountTypes {
+		if !slices.Contains(ive.Valid, at) {
+			t.Errorf("%s: Valid = %q lacks %q", what, ive.Valid, at)
+		}
+	}
+}
+
+func testUserUnknownAccountType(t *testing.T, h Harness, ctx context.Context) {
+	u := newUser("niklaus.wirth", "Niklaus", "Wirth")
+	u.AccountType = "No Such Account Type"
+	before := h.writes()
+	_, err := h.Dir.CreateUser(ctx, u)
+	wantUnknownAccountType(t, h, "CreateUser", err, u.AccountType)
+	wantWrites(t, h, "CreateUser with an unknown account type", before)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, u.UserName); len(ids) != 0 {
+		t.Errorf("user created despite an unknown account type: %q", ids)
+	}
+
+	u.AccountType = h.AccountTypes[0]
+	created := mustCreateUser(t, ctx, h.Dir, u)
+	change := created
+	change.GivenName = "Klaus"
+	change.AccountType = "No Such Account Type"
+	before = h.writes()
+	_, err = h.Dir.ReplaceUser(ctx, change)
+	wantUnknownAccountType(t, h, "ReplaceUser", err, change.AccountType)
+	wantWrites(t, h, "ReplaceUser with an unknown account type", before)
+	sameUser(t, "after rejected replace", mustGetUser(t, ctx, h.Dir, created.ID), created)
+}
+
+func testUserReplace(t *testing.T, h Harness, ctx context.Context) {
+	u := newUser("john.backus", "John", "Backus")
+	u.ExternalID = "ext-old"
+	u.AccountType = h.AccountTypes[0]
+	created := mustCreateUser(t, ctx, h.Dir, u)
+
+	change := created
+	change.GivenName = "Johnny"
+	change.FamilyName = "Backus-Naur"
+	change.ExternalID = "ext-new"
+	change.AccountType = h.AccountTypes[1]
+	got, err := h.Dir.ReplaceUser(ctx, change)
+	if err != nil {
+		t.Fatalf("ReplaceUser: %v", err)
+	}
+	checkUser(t, "replace", got, change)
+	if got.ID != created.ID {
+		t.Errorf("replace: ID = %q, want %q", got.ID, created.ID)
+	}
+	if got.Version == created.Version {
+		t.Error("replace: Version unchanged after a change")
+	}
+	sameUser(t, "get after replace", mustGetUser(t, ctx, h.Dir, created.ID), got)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, "ext-old"); len(ids) != 0 {
+		t.Errorf("old externalId still found: %q", ids)
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, "ext-new"); !slices.Equal(ids, []string{created.ID}) {
+		t.Errorf("LookupUsers(new externalId) = %q, want %s", ids, created.ID)
+	}
+
+	// Replacing with what is already there changes nothing and writes
+	// nothing upstream.
+	before := h.writes()
+	same, err := h.Dir.ReplaceUser(ctx, got)
+	if err != nil {
+		t.Fatalf("no-op ReplaceUser: %v", err)
+	}
+	sameUser(t, "no-op replace", same, got)
+	wantWrites(t, h, "no-op ReplaceUser", before)
+}
+
+func testUserDeactivateReactivate(t *testing.T, h Harness, ctx context.Context) {
+	created := mustCreateUser(t, ctx, h.Dir, newUser("frances.allen", "Frances", "Allen"))
+	off := created
+	off.Active = false
+	got, err := h.Dir.ReplaceUser(ctx, off)
+	if err != nil {
+		t.Fatalf("ReplaceUser(active=false): %v", err)
+	}
+	checkUser(t, "deactivate", got, off)
+	sameUser(t, "get after deactivate", mustGetUser(t, ctx, h.Dir, created.ID), got)
+	// A deactivated user is still listed and found, as inactive.
+	us, err := h.Dir.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	i := slices.IndexFunc(us, func(u directory.User) bool { return u.ID == created.ID })
+	if i < 0 || us[i].Active {
+		t.Errorf("ListUsers: deactivated user missing or active")
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, created.UserName); !slices.Equal(ids, []string{created.ID}) {
+		t.Errorf("LookupUsers(userName) of a deactivated user = %q", ids)
+	}
+
+	on := got
+	on.Active = true
+	got, err = h.Dir.ReplaceUser(ctx, on)
+	if err != nil {
+		t.Fatalf("ReplaceUser(active=true): %v", err)
+	}
+	checkUser(t, "reactivate", got, on)
+	sameUser(t, "get after reactivate", mustGetUser(t, ctx, h.Dir, created.ID), got)
+}
+
+func testUserCreateRevivesDeactivated(t *testing.T, h Harness, ctx context.Context) {
+	created := mustCreateUser(t, ctx, h.Dir, newUser("margaret.hamilton", "Margaret", "Hamilton"))
+	off := created
+	off.Active = false
+	if _, err := h.Dir.ReplaceUser(ctx, off); err != nil {
+		t.Fatalf("ReplaceUser(active=false): %v", err)
+	}
+	again := newUser("margaret.hamilton", "Maggie", "Hamilton")
+	again.ExternalID = "ext-maggie"
+	got, err := h.Dir.CreateUser(ctx, again)
+	if err != nil {
+		t.Fatalf("CreateUser of a deactivated user: %v", err)
+	}
+	if got.ID != created.ID {
+		t.Errorf("revived ID = %q, want the existing member %q", got.ID, created.ID)
+	}
+	checkUser(t, "revive", got, again)
+	sameUser(t, "get after revive", mustGetUser(t, ctx, h.Dir, created.ID), got)
+}
+
+func testUserDeleteAndRevive(t *testing.T, h Harness, ctx context.Context) {
+	u := newUser("tony.hoare", "Tony", "Hoare")
+	u.ExternalID = "ext-tony"
+	created := mustCreateUser(t, ctx, h.Dir, u)
+	if err := h.Dir.DeleteUser(ctx, created.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	_, err := h.Dir.GetUser(ctx, created.ID)
+	wantErr(t, "GetUser after delete", err, directory.ErrNotFound)
+	for _, q := range []struct {
+		attr  directory.Attr
+		value string
+	}{
+		{directory.AttrID, created.ID},
+		{directory.AttrUserName, created.UserName},
+		{directory.AttrEmail, created.UserName},
+		{directory.AttrExternalID, "ext-tony"},
+	} {
+		if ids := lookupUserIDs(t, ctx, h.Dir, q.attr, q.value); len(ids) != 0 {
+			t.Errorf("LookupUsers(%s) after delete = %q, want none", q.attr, ids)
+		}
+	}
+	us, err := h.Dir.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	if slices.Contains(userIDs(us), created.ID) {
+		t.Error("ListUsers still lists a deleted user")
+	}
+	wantErr(t, "second DeleteUser", h.Dir.DeleteUser(ctx, created.ID), directory.ErrNotFound)
+	_, err = h.Dir.ReplaceUser(ctx, created)
+	wantErr(t, "ReplaceUser of a deleted user", err, directory.ErrNotFound)
+
+	// The IdP creating the same userName again revives the member.
+	again := newUser("tony.hoare", "Charles", "Hoare")
+	again.ExternalID = "ext-tony-2"
+	got, err := h.Dir.CreateUser(ctx, again)
+	if err != nil {
+		t.Fatalf("CreateUser after delete: %v", err)
+	}
+	if got.ID != created.ID {
+		t.Errorf("revived ID = %q, want the existing member %q", got.ID, created.ID)
+	}
+	checkUser(t, "revive", got, again)
+	sameUser(t, "get after revive", mustGetUser(t, ctx, h.Dir, created.ID), got)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, created.UserName); !slices.Equal(ids, []string{created.ID}) {
+		t.Errorf("LookupUsers(userName) after revive = %q", ids)
+	}
+}
+
+func testUserNotFound(t *testing.T, h Harness, ctx context.Context) {
+	_, err := h.Dir.GetUser(ctx, "no-such-member-id")
+	wantErr(t, "GetUser", err, directory.ErrNotFound)
+	u := newUser("nobody", "No", "Body")
+	u.ID = "no-such-member-id"
+	_, err = h.Dir.ReplaceUser(ctx, u)
+	wantErr(t, "ReplaceUser", err, directory.ErrNotFound)
+	wantErr(t, "DeleteUser", h.Dir.DeleteUser(ctx, "no-such-member-id"), directory.ErrNotFound)
+}
+
+func testUserConcurrentCreate(t *testing.T, h Harness, ctx context.Context) {
+	const n = 8
+	var (
+		wg                   sync.WaitGroup
+		mu                   sync.Mutex
+		ok, conflict, others int
+		otherErr             error
+	)
+	for i := range n {
+		wg.Go(func() {
+			u := newUser("race", "Race", fmt.Sprintf("Runner%d", i))
+			_, err := h.Dir.CreateUser(ctx, u)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, directory.ErrConflict):
+				conflict++
+			default:
+				others++
+				otherErr = err
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || conflict != n-1 {
+		t.Errorf("%d concurrent creates: %d ok, %d conflict, %d other (%v); want 1 ok, %d conflict", n, ok, conflict, others, otherErr, n-1)
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, email("race")); len(ids) != 1 {
+		t.Errorf("LookupUsers after concurrent creates = %q, want one user", ids)
+	}
+}
+
+func createUsers(t *testing.T, ctx context.Context, d directory.Directory, prefix string, n int) []directory.User {
+	t.Helper()
+	us := make([]directory.User, n)
+	for i := range us {
+		us[i] = mustCreateUser(t, ctx, d, newUser(fmt.Sprintf("%s%d", prefix, i), "Member", fmt.Sprintf("Number%d", i)))
+	}
+	return us
+}
+
+func checkMembers(t *testing.T, what string, g directory.Group, want ...directory.User) {
+	t.Helper()
+	var ids []string
+	for _, u := range want {
+		ids = append(ids, u.ID)
+	}
+	if got := memberIDs(g); !slices.Equal(got, sorted(ids...)) {
+		t.Errorf("%s: members = %q, want %q", what, got, sorted(ids...))
+	}
+	for _, m := range g.Members {
+		i := slices.IndexFunc(want, func(u directory.User) bool { return u.ID == m.ID })
+		if i >= 0 && !strings.EqualFold(m.Display, want[i].UserName) {
+			t.Errorf("%s: member %s Display = %q, want %q", what, m.ID, m.Display, want[i].UserName)
+		}
+	}
+}
+
+func userInGroup(t *testing.T, ctx context.Context, d directory.Directory, userID, groupID string) bool {
+	t.Helper()
+	u := mustGetUser(t, ctx, d, userID)
+	return slices.ContainsFunc(u.Groups, func(r directory.Ref) bool { return r.ID == groupID })
+}
+
+func testGroupCreateGet(t *testing.T, h Harness, ctx context.Context) {
+	us := createUsers(t, ctx, h.Dir, "gcg", 2)
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{
+		DisplayName: "Conformance Engineering",
+		ExternalID:  "ext-eng",
+		Members:     []directory.Ref{{ID: us[0].ID}, {ID: us[1].ID}},
+	})
+	if g.DisplayName != "Conformance Engineering" || g.ExternalID != "ext-eng" {
+		t.Errorf("create: DisplayName %q ExternalID %q", g.DisplayName, g.ExternalID)
+	}
+	checkMembers(t, "create", g, us...)
+	if g.Version == "" {
+		t.Error("create: empty Version")
+	}
+	got := mustGetGroup(t, ctx, h.Dir, g.ID)
+	checkMembers(t, "get", got, us...)
+	if got.DisplayName != g.DisplayName || got.ExternalID != g.ExternalID || got.Version != g.Version {
+		t.Errorf("get = %+v, want %+v", got, g)
+	}
+	if !userInGroup(t, ctx, h.Dir, us[0].ID, g.ID) {
+		t.Error("member's Groups lacks the new group")
+	}
+
+	empty := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Empty"})
+	checkMembers(t, "empty group", mustGetGroup(t, ctx, h.Dir, empty.ID))
+}
+
+func testGroupDuplicateName(t *testing.T, h Harness, ctx context.Context) {
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Dup"})
+	_, err := h.Dir.CreateGroup(ctx, directory.Group{DisplayName: "Conformance Dup"})
+	wantErr(t, "duplicate CreateGroup", err, directory.ErrConflict)
+	gs, err := h.Dir.ListGroups(ctx)
+	if err != nil {
+		t.Fatalf("ListGroups: %v", err)
+	}
+	n := 0
+	for _, x := range gs {
+		if x.DisplayName == g.DisplayName {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d groups named %q, want 1", n, g.DisplayName)
+	}
+}
+
+func testGroupLookup(t *testing.T, h Harness, ctx context.Context) {
+	a := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Alpha", ExternalID: "ext-alpha"})
+	b := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Beta"})
+	for _, tc := range []struct {
+		attr  directory.Attr
+		value string
+		want  []string
+	}{
+		{directory.AttrID, a.ID, []string{a.ID}},
+		{directory.AttrDisplayName, "Conformance Beta", []string{b.ID}},
+		{directory.AttrExternalID, "ext-alpha", []string{a.ID}},
+		{directory.AttrID, "no-such-team-id", nil},
+		{directory.AttrDisplayName, "Conformance Gamma", nil},
+		{directory.AttrExternalID, "ext-gamma", nil},
+	} {
+		got := lookupGroupIDs(t, ctx, h.Dir, tc.attr, tc.value)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("LookupGroups(%s, %q) = %q, want %q", tc.attr, tc.value, got, tc.want)
+		}
+	}
+}
+
+func testGroupListOrder(t *testing.T, h Harness, ctx context.Context) {
+	var created []string
+	for _, n := range []string{"Conformance Z", "Conformance A", "Conformance K"} {
+		created = append(created, mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: n}).ID)
+	}
+	gs, err := h.Dir.ListGroups(ctx)
+	if err != nil {
+		t.Fatalf("ListGroups: %v", err)
+	}
+	var ids []string
+	for _, g := range gs {
+		ids = append(ids, g.ID)
+	}
+	if !slices.IsSorted(ids) {
+		t.Errorf("ListGroups not ordered by ID: %q", ids)
+	}
+	for _, id := range created {
+		if !slices.Contains(ids, id) {
+			t.Errorf("ListGroups lacks created group %s", id)
+		}
+	}
+}
+
+func testGroupRename(t *testing.T, h Harness, ctx context.Context) {
+	us := createUsers(t, ctx, h.Dir, "ren", 1)
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Old", Members: []directory.Ref{{ID: us[0].ID}}})
+	other := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Taken"})
+
+	g.DisplayName = "Conformance New"
+	got, err := h.Dir.ReplaceGroup(ctx, g)
+	if err != nil {
+		t.Fatalf("ReplaceGroup(rename): %v", err)
+	}
+	if got.DisplayName != "Conformance New" {
+		t.Errorf("rename: DisplayName = %q", got.DisplayName)
+	}
+	checkMembers(t, "rename", got, us...)
+	if got.Version == g.Version {
+		t.Error("rename: Version unchanged")
+	}
+	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrDisplayName, "Conformance Old"); len(ids) != 0 {
+		t.Errorf("old name still found: %q", ids)
+	}
+	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrDisplayName, "Conformance New"); !slices.Equal(ids, []string{g.ID}) {
+		t.Errorf("LookupGroups(new name) = %q", ids)
+	}
+
+	got.DisplayName = other.DisplayName
+	_, err = h.Dir.ReplaceGroup(ctx, got)
+	wantErr(t, "rename onto a taken name", err, directory.ErrConflict)
+	if after := mustGetGroup(t, ctx, h.Dir, g.ID); after.DisplayName != "Conformance New" {
+		t.Errorf("after refused rename: DisplayName = %q", after.DisplayName)
+	}
+}
+
+func testGroupReplaceMembers(t *testing.T, h Harness, ctx context.Context) {
+	us := createUsers(t, ctx, h.Dir, "rep", 3)
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{
+		DisplayName: "Conformance Replace",
+		Members:     []directory.Ref{{ID: us[0].ID}, {ID: us[1].ID}},
+	})
+	g.Members = []directory.Ref{{ID: us[1].ID}, {ID: us[2].ID}}
+	got, err := h.Dir.ReplaceGroup(ctx, g)
+	if err != nil {
+		t.Fatalf("ReplaceGroup: %v", err)
+	}
+	checkMembers(t, "replace", got, us[1], us[2])
+	checkMembers(t, "get after replace", mustGetGroup(t, ctx, h.Dir, g.ID), us[1], us[2])
+	if userInGroup(t, ctx, h.Dir, us[0].ID, g.ID) {
+		t.Error("removed member still lists the group")
+	}
+	if !userInGroup(t, ctx, h.Dir, us[2].ID, g.ID) {
+		t.Error("added member does not list the group")
+	}
+
+	before := h.writes()
+	same, err := h.Dir.ReplaceGroup(ctx, got)
+	if err != nil {
+		t.Fatalf("no-op ReplaceGroup: %v", err)
+	}
+	checkMembers(t, "no-op replace", same, us[1], us[2])
+	wantWrites(t, h, "no-op ReplaceGroup", before)
+
+	got.Members = nil
+	emptied, err := h.Dir.ReplaceGroup(ctx, got)
+	if err != nil {
+		t.Fatalf("ReplaceGroup(no members): %v", err)
+	}
+	checkMembers(t, "replace with no members", emptied)
+
+	_, err = h.Dir.ReplaceGroup(ctx, directory.Group{ID: "no-such-team-id", DisplayName: "Conformance Ghost"})
+	wantErr(t, "ReplaceGroup of an unknown group", err, directory.ErrNotFound)
+}
+
+func testGroupModifyMembers(t *testing.T, h Harness, ctx context.Context) {
+	us := createUsers(t, ctx, h.Dir, "mod", 3)
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Modify"})
+
+	got, err := h.Dir.ModifyGroupMembers(ctx, g.ID, []string{us[0].ID, us[1].ID}, nil)
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	checkMembers(t, "add", got, us[0], us[1])
+	if !userInGroup(t, ctx, h.Dir, us[1].ID, g.ID) {
+		t.Error("added member does not list the group")
+	}
+
+	got, err = h.Dir.ModifyGroupMembers(ctx, g.ID, []string{us[2].ID}, []string{us[0].ID})
+	if err != nil {
+		t.Fatalf("add and remove: %v", err)
+	}
+	checkMembers(t, "add and remove", got, us[1], us[2])
+
+	// Removing a non-member and re-adding a member are no-ops, not errors.
+	got, err = h.Dir.ModifyGroupMembers(ctx, g.ID, []string{us[1].ID}, []string{us[0].ID})
+	if err != nil {
+		t.Fatalf("idempotent modify: %v", err)
+	}
+	checkMembers(t, "idempotent modify", got, us[1], us[2])
+	checkMembers(t, "get after modify", mustGetGroup(t, ctx, h.Dir, g.ID), us[1], us[2])
+
+	// Adding a user that does not exist is the caller's mistake; nothing changes.
+	_, err = h.Dir.ModifyGroupMembers(ctx, g.ID, []string{"no-such-member-id", us[0].ID}, nil)
+	var ive *directory.InvalidValueError
+	if !errors.As(err, &ive) || ive.Attribute != "members" || ive.Value != "no-such-member-id" {
+		t.Errorf("add of an unknown user: err = %v, want *InvalidValueError for members %q", err, "no-such-member-id")
+	}
+	checkMembers(t, "after refused add", mustGetGroup(t, ctx, h.Dir, g.ID), us[1], us[2])
+
+	_, err = h.Dir.ModifyGroupMembers(ctx, "no-such-team-id", []string{us[0].ID}, nil)
+	wantErr(t, "modify of an unknown group", err, directory.ErrNotFound)
+}
+
+func testGroupConcurrentModifyMembers(t *testing.T, h Harness, ctx context.Context) {
+	const n = 8
+	us := createUsers(t, ctx, h.Dir, "conc", n)
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Concurrent"})
+	run := func(what string, fn func(u directory.User) error) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for _, u := range us {
+			wg.Go(func() { errs <- fn(u) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent %s: %v", what, err)
+			}
+		}
+	}
+	run("add", func(u directory.User) error {
+		_, err := h.Dir.ModifyGroupMembers(ctx, g.ID, []string{u.ID}, nil)
+		return err
+	})
+	checkMembers(t, "after concurrent adds", mustGetGroup(t, ctx, h.Dir, g.ID), us...)
+
+	// Half remove themselves while the other half are re-added.
+	run("add/remove", func(u directory.User) error {
+		i := slices.IndexFunc(us, func(x directory.User) bool { return x.ID == u.ID })
+		var err error
+		if i%2 == 0 {
+			_, err = h.Dir.ModifyGroupMembers(ctx, g.ID, nil, []string{u.ID})
+		} else {
+			_, err = h.Dir.ModifyGroupMembers(ctx, g.ID, []string{u.ID}, nil)
+		}
+		return err
+	})
+	var odd []directory.User
+	for i, u := range us {
+		if i%2 == 1 {
+			odd = append(odd, u)
+		}
+	}
+	checkMembers(t, "after concurrent add/remove", mustGetGroup(t, ctx, h.Dir, g.ID), odd...)
+}
+
+func testGroupDelete(t *testing.T, h Harness, ctx context.Context) {
+	us := createUsers(t, ctx, h.Dir, "del", 1)
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Doomed", ExternalID: "ext-doomed", Members: []directory.Ref{{ID: us[0].ID}}})
+	if err := h.Dir.DeleteGroup(ctx, g.ID); err != nil {
+		t.Fatalf("DeleteGroup: %v", err)
+	}
+	_, err := h.Dir.GetGroup(ctx, g.ID)
+	wantErr(t, "GetGroup after delete", err, directory.ErrNotFound)
+	for _, q := range []struct {
+		attr  directory.Attr
+		value string
+	}{
+		{directory.AttrID, g.ID},
+		{directory.AttrDisplayName, g.DisplayName},
+		{directory.AttrExternalID, "ext-doomed"},
+	} {
+		if ids := lookupGroupIDs(t, ctx, h.Dir, q.attr, q.value); len(ids) != 0 {
+			t.Errorf("LookupGroups(%s) after delete = %q", q.attr, ids)
+		}
+	}
+	if userInGroup(t, ctx, h.Dir, us[0].ID, g.ID) {
+		t.Error("former member still lists the deleted group")
+	}
+	wantErr(t, "second DeleteGroup", h.Dir.DeleteGroup(ctx, g.ID), directory.ErrNotFound)
+	_, err = h.Dir.ModifyGroupMembers(ctx, g.ID, []string{us[0].ID}, nil)
+	wantErr(t, "ModifyGroupMembers after delete", err, directory.ErrNotFound)
+
+	// The name and externalId are free again.
+	again := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Doomed", ExternalID: "ext-doomed"})
+	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrExternalID, "ext-doomed"); !slices.Equal(ids, []string{again.ID}) {
+		t.Errorf("LookupGroups(externalId) after re-create = %q, want %s", ids, again.ID)
+	}
+}
