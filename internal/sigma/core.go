@@ -1,0 +1,300 @@
+package sigma
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// maxBody caps how much of one answer is read (a 1000-member page is ~0.5 MB).
+const maxBody = 64 << 20
+
+// authorizer adds credentials to a request and reacts to a 401.
+type authorizer interface {
+	// authorize sets the Authorization header; gen identifies the credential
+	// used, so that a late 401 does not discard a newer one.
+	authorize(ctx context.Context, req *http.Request) (gen uint64, err error)
+	// rejected is told that the credential gen got a 401.
+	rejected(ctx context.Context, gen uint64)
+}
+
+// core is the HTTP machinery shared by Client and SCIMClient.
+type core struct {
+	base       string // scheme://host[/prefix], no trailing slash
+	hc         *http.Client
+	auth       authorizer
+	limiter    *rate.Limiter // nil = unpaced
+	sem        chan struct{} // nil = unbounded
+	maxRetries int
+	baseDelay  time.Duration
+	maxDelay   time.Duration
+	m          *metrics
+	log        *slog.Logger
+
+	// Test hooks: sleep waits d or until ctx is done; jitter returns a
+	// uniformly random duration in [0, d).
+	sleep  func(ctx context.Context, d time.Duration) error
+	jitter func(d time.Duration) time.Duration
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func fullJitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
+
+// call describes one logical upstream call.
+type call struct {
+	method   string
+	endpoint string // template for metrics and errors
+	path     string // escaped path below base
+	query    url.Values
+	body     any    // JSON-encoded when non-nil
+	ctype    string // Content-Type for body; default application/json
+	accept   string
+	out      any // JSON-decoded from a 2xx body when non-nil
+
+	// unsafe marks a call that must not be blindly repeated (a create).
+	// When an attempt's outcome is unknown (transport error, 5xx) or a retry
+	// meets 409, resolve is asked whether the object exists; true ends the
+	// call successfully (resolve has filled the caller's result).
+	unsafe  bool
+	resolve func(ctx context.Context) (bool, error)
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// do runs c with pacing, auth, retries and metrics.
+func (co *core) do(ctx context.Context, c *call) error {
+	var payload []byte
+	if c.body != nil {
+		var err error
+		if payload, err = json.Marshal(c.body); err != nil {
+			return fmt.Errorf("%s %s: encode body: %w", c.method, c.endpoint, err)
+		}
+	}
+	target := co.base + c.path
+	if len(c.query) > 0 {
+		target += "?" + c.query.Encode()
+	}
+	reauthed := false
+	ambiguous := false // some earlier attempt may have been performed
+	retries := 0
+	for {
+		err := co.attempt(ctx, c, target, payload)
+		if err == nil {
+			return nil
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			return err // context or encoding errors: final
+		}
+		switch {
+		case ae.Status == http.StatusUnauthorized && ae.Endpoint == c.endpoint && !reauthed:
+			// A 401 from the API itself (not the token endpoint): the
+			// credential is stale. Re-send once with a fresh one, at once.
+			reauthed = true
+			co.log.DebugContext(ctx, "sigma credential rejected, re-authenticating",
+				"method", c.method, "endpoint", c.endpoint, "request_id", ae.RequestID)
+			continue
+		case ae.Status == http.StatusConflict && ambiguous && c.resolve != nil:
+			if ok, rerr := c.resolve(ctx); rerr == nil && ok {
+				return nil
+			}
+			return ae
+		}
+		if !ae.Retryable || retries >= co.maxRetries {
+			return ae
+		}
+		if c.unsafe && ae.Reason != ReasonRateLimited && ae.Endpoint == c.endpoint {
+			// The request may have been performed. Look before repeating.
+			ambiguous = true
+			if c.resolve == nil {
+				return ae
+			}
+			ok, rerr := c.resolve(ctx)
+			if rerr != nil {
+				return fmt.Errorf("%w (and the lookup of its outcome failed: %v)", ae, rerr)
+			}
+			if ok {
+				return nil
+			}
+		}
+		delay := co.backoff(retries, ae.RetryAfter)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+			return ae // waiting would outlive the caller: give up with the real cause
+		}
+		co.m.retries.WithLabelValues(c.endpoint, ae.Reason).Inc()
+		co.log.DebugContext(ctx, "sigma call failed, retrying",
+			"method", c.method, "endpoint", c.endpoint, "status", ae.Status, "reason", ae.Reason,
+			"request_id", ae.RequestID, "retry", retries+1, "delay", delay)
+		if err := co.sleep(ctx, delay); err != nil {
+			return ae
+		}
+		retries++
+	}
+}
+
+// backoff is full jitter over an exponential ceiling, or Retry-After.
+func (co *core) backoff(retry int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return min(retryAfter, 5*time.Minute)
+	}
+	ceil := co.baseDelay
+	for i := 0; i < retry && ceil < co.maxDelay; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, co.maxDelay)
+	return co.jitter(ceil)
+}
+
+// wait takes a pacing turn; release must be called when the attempt is over.
+func (co *core) wait(ctx context.Context) (release func(), err error) {
+	if co.limiter == nil && co.sem == nil {
+		return func() {}, nil
+	}
+	co.m.pacingWaiting.Inc()
+	defer co.m.pacingWaiting.Dec()
+	if co.limiter != nil {
+		// Wait fails at once when the deadline would pass before our turn.
+		if err := co.limiter.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("wait for sigma rate limit: %w", contextCause(ctx, err))
+		}
+	}
+	if co.sem != nil {
+		select {
+		case co.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for sigma concurrency limit: %w", ctx.Err())
+		}
+		return func() { <-co.sem }, nil
+	}
+	return func() {}, nil
+}
+
+// contextCause maps rate.Limiter's "would exceed context deadline" to
+// context.DeadlineExceeded so callers can errors.Is it.
+func contextCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if strings.Contains(err.Error(), "exceed") && strings.Contains(err.Error(), "deadline") {
+		return fmt.Errorf("%w before our turn", context.DeadlineExceeded)
+	}
+	return err
+}
+
+// attempt sends c once.
+func (co *core) attempt(ctx context.Context, c *call, target string, payload []byte) error {
+	release, err := co.wait(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.method, target, body)
+	if err != nil {
+		return fmt.Errorf("%s %s: build request: %w", c.method, c.endpoint, err)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", firstNonEmpty(c.ctype, "application/json"))
+	}
+	req.Header.Set("Accept", firstNonEmpty(c.accept, "application/json"))
+	req.Header.Set("User-Agent", "scim-bridge")
+	gen, err := co.auth.authorize(ctx, req)
+	if err != nil {
+		return err // already an *APIError (token endpoint) or a context error
+	}
+
+	start := time.Now()
+	resp, err := co.hc.Do(req)
+	if err != nil {
+		co.m.observe(c.endpoint, c.method, 0, ReasonTransport, time.Since(start).Seconds())
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", c.method, c.endpoint, ctx.Err())
+		}
+		return &APIError{Method: c.method, Endpoint: c.endpoint, Reason: ReasonTransport,
+			Retryable: true, Err: redactURLError(err)}
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 4<<20 {
+			bufPool.Put(buf)
+		}
+	}()
+	_, rerr := buf.ReadFrom(io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	reason, _ := reasonFor(resp.StatusCode)
+	if rerr != nil {
+		// The connection broke while reading: the call may have been performed.
+		co.m.observe(c.endpoint, c.method, 0, ReasonTransport, time.Since(start).Seconds())
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", c.method, c.endpoint, ctx.Err())
+		}
+		return &APIError{Method: c.method, Endpoint: c.endpoint, Reason: ReasonTransport,
+			Retryable: true, Err: fmt.Errorf("read answer: %w", redactURLError(rerr))}
+	}
+	co.m.observe(c.endpoint, c.method, resp.StatusCode, reason, time.Since(start).Seconds())
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := newHTTPError(c.method, c.endpoint, resp, buf.Bytes())
+		if resp.StatusCode == http.StatusUnauthorized {
+			co.auth.rejected(ctx, gen)
+		}
+		return ae
+	}
+	if c.out != nil && buf.Len() > 0 {
+		if err := json.Unmarshal(buf.Bytes(), c.out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", c.method, c.endpoint, err)
+		}
+	}
+	return nil
+}
+
+// redactURLError strips the query (which may hold an email) from a
+// *url.Error's URL. Credentials never travel in URLs, so the rest is safe.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cp := *ue
+		if u, perr := url.Parse(cp.URL); perr == nil {
+			u.RawQuery, u.User, u.Fragment = "", nil, ""
+			cp.URL = u.String()
+		} else {
+			cp.URL = "<url>"
+		}
+		return &cp
+	}
+	return err
+}

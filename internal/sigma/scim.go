@@ -1,0 +1,310 @@
+package sigma
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/scimbridge/scim-bridge/internal/secret"
+)
+
+// SCIM schema URNs used by the client.
+const (
+	SCIMUserSchema      = "urn:ietf:params:scim:schemas:core:2.0:User"
+	SCIMGroupSchema     = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	SCIMPatchOpSchema   = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	SCIMSigmaUserSchema = "urn:sigma:scim:schemas:extension:2.0:User"
+	scimContentType     = "application/scim+json"
+)
+
+// SCIMConfig configures a SCIMClient for Sigma's Enterprise SCIM endpoint.
+type SCIMConfig struct {
+	// BaseURL is the Directory Base URL Sigma shows when provisioning is
+	// enabled (for example https://aws-api.sigmacomputing.com/scim/v2);
+	// Users and Groups are addressed below it.
+	BaseURL string
+	// Token yields the static bearer token. After a 401 the source is
+	// Refresh()ed once and the call repeated.
+	Token      secret.Source
+	HTTPClient *http.Client // optional; default 60 s timeout per attempt
+	// MaxRetries, RetryBaseDelay, RetryMaxDelay: as in Config.
+	MaxRetries     int
+	RetryBaseDelay time.Duration
+	RetryMaxDelay  time.Duration
+	// MaxConcurrent and RequestsPerSecond pace calls (defaults 8 and 20).
+	MaxConcurrent     int
+	RequestsPerSecond float64
+	Logger            *slog.Logger
+}
+
+// SCIMResource is a SCIM User or Group as decoded JSON. The client passes
+// resources through untouched (Sigma's extension attributes included), so
+// a plain map is the honest type; read fields with the usual type
+// assertions (res["id"].(string)).
+type SCIMResource = map[string]any
+
+// SCIMListResponse is a page of a filtered list.
+type SCIMListResponse struct {
+	TotalResults int            `json:"totalResults"`
+	StartIndex   int            `json:"startIndex"`
+	ItemsPerPage int            `json:"itemsPerPage"`
+	Resources    []SCIMResource `json:"Resources"`
+}
+
+// SCIMPatchOp is one operation of a SCIM PATCH.
+type SCIMPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path,omitempty"`
+	Value any    `json:"value,omitempty"`
+}
+
+type scimPatchBody struct {
+	Schemas    []string      `json:"schemas"`
+	Operations []SCIMPatchOp `json:"Operations"`
+}
+
+// SCIMClient calls Sigma's Enterprise SCIM API (Users and Groups). It is
+// safe for concurrent use. Errors are *APIError with Code = scimType and
+// Message = detail; retries and pacing work as in Client.
+type SCIMClient struct {
+	co *core
+}
+
+// NewSCIMClient checks cfg and registers the scim_bridge_sigma_scim_*
+// metrics on reg (nil: not registered). It makes no network call.
+func NewSCIMClient(cfg SCIMConfig, reg prometheus.Registerer) (*SCIMClient, error) {
+	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+		return nil, fmt.Errorf("new sigma scim client: base url must be an http(s) URL without credentials or query")
+	}
+	if cfg.Token == nil {
+		return nil, fmt.Errorf("new sigma scim client: token source is missing")
+	}
+	rc := withDefaults(Config{MaxConcurrent: cfg.MaxConcurrent, RequestsPerSecond: cfg.RequestsPerSecond,
+		MaxRetries: cfg.MaxRetries, RetryBaseDelay: cfg.RetryBaseDelay, RetryMaxDelay: cfg.RetryMaxDelay,
+		Logger: cfg.Logger, HTTPClient: cfg.HTTPClient})
+	m := newMetrics(reg, "sigma_scim", scimEndpoints, false)
+	return &SCIMClient{co: &core{
+		base:       base,
+		hc:         rc.HTTPClient,
+		auth:       &bearerAuth{src: cfg.Token, log: rc.Logger},
+		limiter:    rate.NewLimiter(rate.Limit(rc.RequestsPerSecond), rc.MaxConcurrent),
+		sem:        make(chan struct{}, rc.MaxConcurrent),
+		maxRetries: rc.MaxRetries,
+		baseDelay:  rc.RetryBaseDelay,
+		maxDelay:   rc.RetryMaxDelay,
+		m:          m,
+		log:        rc.Logger,
+		sleep:      sleepCtx,
+		jitter:     fullJitter,
+	}}, nil
+}
+
+// bearerAuth sends the static token; a 401 re-reads the source once per
+// rejected generation.
+type bearerAuth struct {
+	src secret.Source
+	log *slog.Logger
+	mu  sync.Mutex
+	gen uint64
+}
+
+func (b *bearerAuth) authorize(ctx context.Context, req *http.Request) (uint64, error) {
+	b.mu.Lock()
+	gen := b.gen
+	b.mu.Unlock()
+	v, err := b.src.Current(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read sigma scim token: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+v.Reveal())
+	return gen, nil
+}
+
+func (b *bearerAuth) rejected(ctx context.Context, gen uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.gen != gen {
+		return // someone already re-read it after this credential was used
+	}
+	b.gen++
+	if _, err := b.src.Refresh(ctx); err != nil {
+		b.log.WarnContext(ctx, "sigma scim token rejected and re-reading it failed", "err", err)
+	}
+}
+
+// Ping checks the endpoint and token with GET /Users?startIndex=1&count=1.
+func (c *SCIMClient) Ping(ctx context.Context) error {
+	_, err := c.list(ctx, "Users", "", 1, 1)
+	return wrap(err, "sigma scim ping")
+}
+
+// CreateUser POSTs a User. When the outcome is unknown the user is looked up
+// by userName before anything is repeated; a 409 matches ErrDuplicate.
+func (c *SCIMClient) CreateUser(ctx context.Context, u SCIMResource) (SCIMResource, error) {
+	userName, _ := u["userName"].(string)
+	return c.create(ctx, "Users", u, func(ctx context.Context) (SCIMResource, bool, error) {
+		return c.FindUserByUserName(ctx, userName)
+	})
+}
+
+// GetUser reads a User; a missing one matches ErrNotFound.
+func (c *SCIMClient) GetUser(ctx context.Context, id string) (SCIMResource, error) {
+	return c.get(ctx, "Users", id)
+}
+
+// FilterUsers lists Users matching a SCIM filter ("" = all), startIndex is
+// 1-based, count the page size.
+func (c *SCIMClient) FilterUsers(ctx context.Context, filter string, startIndex, count int) (SCIMListResponse, error) {
+	return c.list(ctx, "Users", filter, startIndex, count)
+}
+
+// FindUserByUserName filters with userName eq "x" (quoted and escaped).
+func (c *SCIMClient) FindUserByUserName(ctx context.Context, userName string) (SCIMResource, bool, error) {
+	return c.findOne(ctx, "Users", "userName", userName)
+}
+
+// ReplaceUser PUTs a full User.
+func (c *SCIMClient) ReplaceUser(ctx context.Context, id string, u SCIMResource) (SCIMResource, error) {
+	return c.replace(ctx, "Users", id, u)
+}
+
+// PatchUser sends a PatchOp. A 204 answer gives a nil resource.
+func (c *SCIMClient) PatchUser(ctx context.Context, id string, ops []SCIMPatchOp) (SCIMResource, error) {
+	return c.patch(ctx, "Users", id, ops)
+}
+
+// DeleteUser deletes a User.
+func (c *SCIMClient) DeleteUser(ctx context.Context, id string) error {
+	return c.delete(ctx, "Users", id)
+}
+
+// CreateGroup POSTs a Group; ambiguity is resolved by displayName.
+func (c *SCIMClient) CreateGroup(ctx context.Context, g SCIMResource) (SCIMResource, error) {
+	name, _ := g["displayName"].(string)
+	return c.create(ctx, "Groups", g, func(ctx context.Context) (SCIMResource, bool, error) {
+		return c.FindGroupByDisplayName(ctx, name)
+	})
+}
+
+// GetGroup reads a Group.
+func (c *SCIMClient) GetGroup(ctx context.Context, id string) (SCIMResource, error) {
+	return c.get(ctx, "Groups", id)
+}
+
+// FilterGroups lists Groups matching a SCIM filter ("" = all).
+func (c *SCIMClient) FilterGroups(ctx context.Context, filter string, startIndex, count int) (SCIMListResponse, error) {
+	return c.list(ctx, "Groups", filter, startIndex, count)
+}
+
+// FindGroupByDisplayName filters with displayName eq "x".
+func (c *SCIMClient) FindGroupByDisplayName(ctx context.Context, name string) (SCIMResource, bool, error) {
+	return c.findOne(ctx, "Groups", "displayName", name)
+}
+
+// ReplaceGroup PUTs a full Group.
+func (c *SCIMClient) ReplaceGroup(ctx context.Context, id string, g SCIMResource) (SCIMResource, error) {
+	return c.replace(ctx, "Groups", id, g)
+}
+
+// PatchGroup sends a PatchOp. A 204 answer gives a nil resource.
+func (c *SCIMClient) PatchGroup(ctx context.Context, id string, ops []SCIMPatchOp) (SCIMResource, error) {
+	return c.patch(ctx, "Groups", id, ops)
+}
+
+// DeleteGroup deletes a Group.
+func (c *SCIMClient) DeleteGroup(ctx context.Context, id string) error {
+	return c.delete(ctx, "Groups", id)
+}
+
+// SCIMFilterEq builds `attr eq "value"` with the value quoted per RFC 7644.
+func SCIMFilterEq(attr, value string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return attr + ` eq "` + r.Replace(value) + `"`
+}
+
+func (c *SCIMClient) create(ctx context.Context, typ string, res SCIMResource, find func(context.Context) (SCIMResource, bool, error)) (SCIMResource, error) {
+	var out SCIMResource
+	err := c.co.do(ctx, &call{method: http.MethodPost, endpoint: "/" + typ, path: "/" + typ,
+		body: res, ctype: scimContentType, accept: scimContentType, out: &out, unsafe: true,
+		resolve: func(ctx context.Context) (bool, error) {
+			found, ok, err := find(ctx)
+			if ok {
+				out = found
+			}
+			return ok, err
+		}})
+	return out, wrap(err, "create sigma scim %s", singular(typ))
+}
+
+func (c *SCIMClient) get(ctx context.Context, typ, id string) (SCIMResource, error) {
+	var out SCIMResource
+	err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/" + typ + "/{id}",
+		path: "/" + typ + "/" + url.PathEscape(id), accept: scimContentType, out: &out})
+	return out, wrap(err, "get sigma scim %s %s", singular(typ), id)
+}
+
+func (c *SCIMClient) list(ctx context.Context, typ, filter string, startIndex, count int) (SCIMListResponse, error) {
+	q := url.Values{}
+	if filter != "" {
+		q.Set("filter", filter)
+	}
+	if startIndex > 0 {
+		q.Set("startIndex", strconv.Itoa(startIndex))
+	}
+	if count > 0 {
+		q.Set("count", strconv.Itoa(count))
+	}
+	var out SCIMListResponse
+	err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/" + typ, path: "/" + typ,
+		query: q, accept: scimContentType, out: &out})
+	return out, wrap(err, "list sigma scim %s", strings.ToLower(typ))
+}
+
+func (c *SCIMClient) findOne(ctx context.Context, typ, attr, value string) (SCIMResource, bool, error) {
+	lr, err := c.list(ctx, typ, SCIMFilterEq(attr, value), 1, 10)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, r := range lr.Resources {
+		if v, _ := r[attr].(string); strings.EqualFold(v, value) {
+			return r, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+func (c *SCIMClient) replace(ctx context.Context, typ, id string, res SCIMResource) (SCIMResource, error) {
+	var out SCIMResource
+	err := c.co.do(ctx, &call{method: http.MethodPut, endpoint: "/" + typ + "/{id}",
+		path: "/" + typ + "/" + url.PathEscape(id), body: res, ctype: scimContentType, accept: scimContentType, out: &out})
+	return out, wrap(err, "replace sigma scim %s %s", singular(typ), id)
+}
+
+func (c *SCIMClient) patch(ctx context.Context, typ, id string, ops []SCIMPatchOp) (SCIMResource, error) {
+	var out SCIMResource
+	err := c.co.do(ctx, &call{method: http.MethodPatch, endpoint: "/" + typ + "/{id}",
+		path: "/" + typ + "/" + url.PathEscape(id), ctype: scimContentType, accept: scimContentType, out: &out,
+		body: scimPatchBody{Schemas: []string{SCIMPatchOpSchema}, Operations: ops}})
+	return out, wrap(err, "patch sigma scim %s %s", singular(typ), id)
+}
+
+func (c *SCIMClient) delete(ctx context.Context, typ, id string) error {
+	err := c.co.do(ctx, &call{method: http.MethodDelete, endpoint: "/" + typ + "/{id}",
+		path: "/" + typ + "/" + url.PathEscape(id), accept: scimContentType})
+	return wrap(err, "delete sigma scim %s %s", singular(typ), id)
+}
+
+func singular(typ string) string {
+	return strings.ToLower(strings.TrimSuffix(typ, "s"))
+}
