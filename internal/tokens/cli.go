@@ -1,0 +1,267 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Exit codes of RunCLI.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+const cliUsage = `Usage: scim-bridge token COMMAND [flags]
+
+Manage the bearer tokens identity providers use to call the SCIM listener.
+
+Commands:
+  create --name NAME [--ttl DUR]   issue a new token (printed once)
+  list                             show every token and its state (never the secret)
+  revoke NAME                      stop every token of NAME
+  rotate NAME [--overlap DUR]      issue a successor; the old token keeps working for DUR
+
+Durations are Go durations (90m, 36h) or whole days (90d).
+Run 'scim-bridge token COMMAND --help' for a command's flags.
+`
+
+// RunCLI runs `scim-bridge token ARGS...` against svc and returns the exit
+// code: 0 success, 1 runtime failure, 2 bad usage. A new secret is written
+// once, alone on the last line of stdout; nothing else it writes (to
+// stdout or stderr) ever contains a secret.
+func RunCLI(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, cliUsage)
+		return ExitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "create":
+		return cliCreate(ctx, svc, rest, stdout, stderr)
+	case "list":
+		return cliList(ctx, svc, rest, stdout, stderr)
+	case "revoke":
+		return cliRevoke(ctx, svc, rest, stdout, stderr)
+	case "rotate":
+		return cliRotate(ctx, svc, rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, cliUsage)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "scim-bridge token: unknown command %q\n\n%s", cmd, cliUsage)
+	return ExitUsage
+}
+
+// newFlagSet returns a flag set whose --help prints usage to stdout (asked
+// for: not an error) and whose errors print to stderr.
+func newFlagSet(name, synopsis, about string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("scim-bridge token "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: scim-bridge token %s\n\n%s\n", synopsis, about)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses flags placed before or after positional arguments
+// ("rotate NAME --overlap 1h") and returns the positional ones. It returns
+// the exit code to use when parsing must stop the command.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, int, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fs.Usage()
+				return nil, ExitOK, false
+			}
+			return nil, ExitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, 0, true
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), 0, true
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func usageError(fs *flag.FlagSet, msg string) int {
+	fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), msg)
+	fs.Usage()
+	return ExitUsage
+}
+
+func failure(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	return ExitFailure
+}
+
+func cliCreate(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("create", "create --name NAME [--ttl DUR]",
+		"Issue a new bearer token called NAME and print it once, as the last line of\n"+
+			"stdout. Configure it in the identity provider's SCIM settings.", stdout, stderr)
+	name := fs.String("name", "", "token name, e.g. okta-prod (required)")
+	var ttl durationFlag
+	fs.Var(&ttl, "ttl", "lifetime, e.g. 90d (default: no expiry)")
+	pos, code, ok := parse(fs, args, stdout)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError(fs, fmt.Sprintf("unexpected argument %q", pos[0]))
+	}
+	if *name == "" {
+		return usageError(fs, "--name is required")
+	}
+	if err := checkName(*name); err != nil {
+		return usageError(fs, err.Error())
+	}
+	secret, t, err := svc.Create(ctx, *name, time.Duration(ttl))
+	if err != nil {
+		return failure(stderr, err)
+	}
+	fmt.Fprintf(stdout, "Created token %q (prefix %s, expires %s).\n", t.Name, t.Prefix, fmtTime(t.ExpiresAt, "never"))
+	fmt.Fprintln(stdout, "Set it as the bearer token in the identity provider. It is shown only this once:")
+	fmt.Fprintln(stdout, secret)
+	return ExitOK
+}
+
+func cliList(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("list", "list",
+		"Show every token: name, display prefix, state (active, overlap, expired,\n"+
+			"revoked), created, expires and last used times (UTC). Never shows a secret.", stdout, stderr)
+	pos, code, ok := parse(fs, args, stdout)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError(fs, fmt.Sprintf("unexpected argument %q", pos[0]))
+	}
+	infos, err := svc.List(ctx)
+	if err != nil {
+		return failure(stderr, err)
+	}
+	if len(infos) == 0 {
+		fmt.Fprintln(stdout, "No tokens. Issue one with `scim-bridge token create --name NAME`.")
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED")
+	for _, i := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, i.Prefix, i.State,
+			fmtTime(i.CreatedAt, "-"), fmtTime(i.ExpiresAt, "never"), fmtTime(i.LastUsedAt, "never"))
+	}
+	if err := tw.Flush(); err != nil {
+		return failure(stderr, err)
+	}
+	return ExitOK
+}
+
+func cliRevoke(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("revoke", "revoke NAME",
+		"Revoke every token called NAME, including one still in a rotation overlap.\n"+
+			"Replicas stop accepting it within the verification cache TTL.", stdout, stderr)
+	pos, code, ok := parse(fs, args, stdout)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageError(fs, "expected exactly one NAME")
+	}
+	if err := checkName(pos[0]); err != nil {
+		return usageError(fs, err.Error())
+	}
+	if err := svc.Revoke(ctx, pos[0]); err != nil {
+		return failure(stderr, err)
+	}
+	fmt.Fprintf(stdout, "Revoked every token called %q; every replica refuses it within %s.\n", pos[0], max(svc.opts.CacheTTL, 0))
+	return ExitOK
+}
+
+func cliRotate(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("rotate", "rotate NAME [--overlap DUR]",
+		"Issue a successor to the current token called NAME and print it once, as the\n"+
+			"last line of stdout. The old token keeps working for the overlap, then stops:\n"+
+			"configure the new one in the identity provider before then.", stdout, stderr)
+	overlap := durationFlag(DefaultRotateOverlap)
+	fs.Var(&overlap, "overlap", "how long the old token keeps working, e.g. 24h or 0 (default 24h)")
+	pos, code, ok := parse(fs, args, stdout)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageError(fs, "expected exactly one NAME")
+	}
+	if err := checkName(pos[0]); err != nil {
+		return usageError(fs, err.Error())
+	}
+	secret, t, err := svc.Rotate(ctx, pos[0], time.Duration(overlap))
+	if err != nil {
+		return failure(stderr, err)
+	}
+	until := t.CreatedAt.Add(time.Duration(overlap))
+	fmt.Fprintf(stdout, "Rotated token %q: new prefix %s, expires %s. The previous token works until %s at the latest.\n",
+		t.Name, t.Prefix, fmtTime(t.ExpiresAt, "never"), fmtTime(until, "-"))
+	fmt.Fprintln(stdout, "Set the new token in the identity provider before then. It is shown only this once:")
+	fmt.Fprintln(stdout, secret)
+	return ExitOK
+}
+
+func fmtTime(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// durationFlag is a flag.Value accepting Go durations and whole days ("90d").
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string {
+	if d == nil || *d == 0 {
+		return "0"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *durationFlag) Set(s string) error {
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationFlag(v)
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 90d, 36h or 30m", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("invalid duration %q: want e.g. 90d, 36h or 30m", s)
+	}
+	return v, nil
+}
