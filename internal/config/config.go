@@ -306,7 +306,7 @@ func (c *Config) Validate() error {
 			add("%s (%s): %q is not a host:port address such as :8080 or 127.0.0.1:8080", l.field, l.env, l.v)
 		}
 	}
-	if c.Listen != "" && c.Listen == c.AdminListen {
+	if c.Listen != "" && c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
 		add("admin_listen (SCIM_BRIDGE_ADMIN_LISTEN): must differ from listen (%s)", c.Listen)
 	}
 	switch {

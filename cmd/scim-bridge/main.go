@@ -1,0 +1,214 @@
+// Command scim-bridge is a SCIM 2.0 server that provisions identity
+// provider users and groups into Sigma Computing.
+//
+// It is deliberately thin: flags, subcommands, signals and exit codes.
+// Everything else lives in internal/app.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/scimbridge/scim-bridge/internal/app"
+	"github.com/scimbridge/scim-bridge/internal/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime failure
+	exitUsage   = 2 // bad usage or bad configuration
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// env is what a subcommand may use of its process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, e env, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the bridge (SCIM listener and admin listener)", runServe},
+		{"demo", "run the bridge against an embedded Sigma emulator, with a token, for a first try", runDemo},
+		{"check", "validate the configuration and test the connection to Sigma", runCheck},
+		{"token", "manage the bearer tokens identity providers use (create, list, revoke, rotate)", runToken},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "Usage: scim-bridge COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'scim-bridge COMMAND --help' for a command's flags. Configuration: CONFIGURATION.md.\n")
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, env{stdout: stdout, stderr: stderr, getenv: getenv}, args[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "scim-bridge: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// newFlags returns a flag set that prints its usage to stdout for --help
+// and to stderr for a mistake.
+func newFlags(e env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: scim-bridge %s\n\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args; it returns -1 to go on, or the exit code to return.
+func parse(fs *flag.FlagSet, e env, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(e.stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	return -1
+}
+
+// loadConfig loads and validates the configuration, printing every problem.
+func loadConfig(e env, path string) (config.Config, bool) {
+	cfg, err := config.Load(path, e.getenv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge: %v\n", err)
+		return config.Config{}, false
+	}
+	return cfg, true
+}
+
+func runServe(ctx context.Context, e env, args []string) int {
+	fs := newFlags(e, "serve", "serve [--config FILE]")
+	cfgPath := fs.String("config", "", "YAML configuration `file` (optional; SCIM_BRIDGE_* variables override it)")
+	if code := parse(fs, e, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "scim-bridge serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	logger, err := app.NewLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger.Info("starting", "version", versionString(), "store", cfg.RedactedStore(), "mode", cfg.Sigma.Mode)
+	if err := app.Run(ctx, cfg, app.WithLogger(logger)); err != nil {
+		logger.Error("scim-bridge stopped with an error", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func runCheck(ctx context.Context, e env, args []string) int {
+	fs := newFlags(e, "check", "check [--config FILE]")
+	cfgPath := fs.String("config", "", "YAML configuration `file` (optional; SCIM_BRIDGE_* variables override it)")
+	if code := parse(fs, e, args); code >= 0 {
+		return code
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	fmt.Fprintln(e.stdout, "configuration: ok")
+	if err := app.Check(ctx, cfg, e.stdout); err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge check: %v\n", err)
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	return exitOK
+}
+
+func runToken(ctx context.Context, e env, args []string) int {
+	fs := newFlags(e, "token", "token [--config FILE] create|list|revoke|rotate ...")
+	fs.String("config", "", "YAML configuration `file` (the store settings are those of serve)")
+	if code := parse(fs, e, args); code >= 0 {
+		return code
+	}
+	fmt.Fprintln(e.stderr, "scim-bridge token: token management is not built into this version yet")
+	return exitFailure
+}
+
+func runDemo(ctx context.Context, e env, args []string) int {
+	fs := newFlags(e, "demo", "demo")
+	if code := parse(fs, e, args); code >= 0 {
+		return code
+	}
+	fmt.Fprintln(e.stderr, "scim-bridge demo: the demo is not built into this version yet")
+	return exitFailure
+}
+
+func runVersion(_ context.Context, e env, args []string) int {
+	fs := newFlags(e, "version", "version")
+	if code := parse(fs, e, args); code >= 0 {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "scim-bridge %s\n", versionString())
+	return exitOK
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return v + " (" + s.Value[:12] + ")"
+			}
+		}
+		return v
+	}
+	return "(devel)"
+}

@@ -1,0 +1,272 @@
+// Package app wires scim-bridge together: configuration → components →
+// the SCIM listener and the admin listener, and shuts them down cleanly.
+// Tests and `scim-bridge demo` embed it in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scimbridge/scim-bridge/internal/config"
+)
+
+// SCIMPrefix is where SCIM is served on the SCIM listener.
+const SCIMPrefix = "/scim/v2"
+
+// ReadyCheck is one readiness condition: nil when that part is ready, else an
+// error saying what is not. /readyz runs every check.
+type ReadyCheck struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// App is a running bridge: both listeners bound, components built.
+type App struct {
+	cfg    config.Config
+	logger *slog.Logger
+	reg    *prometheus.Registry
+
+	scimLn, adminLn net.Listener
+	scimSrv         *http.Server
+	adminSrv        *http.Server
+
+	mu     sync.Mutex
+	checks []ReadyCheck
+	// closers run in reverse order after the listeners stop.
+	closers []func() error
+	// background runs until the app stops (index resync, probes, retention).
+	background []func(ctx context.Context) error
+}
+
+// Option adjusts how New builds the app (tests, demo).
+type Option func(*options)
+
+type options struct {
+	logger *slog.Logger
+	// wrapSCIM lets in-package tests put a handler in front of SCIM.
+	wrapSCIM func(http.Handler) http.Handler
+}
+
+// WithLogger sets the logger; the default discards everything.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// New builds every component from cfg and binds both listeners, so the
+// addresses are known (listen on 127.0.0.1:0 in tests). It serves nothing
+// until Serve. On error everything already opened is closed again.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (a *App, err error) {
+	o := options{logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a = &App{cfg: cfg, logger: o.logger, reg: reg}
+	defer func() {
+		if err != nil {
+			a.closeAll()
+		}
+	}()
+
+	scimHandler, err := a.build(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	if a.scimLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen for SCIM on %s: %w", cfg.Listen, err)
+	}
+	a.closers = append(a.closers, ignoreClosed(a.scimLn.Close))
+	if a.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		return nil, fmt.Errorf("listen for admin on %s: %w", cfg.AdminListen, err)
+	}
+	a.closers = append(a.closers, ignoreClosed(a.adminLn.Close))
+
+	if o.wrapSCIM != nil {
+		scimHandler = o.wrapSCIM(scimHandler)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(SCIMPrefix+"/", http.StripPrefix(SCIMPrefix, scimHandler))
+	mux.Handle(SCIMPrefix, http.StripPrefix(SCIMPrefix, scimHandler))
+	a.scimSrv = a.newServer(maxBytes(cfg.HTTP.MaxBodyBytes, mux))
+	a.adminSrv = a.newServer(maxBytes(cfg.HTTP.MaxBodyBytes, a.adminHandler()))
+	return a, nil
+}
+
+func (a *App) newServer(h http.Handler) *http.Server {
+	c := a.cfg.HTTP
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout.D(),
+		ReadTimeout:       c.ReadTimeout.D(),
+		WriteTimeout:      c.WriteTimeout.D(),
+		IdleTimeout:       c.IdleTimeout.D(),
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// maxBytes caps every request body; handlers reading past it get an error
+// and answer 413.
+func maxBytes(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			w.Header().Set("Content-Type", "application/scim+json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			fmt.Fprintf(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"request body is larger than the limit of %d bytes"}`, n)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// SCIMAddr is the bound address of the SCIM listener.
+func (a *App) SCIMAddr() string { return a.scimLn.Addr().String() }
+
+// AdminAddr is the bound address of the admin listener.
+func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
+
+// SCIMBaseURL is the URL an IdP on this host would be given.
+func (a *App) SCIMBaseURL() string { return "http://" + a.SCIMAddr() + SCIMPrefix }
+
+// Registry is the app's Prometheus registry (no global registry is used).
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Serve serves both listeners and runs background work until ctx ends or
+// a listener fails, then shuts down gracefully: in-flight requests drain
+// for up to the configured shutdown timeout, then components close.
+func (a *App) Serve(ctx context.Context) error {
+	defer a.closeAll()
+	g, gctx := errgroup.WithContext(ctx)
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	for _, run := range a.background {
+		g.Go(func() error {
+			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {
+				a.logger.Error("background task stopped", "err", err)
+			}
+			return nil
+		})
+	}
+	serve := func(name string, srv *http.Server, ln net.Listener) {
+		g.Go(func() error {
+			a.logger.Info("listening", "listener", name, "addr", ln.Addr().String())
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s listener: %w", name, err)
+			}
+			return nil
+		})
+	}
+	serve("scim", a.scimSrv, a.scimLn)
+	serve("admin", a.adminSrv, a.adminLn)
+	g.Go(func() error {
+		<-gctx.Done()
+		a.logger.Info("shutting down", "drain_timeout", a.cfg.HTTP.ShutdownTimeout.D().String())
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HTTP.ShutdownTimeout.D())
+		defer cancel()
+		// SCIM first, so in-flight provisioning drains while /healthz
+		// still answers; then admin; then background work.
+		err := a.scimSrv.Shutdown(sctx)
+		err = errors.Join(err, a.adminSrv.Shutdown(sctx))
+		stopBG()
+		if err != nil {
+			return fmt.Errorf("graceful shutdown: %w", err)
+		}
+		return nil
+	})
+	err := g.Wait()
+	a.logger.Info("stopped")
+	return err
+}
+
+// Run builds the app from cfg and serves until ctx ends.
+func Run(ctx context.Context, cfg config.Config, opts ...Option) error {
+	a, err := New(ctx, cfg, opts...)
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx)
+}
+
+func (a *App) closeAll() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			a.logger.Warn("close", "err", err)
+		}
+	}
+	a.closers = nil
+}
+
+func ignoreClosed(f func() error) func() error {
+	return func() error {
+		if err := f(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+func (a *App) addCheck(name string, f func(ctx context.Context) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.checks = append(a.checks, ReadyCheck{Name: name, Func: f})
+}
+
+func (a *App) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	return mux
+}
+
+// readyz answers 200 only when every check passes; the body lists each
+// part with "ok" or what is wrong, so an operator reading it (or a probe's
+// event) knows which part is not ready.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	a.mu.Lock()
+	checks := append([]ReadyCheck(nil), a.checks...)
+	a.mu.Unlock()
+	type result struct {
+		name string
+		err  error
+	}
+	results := make([]result, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() { results[i] = result{c.Name, c.Func(ctx)} })
+	}
+	wg.Wait()
+	var b strings.Builder
+	ready := true
+	for _, res := range results {
+		if res.err != nil {
+			ready = false
+			fmt.Fprintf(&b, "%s: not ready: %v\n", res.name, res.err)
+		} else {
+			fmt.Fprintf(&b, "%s: ok\n", res.name)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	io.WriteString(w, b.String())
+}
