@@ -104,6 +104,12 @@ type AuditFilter struct {
 // Every method that changes state is atomic: it is applied entirely or not
 // at all. Errors are ErrNotFound, ErrConflict or ErrUnavailable (wrapped,
 // compare with errors.Is), or another error that never includes secrets.
+//
+// Times are kept with microsecond precision and read back in UTC; a zero
+// time.Time is stored as "none" and read back as zero. Where a method needs
+// a time the caller did not give (Token.CreatedAt, AuditEntry.Time,
+// Resource.UpdatedAt, Resource.TombstoneAt of a tombstoned record) the store
+// takes it from its own clock.
 type Store interface {
 	// CreateToken inserts t. ErrConflict if t.ID or t.Hash already exists,
 	// or if t is current (SupersededAt zero) and Name already has a current

@@ -1,0 +1,450 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scim-bridge/internal/store"
+)
+
+const tokenColumns = `id, name, hash, prefix, created_at, expires_at, revoked_at, superseded_at, last_used_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanToken(sc scanner) (store.Token, error) {
+	var t store.Token
+	var created, expires, revoked, superseded, lastUsed sql.NullInt64
+	err := sc.Scan(&t.ID, &t.Name, &t.Hash, &t.Prefix, &created, &expires, &revoked, &superseded, &lastUsed)
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = goTime(created), goTime(expires), goTime(revoked)
+	t.SupersededAt, t.LastUsedAt = goTime(superseded), goTime(lastUsed)
+	return t, err
+}
+
+func validToken(op string, t store.Token) error {
+	switch {
+	case t.ID == "":
+		return fmt.Errorf("%s: empty id", op)
+	case t.Name == "":
+		return fmt.Errorf("%s: empty name", op)
+	case len(t.Hash) == 0:
+		return fmt.Errorf("%s: empty hash", op)
+	}
+	return nil
+}
+
+func insertToken(ctx context.Context, ex interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, t store.Token) error {
+	_, err := ex.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Hash, t.Prefix, dbTime(t.CreatedAt), dbTime(t.ExpiresAt),
+		dbTime(t.RevokedAt), dbTime(t.SupersededAt), dbTime(t.LastUsedAt))
+	return err
+}
+
+// CreateToken implements store.Store.
+func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	const op = "create token"
+	if err := s.check(op); err != nil {
+		return err
+	}
+	if err := validToken(op, t); err != nil {
+		return err
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = s.now()
+	}
+	return s.mapErr(op, insertToken(ctx, s.w, t))
+}
+
+// TokenByHash implements store.Store.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	const op = "token by hash"
+	if err := s.check(op); err != nil {
+		return store.Token{}, err
+	}
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	if err != nil {
+		return store.Token{}, s.mapErr(op, err)
+	}
+	return t, nil
+}
+
+// ListTokens implements store.Store.
+func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
+	const op = "list tokens"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY name, created_at, id`)
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, s.mapErr(op, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	return out, nil
+}
+
+// RotateToken implements store.Store.
+func (s *Store) RotateToken(ctx context.Context, oldID string, oldExpiresAt, now time.Time, next store.Token) error {
+	const op = "rotate token"
+	if err := validToken(op, next); err != nil {
+		return err
+	}
+	if !next.SupersededAt.IsZero() || !next.RevokedAt.IsZero() {
+		return fmt.Errorf("%s: successor must be current (not superseded, not revoked)", op)
+	}
+	if now.IsZero() {
+		now = s.now()
+	}
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = now
+	}
+	return s.tx(ctx, op, func(tx *sql.Tx) error {
+		var name string
+		var expires, superseded, revoked sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT name, expires_at, superseded_at, revoked_at FROM tokens WHERE id = ?`, oldID).
+			Scan(&name, &expires, &superseded, &revoked)
+		if err != nil {
+			return s.mapErr(op, err)
+		}
+		if name != next.Name || superseded.Valid || revoked.Valid {
+			return fmt.Errorf("%s: %w: token is no longer the current one of its name", op, store.ErrConflict)
+		}
+		exp := goTime(expires)
+		if !oldExpiresAt.IsZero() && (exp.IsZero() || oldExpiresAt.Before(exp)) {
+			exp = oldExpiresAt
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE tokens SET superseded_at = ?, expires_at = ?
+			WHERE id = ? AND superseded_at IS NULL AND revoked_at IS NULL`, dbTime(now), dbTime(exp), oldID)
+		if err != nil {
+			return s.mapErr(op, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%s: %w", op, store.ErrConflict)
+		}
+		return s.mapErr(op, insertToken(ctx, tx, next))
+	})
+}
+
+// RevokeToken implements store.Store.
+func (s *Store) RevokeToken(ctx context.Context, name string, now time.Time) error {
+	const op = "revoke token"
+	if now.IsZero() {
+		now = s.now()
+	}
+	return s.tx(ctx, op, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE name = ?`, name).Scan(&n); err != nil {
+			return s.mapErr(op, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL`, dbTime(now), name)
+		return s.mapErr(op, err)
+	})
+}
+
+// TouchToken implements store.Store. It only moves LastUsedAt forward, so
+// touches arriving out of order keep the latest.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	const op = "touch token"
+	if err := s.check(op); err != nil {
+		return err
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, dbTime(at), id, dbTime(at))
+	if err != nil {
+		return s.mapErr(op, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var one int
+		if err := s.r.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE id = ?`, id).Scan(&one); err != nil {
+			return s.mapErr(op, err)
+		}
+	}
+	return nil
+}
+
+const resourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at`
+
+func scanResource(sc scanner) (store.Resource, error) {
+	var r store.Resource
+	var ext sql.NullString
+	var tombAt, updated sql.NullInt64
+	var kind string
+	err := sc.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated)
+	r.Kind, r.ExternalID = store.Kind(kind), ext.String
+	r.TombstoneAt, r.UpdatedAt = goTime(tombAt), goTime(updated)
+	return r, err
+}
+
+func validKind(op string, k store.Kind) error {
+	if k != store.KindUser && k != store.KindGroup {
+		return fmt.Errorf("%s: invalid kind %q", op, k)
+	}
+	return nil
+}
+
+// normalize applies the store's rules to a record about to be written.
+func (s *Store) normalize(r *store.Resource) {
+	now := s.now()
+	r.UpdatedAt = now
+	switch {
+	case !r.Tombstoned:
+		r.TombstoneAt = time.Time{}
+	case r.TombstoneAt.IsZero():
+		r.TombstoneAt = now
+	default:
+		r.TombstoneAt = r.TombstoneAt.UTC().Truncate(time.Microsecond)
+	}
+}
+
+// PutResource implements store.Store. The written Version is one more than
+// the stored record's (1 for a new record); r.Version is ignored.
+func (s *Store) PutResource(ctx context.Context, r store.Resource) (store.Resource, error) {
+	const op = "put resource"
+	if err := s.check(op); err != nil {
+		return store.Resource{}, err
+	}
+	if err := validKind(op, r.Kind); err != nil {
+		return store.Resource{}, err
+	}
+	if r.ID == "" {
+		return store.Resource{}, fmt.Errorf("%s: empty id", op)
+	}
+	s.normalize(&r)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (`+resourceColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET
+			external_id = excluded.external_id, tombstoned = excluded.tombstoned,
+			tombstone_at = excluded.tombstone_at, version = resources.version + 1,
+			updated_at = excluded.updated_at
+		RETURNING version`,
+		string(r.Kind), r.ID, nullString(r.ExternalID), r.Tombstoned, dbTime(r.TombstoneAt), dbTime(r.UpdatedAt)).
+		Scan(&r.Version)
+	if err != nil {
+		return store.Resource{}, s.mapErr(op, err)
+	}
+	return r, nil
+}
+
+// GetResource implements store.Store.
+func (s *Store) GetResource(ctx context.Context, kind store.Kind, id string) (store.Resource, error) {
+	const op = "get resource"
+	if err := s.check(op); err != nil {
+		return store.Resource{}, err
+	}
+	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = ? AND id = ?`, string(kind), id))
+	if err != nil {
+		return store.Resource{}, s.mapErr(op, err)
+	}
+	return r, nil
+}
+
+// ResourceByExternalID implements store.Store.
+func (s *Store) ResourceByExternalID(ctx context.Context, kind store.Kind, externalID string) (store.Resource, error) {
+	const op = "resource by externalId"
+	if err := s.check(op); err != nil {
+		return store.Resource{}, err
+	}
+	if externalID == "" {
+		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources
+		WHERE kind = ? AND external_id = ? AND tombstoned = 0`, string(kind), externalID))
+	if err != nil {
+		return store.Resource{}, s.mapErr(op, err)
+	}
+	return r, nil
+}
+
+// ListResources implements store.Store. Records come ordered by ID.
+func (s *Store) ListResources(ctx context.Context, kind store.Kind) ([]store.Resource, error) {
+	const op = "list resources"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = ? ORDER BY id`, string(kind))
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []store.Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, s.mapErr(op, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	return out, nil
+}
+
+// UpdateResource implements store.Store. The read and the write share one
+// immediate transaction on the single writer connection, so no other
+// writer can slip between them and fn runs exactly once per call here; the
+// version check in the UPDATE is kept as a guard.
+func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, fn func(*store.Resource) error) (store.Resource, error) {
+	const op = "update resource"
+	var out store.Resource
+	err := s.tx(ctx, op, func(tx *sql.Tx) error {
+		cur, err := scanResource(tx.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = ? AND id = ?`, string(kind), id))
+		if err != nil {
+			return s.mapErr(op, err)
+		}
+		next := cur
+		if err := fn(&next); err != nil {
+			return err
+		}
+		if next.Kind != cur.Kind || next.ID != cur.ID {
+			return fmt.Errorf("%s: the update function must not change kind or id", op)
+		}
+		s.normalize(&next)
+		next.Version = cur.Version + 1
+		res, err := tx.ExecContext(ctx, `UPDATE resources SET external_id = ?, tombstoned = ?, tombstone_at = ?,
+			version = ?, updated_at = ? WHERE kind = ? AND id = ? AND version = ?`,
+			nullString(next.ExternalID), next.Tombstoned, dbTime(next.TombstoneAt), next.Version,
+			dbTime(next.UpdatedAt), string(kind), id, cur.Version)
+		if err != nil {
+			return s.mapErr(op, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%s: %w: record changed during the update", op, store.ErrConflict)
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return store.Resource{}, err
+	}
+	return out, nil
+}
+
+// DeleteResource implements store.Store.
+func (s *Store) DeleteResource(ctx context.Context, kind store.Kind, id string) error {
+	const op = "delete resource"
+	if err := s.check(op); err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `DELETE FROM resources WHERE kind = ? AND id = ?`, string(kind), id)
+	if err != nil {
+		return s.mapErr(op, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AppendAudit implements store.Store.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+	const op = "append audit"
+	if err := s.check(op); err != nil {
+		return store.AuditEntry{}, err
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO audit (time, request_id, token_name, operation, kind,
+		resource_id, outcome, upstream_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		e.Time.UnixMicro(), e.RequestID, e.TokenName, e.Operation, string(e.Kind), e.ResourceID,
+		string(e.Outcome), e.UpstreamStatus, e.Detail).Scan(&e.ID)
+	if err != nil {
+		return store.AuditEntry{}, s.mapErr(op, err)
+	}
+	return e, nil
+}
+
+// ListAudit implements store.Store: newest first (by Time, then ID).
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	const op = "list audit"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.Kind != "" {
+		add("kind = ?", string(f.Kind))
+	}
+	if f.ResourceID != "" {
+		add("resource_id = ?", f.ResourceID)
+	}
+	if f.Operation != "" {
+		add("operation = ?", f.Operation)
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", string(f.Outcome))
+	}
+	if !f.Since.IsZero() {
+		add("time >= ?", f.Since.UnixMicro())
+	}
+	q := `SELECT id, time, request_id, token_name, operation, kind, resource_id, outcome, upstream_status, detail FROM audit`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += " ORDER BY time DESC, id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var e store.AuditEntry
+		var at int64
+		var kind, outcome string
+		if err := rows.Scan(&e.ID, &at, &e.RequestID, &e.TokenName, &e.Operation, &kind, &e.ResourceID,
+			&outcome, &e.UpstreamStatus, &e.Detail); err != nil {
+			return nil, s.mapErr(op, err)
+		}
+		e.Time, e.Kind, e.Outcome = time.UnixMicro(at).UTC(), store.Kind(kind), store.Outcome(outcome)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	return out, nil
+}
+
+// PruneAudit implements store.Store.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	const op = "prune audit"
+	if err := s.check(op); err != nil {
+		return 0, err
+	}
+	res, err := s.w.ExecContext(ctx, `DELETE FROM audit WHERE time < ?`, before.UnixMicro())
+	if err != nil {
+		return 0, s.mapErr(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.mapErr(op, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations is the schema history. Entry i brings the schema to version
+// i+1. Append only: never edit an entry that has been released.
+//
+// The schema mirrors store/postgres: uniqueness lives in (partial) unique
+// indexes so that it holds whatever the Go code does.
+var migrations = []string{
+	// 1: tokens, resources, audit.
+	`
+CREATE TABLE tokens (
+	id            TEXT    NOT NULL PRIMARY KEY,
+	name          TEXT    NOT NULL,
+	hash          BLOB    NOT NULL UNIQUE,
+	prefix        TEXT    NOT NULL DEFAULT '',
+	created_at    INTEGER NOT NULL,
+	expires_at    INTEGER,
+	revoked_at    INTEGER,
+	superseded_at INTEGER,
+	last_used_at  INTEGER
+) STRICT;
+-- At most one current token per name: what makes concurrent rotations
+-- end with exactly one live successor.
+CREATE UNIQUE INDEX tokens_one_current ON tokens (name)
+	WHERE superseded_at IS NULL AND revoked_at IS NULL;
+CREATE INDEX tokens_by_name ON tokens (name, created_at);
+
+CREATE TABLE resources (
+	kind         TEXT    NOT NULL CHECK (kind IN ('user', 'group')),
+	id           TEXT    NOT NULL,
+	external_id  TEXT,
+	tombstoned   INTEGER NOT NULL DEFAULT 0,
+	tombstone_at INTEGER,
+	version      INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	PRIMARY KEY (kind, id)
+) STRICT;
+-- An externalId names one live resource per kind; tombstones keep theirs
+-- so a revived user can be matched, but do not block a new holder.
+CREATE UNIQUE INDEX resources_live_external_id ON resources (kind, external_id)
+	WHERE external_id IS NOT NULL AND tombstoned = 0;
+
+CREATE TABLE audit (
+	id              INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+	time            INTEGER NOT NULL,
+	request_id      TEXT    NOT NULL DEFAULT '',
+	token_name      TEXT    NOT NULL DEFAULT '',
+	operation       TEXT    NOT NULL DEFAULT '',
+	kind            TEXT    NOT NULL DEFAULT '',
+	resource_id     TEXT    NOT NULL DEFAULT '',
+	outcome         TEXT    NOT NULL DEFAULT '',
+	upstream_status INTEGER NOT NULL DEFAULT 0,
+	detail          TEXT    NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX audit_by_time ON audit (time, id);
+CREATE INDEX audit_by_resource ON audit (kind, resource_id, time);
+`,
+}
+
+// SchemaVersion is the schema version this build writes.
+const SchemaVersion = 1
+
+// migrate brings the schema up to SchemaVersion in one write transaction,
+// so a second process opening the same file at the same moment waits and
+// then finds nothing left to do.
+func (s *Store) migrate(ctx context.Context) error {
+	const op = "migrate sqlite store"
+	return s.tx(ctx, op, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+) STRICT`); err != nil {
+			return s.mapErr(op, err)
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return s.mapErr(op, err)
+		}
+		if current > len(migrations) {
+			return fmt.Errorf("%s %q: schema version %d is newer than this build supports (%d)", op, s.path, current, len(migrations))
+		}
+		for v := current + 1; v <= len(migrations); v++ {
+			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("%s: version %d: %w", op, v, s.mapErr(op, err))
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, s.now().UnixMicro()); err != nil {
+				return s.mapErr(op, err)
+			}
+			s.opts.Logger.InfoContext(ctx, "store schema migrated", "store", "sqlite", "version", v)
+		}
+		return nil
+	})
+}
+
+// CurrentSchemaVersion returns the highest migration recorded in the file.
+func (s *Store) CurrentSchemaVersion(ctx context.Context) (int, error) {
+	const op = "sqlite schema version"
+	if err := s.check(op); err != nil {
+		return 0, err
+	}
+	var v int
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, s.mapErr(op, err)
+	}
+	return v, nil
+}

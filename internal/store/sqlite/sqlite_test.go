@@ -1,0 +1,101 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scim-bridge/internal/store"
+	"github.com/scimbridge/scim-bridge/internal/store/sqlite"
+	"github.com/scimbridge/scim-bridge/internal/store/storetest"
+)
+
+func openAt(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "state.db")
+		return func(t *testing.T) store.Store { return openAt(t, path) }
+	})
+}
+
+func TestOpenRecordsSchemaVersionAndWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openAt(t, path)
+	if err := s.IntegrityCheck(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("file mode %v, want 0600", perm)
+	}
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Errorf("no WAL file next to the database: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening applies nothing new and keeps the version.
+	s = openAt(t, path)
+	if got, err := s.CurrentSchemaVersion(t.Context()); err != nil || got != sqlite.SchemaVersion {
+		t.Errorf("schema version = %d, %v; want %d", got, err, sqlite.SchemaVersion)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"":                                  "empty path",
+		filepath.Join(dir, "a?b"):           "plain file name",
+		":memory:":                          "plain file name",
+		filepath.Join(dir, "missing", "db"): "no such file or directory",
+	}
+	for path, want := range cases {
+		_, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%q) = %v, want an error containing %q", path, err, want)
+		}
+	}
+	// A file that is not a database is unavailable, not a panic.
+	junk := filepath.Join(dir, "junk.db")
+	if err := os.WriteFile(junk, []byte(strings.Repeat("not a database ", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlite.Open(t.Context(), junk, sqlite.Options{})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Open(junk) = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openAt(t, path)
+	_ = s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(context.Background(), `INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	_, err = sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err == nil || !strings.Contains(err.Error(), "newer than this build") {
+		t.Errorf("open of a newer schema = %v, want refusal", err)
+	}
+}
