@@ -9,17 +9,18 @@ import (
 	"time"
 )
 
-// limiter is a token bucket of failed authentications per client address:
-// each failure spends one unit, units come back at one per interval up to
-// burst. An address with an empty bucket is answered 429 until a unit is
-// back. Only failures are counted, so a client presenting a valid token is
-// never affected.
+// limiter is a token bucket of failed authentications per client address,
+// kept as a "theoretical arrival time" (GCRA) so the arithmetic is exact:
+// each failure moves the address's tat one interval later; an address whose
+// tat is more than burst intervals ahead has spent its bucket and is
+// answered 429 until it is not. Only failures are counted, so a client
+// presenting a valid token is never affected.
 //
 // Memory is bounded: at most max addresses are tracked; the one that failed
 // least recently is forgotten first (forgetting only ever lets an address
 // fail again, it never blocks anyone).
 type limiter struct {
-	burst    float64
+	window   time.Duration // burst × interval
 	interval time.Duration
 	max      int
 
@@ -29,24 +30,25 @@ type limiter struct {
 }
 
 type bucket struct {
-	addr   string
-	tokens float64
-	at     time.Time // when tokens was computed
+	addr string
+	tat  time.Time
 }
 
 func newLimiter(burst int, interval time.Duration, maxAddrs int) *limiter {
 	return &limiter{
-		burst: float64(burst), interval: interval, max: maxAddrs,
+		window: time.Duration(burst) * interval, interval: interval, max: maxAddrs,
 		addrs: make(map[string]*list.Element), lru: list.New(),
 	}
 }
 
-// refill brings b up to now.
-func (l *limiter) refill(b *bucket, now time.Time) {
-	if d := now.Sub(b.at); d > 0 {
-		b.tokens = min(l.burst, b.tokens+float64(d)/float64(l.interval))
+// wait is how long after now one more failure of b would be allowed (<= 0:
+// allowed now).
+func (l *limiter) wait(b *bucket, now time.Time) time.Duration {
+	tat := b.tat
+	if tat.Before(now) {
+		tat = now
 	}
-	b.at = now
+	return tat.Add(l.interval).Sub(now) - l.window
 }
 
 // blocked reports whether addr has spent its failures and, if so, how long
@@ -58,16 +60,12 @@ func (l *limiter) blocked(addr string, now time.Time) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	b := e.Value.(*bucket)
-	l.refill(b, now)
-	if b.tokens >= 1 {
-		return 0, false
-	}
-	return time.Duration((1 - b.tokens) * float64(l.interval)), true
+	w := l.wait(e.Value.(*bucket), now)
+	return w, w > 0
 }
 
-// fail spends one unit of addr's bucket and reports whether that emptied it
-// (the moment to log once that the address is being limited).
+// fail spends one failure of addr's bucket and reports whether that emptied
+// it (the moment to log once that the address is being limited).
 func (l *limiter) fail(addr string, now time.Time) (emptied bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -78,17 +76,20 @@ func (l *limiter) fail(addr string, now time.Time) (emptied bool) {
 			l.lru.Remove(old)
 			delete(l.addrs, old.Value.(*bucket).addr)
 		}
-		e = l.lru.PushFront(&bucket{addr: addr, tokens: l.burst, at: now})
+		e = l.lru.PushFront(&bucket{addr: addr})
 		l.addrs[addr] = e
 	} else {
 		l.lru.MoveToFront(e)
 	}
 	b := e.Value.(*bucket)
-	l.refill(b, now)
-	if b.tokens >= 1 {
-		b.tokens--
+	if l.wait(b, now) > 0 {
+		return true
 	}
-	return b.tokens < 1
+	if b.tat.Before(now) {
+		b.tat = now
+	}
+	b.tat = b.tat.Add(l.interval)
+	return l.wait(b, now) > 0
 }
 
 func (l *limiter) len() int {

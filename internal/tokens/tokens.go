@@ -117,13 +117,13 @@ func (o Options) withDefaults() Options {
 // Service manages IdP bearer tokens on top of a store.Store. It is safe for
 // concurrent use. Call Close at shutdown to flush last-used times.
 type Service struct {
-	st     store.Store
-	opts   Options
-	now    func() time.Time
-	log    *slog.Logger
-	m      *metrics
-	lim    *limiter
-	sf     singleflight.Group
+	st   store.Store
+	opts Options
+	now  func() time.Time
+	log  *slog.Logger
+	m    *metrics
+	lim  *limiter
+	sf   singleflight.Group
 
 	mu  sync.Mutex
 	gen uint64 // bumped by every local invalidation
