@@ -335,7 +335,7 @@ func (c *Config) Validate() error {
 
 	s := c.Sigma
 	if s.APIURL != "" && !looksLikeRegion(s.APIURL) {
-		checkURL(add, "sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL)", s.APIURL, "a Sigma API host such as https://aws-api.sigmacomputing.com, or a region name such as aws-us")
+		checkURL(add, "sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL)", s.APIURL, "a Sigma API host such as https://aws-api.sigmacomputing.com, or a region name such as aws-us-west or aws-eu")
 		if u, err := url.Parse(s.APIURL); err == nil && strings.HasPrefix(strings.TrimSuffix(u.Path, "/"), "/v2") {
 			add("sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL): give the host without /v2 (%s)", u.Scheme+"://"+u.Host)
 		}

@@ -114,7 +114,7 @@ func TestBadConfigs(t *testing.T) {
 				"SCIM_BRIDGE_SIGMA_CLIENT_SECRET_FILE": "/f",
 			},
 			want: "invalid configuration:\n" +
-				"  - sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL): \"ftp//nope\" is not a URL; want a Sigma API host such as https://aws-api.sigmacomputing.com, or a region name such as aws-us\n" +
+				"  - sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL): \"ftp//nope\" is not a URL; want a Sigma API host such as https://aws-api.sigmacomputing.com, or a region name such as aws-us-west or aws-eu\n" +
 				"  - sigma.client_secret (SCIM_BRIDGE_SIGMA_CLIENT_SECRET): set both as a value and as a file (client_secret_file); choose one\n" +
 				"  - sigma.mode (SCIM_BRIDGE_SIGMA_MODE): scim needs sigma.scim_token or scim_token_file (SCIM_BRIDGE_SIGMA_SCIM_TOKEN[_FILE]), sigma.scim_url (SCIM_BRIDGE_SIGMA_SCIM_URL)",
 		},
