@@ -58,6 +58,7 @@ type teamRec struct {
 	Team
 	deleted     bool
 	workspaceID string
+	externalID  string                // set through SCIM
 	info        map[string]teamMember // memberId -> membership
 }
 
