@@ -14,7 +14,6 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 
 	"github.com/scimbridge/scim-bridge/internal/secret"
 )
@@ -27,17 +26,20 @@ const tokenEndpoint = "/v2/auth/token"
 // still believes valid was rejected with a 401. Here a 401 drops exactly the
 // token that was rejected (by generation), and fetches are coalesced through
 // singleflight so that any number of concurrent callers cause one token
-// request. The token endpoint allows about one request per second, so fetches
-// are additionally spaced by minInterval.
+// request. The token endpoint allows about one request per second, so a
+// token request is sent no sooner than minInterval after the previous one
+// ended (measured from its end, so the server sees at least that spacing
+// between arrivals).
 type tokenCache struct {
-	tokenURL string
-	clientID string
-	source   secret.Source
-	hc       *http.Client
-	m        *metrics
-	log      *slog.Logger
-	spacing  *rate.Limiter
-	now      func() time.Time
+	tokenURL    string
+	clientID    string
+	source      secret.Source
+	hc          *http.Client
+	m           *metrics
+	log         *slog.Logger
+	minInterval time.Duration
+	now         func() time.Time
+	lastDone    time.Time // end of the previous token request; guarded by the singleflight
 
 	mu  sync.Mutex
 	tok *oauth2.Token
@@ -161,9 +163,12 @@ func (t *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 }
 
 func (t *tokenCache) request(ctx context.Context, sec secret.Value) (*oauth2.Token, error) {
-	if err := t.spacing.Wait(ctx); err != nil {
-		return nil, fmt.Errorf("wait for sigma token endpoint: %w", err)
+	if wait := time.Until(t.lastDone.Add(t.minInterval)); wait > 0 {
+		if err := sleepCtx(ctx, wait); err != nil {
+			return nil, fmt.Errorf("wait for sigma token endpoint: %w", err)
+		}
 	}
+	defer func() { t.lastDone = time.Now() }()
 	cc := clientcredentials.Config{
 		ClientID:     t.clientID,
 		ClientSecret: sec.Reveal(),

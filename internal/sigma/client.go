@@ -58,14 +58,14 @@ func NewClient(cfg Config, reg prometheus.Registerer) (*Client, error) {
 	log := cfg.Logger
 	hc := cfg.HTTPClient
 	tc := &tokenCache{
-		tokenURL: base + tokenEndpoint,
-		clientID: cfg.ClientID,
-		source:   cfg.ClientSecret,
-		hc:       hc,
-		m:        m,
-		log:      log,
-		spacing:  rate.NewLimiter(rate.Every(time.Second), 1),
-		now:      time.Now,
+		tokenURL:    base + tokenEndpoint,
+		clientID:    cfg.ClientID,
+		source:      cfg.ClientSecret,
+		hc:          hc,
+		m:           m,
+		log:         log,
+		minInterval: time.Second,
+		now:         time.Now,
 	}
 	c := &Client{
 		co: &core{

@@ -3,8 +3,6 @@ package sigma
 import (
 	"context"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // SetRetryHooks replaces the backoff sleep and jitter of c (tests only).
@@ -19,7 +17,7 @@ func SetSCIMRetryHooks(c *SCIMClient, sleep func(context.Context, time.Duration)
 
 // SetTokenSpacing changes the minimum interval between token requests.
 func SetTokenSpacing(c *Client, every time.Duration) {
-	c.tokens.spacing = rate.NewLimiter(rate.Every(every), 1)
+	c.tokens.minInterval = every
 }
 
 // SetClock replaces the clock used for token validity and the account type cache.
