@@ -60,38 +60,49 @@ func RunCLI(ctx context.Context, svc *Service, args []string, stdout, stderr io.
 	return ExitUsage
 }
 
-// newFlagSet returns a flag set whose --help prints usage to stdout (asked
-// for: not an error) and whose errors print to stderr.
-func newFlagSet(name, synopsis, about string, stdout, stderr io.Writer) *flag.FlagSet {
+// command is one subcommand's flag set and help text.
+type command struct {
+	fs              *flag.FlagSet
+	synopsis, about string
+	stdout, stderr  io.Writer
+}
+
+// newCommand returns a command whose flag errors print to stderr. Its usage
+// is printed by parse: to stdout when asked for with --help (not an error),
+// to stderr after a usage error.
+func newCommand(name, synopsis, about string, stdout, stderr io.Writer) *command {
 	fs := flag.NewFlagSet("scim-bridge token "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: scim-bridge token %s\n\n%s\n", synopsis, about)
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintln(fs.Output(), "\nFlags:")
-			fs.PrintDefaults()
-		}
+	fs.Usage = func() {} // parse decides where usage goes
+	return &command{fs: fs, synopsis: synopsis, about: about, stdout: stdout, stderr: stderr}
+}
+
+func (c *command) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: scim-bridge token %s\n\n%s\n", c.synopsis, c.about)
+	hasFlags := false
+	c.fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "\nFlags:")
+		c.fs.SetOutput(w)
+		c.fs.PrintDefaults()
+		c.fs.SetOutput(c.stderr)
 	}
-	return fs
 }
 
 // parse parses flags placed before or after positional arguments
-// ("rotate NAME --overlap 1h") and returns the positional ones. It returns
-// the exit code to use when parsing must stop the command.
-func parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, int, bool) {
-	var pos []string
+// ("rotate NAME --overlap 1h") and returns the positional ones. When the
+// command must stop, ok is false and code is its exit code.
+func (c *command) parse(args []string) (pos []string, code int, ok bool) {
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := c.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
+				c.usage(c.stdout)
 				return nil, ExitOK, false
 			}
+			c.usage(c.stderr)
 			return nil, ExitUsage, false
 		}
-		args = fs.Args()
+		args = c.fs.Args()
 		if len(args) == 0 {
 			return pos, 0, true
 		}
@@ -103,9 +114,9 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, int, bo
 	}
 }
 
-func usageError(fs *flag.FlagSet, msg string) int {
-	fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), msg)
-	fs.Usage()
+func (c *command) usageError(msg string) int {
+	fmt.Fprintf(c.stderr, "%s: %s\n", c.fs.Name(), msg)
+	c.usage(c.stderr)
 	return ExitUsage
 }
 
@@ -115,24 +126,24 @@ func failure(stderr io.Writer, err error) int {
 }
 
 func cliCreate(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("create", "create --name NAME [--ttl DUR]",
+	cmd := newCommand("create", "create --name NAME [--ttl DUR]",
 		"Issue a new bearer token called NAME and print it once, as the last line of\n"+
 			"stdout. Configure it in the identity provider's SCIM settings.", stdout, stderr)
-	name := fs.String("name", "", "token name, e.g. okta-prod (required)")
+	name := cmd.fs.String("name", "", "token `NAME`, e.g. okta-prod (required)")
 	var ttl durationFlag
-	fs.Var(&ttl, "ttl", "lifetime, e.g. 90d (default: no expiry)")
-	pos, code, ok := parse(fs, args, stdout)
+	cmd.fs.Var(&ttl, "ttl", "expire the token after `DUR`, e.g. 90d (default: no expiry)")
+	pos, code, ok := cmd.parse(args)
 	if !ok {
 		return code
 	}
 	if len(pos) > 0 {
-		return usageError(fs, fmt.Sprintf("unexpected argument %q", pos[0]))
+		return cmd.usageError(fmt.Sprintf("unexpected argument %q", pos[0]))
 	}
 	if *name == "" {
-		return usageError(fs, "--name is required")
+		return cmd.usageError("--name is required")
 	}
 	if err := checkName(*name); err != nil {
-		return usageError(fs, err.Error())
+		return cmd.usageError(err.Error())
 	}
 	secret, t, err := svc.Create(ctx, *name, time.Duration(ttl))
 	if err != nil {
@@ -145,15 +156,15 @@ func cliCreate(ctx context.Context, svc *Service, args []string, stdout, stderr 
 }
 
 func cliList(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("list", "list",
+	cmd := newCommand("list", "list",
 		"Show every token: name, display prefix, state (active, overlap, expired,\n"+
 			"revoked), created, expires and last used times (UTC). Never shows a secret.", stdout, stderr)
-	pos, code, ok := parse(fs, args, stdout)
+	pos, code, ok := cmd.parse(args)
 	if !ok {
 		return code
 	}
 	if len(pos) > 0 {
-		return usageError(fs, fmt.Sprintf("unexpected argument %q", pos[0]))
+		return cmd.usageError(fmt.Sprintf("unexpected argument %q", pos[0]))
 	}
 	infos, err := svc.List(ctx)
 	if err != nil {
@@ -176,18 +187,18 @@ func cliList(ctx context.Context, svc *Service, args []string, stdout, stderr io
 }
 
 func cliRevoke(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("revoke", "revoke NAME",
+	cmd := newCommand("revoke", "revoke NAME",
 		"Revoke every token called NAME, including one still in a rotation overlap.\n"+
 			"Replicas stop accepting it within the verification cache TTL.", stdout, stderr)
-	pos, code, ok := parse(fs, args, stdout)
+	pos, code, ok := cmd.parse(args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		return usageError(fs, "expected exactly one NAME")
+		return cmd.usageError("expected exactly one NAME")
 	}
 	if err := checkName(pos[0]); err != nil {
-		return usageError(fs, err.Error())
+		return cmd.usageError(err.Error())
 	}
 	if err := svc.Revoke(ctx, pos[0]); err != nil {
 		return failure(stderr, err)
@@ -197,21 +208,21 @@ func cliRevoke(ctx context.Context, svc *Service, args []string, stdout, stderr 
 }
 
 func cliRotate(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("rotate", "rotate NAME [--overlap DUR]",
+	cmd := newCommand("rotate", "rotate NAME [--overlap DUR]",
 		"Issue a successor to the current token called NAME and print it once, as the\n"+
 			"last line of stdout. The old token keeps working for the overlap, then stops:\n"+
 			"configure the new one in the identity provider before then.", stdout, stderr)
 	overlap := durationFlag(DefaultRotateOverlap)
-	fs.Var(&overlap, "overlap", "how long the old token keeps working, e.g. 24h or 0 (default 24h)")
-	pos, code, ok := parse(fs, args, stdout)
+	cmd.fs.Var(&overlap, "overlap", "keep the old token working for `DUR`, e.g. 24h, 90m or 0")
+	pos, code, ok := cmd.parse(args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		return usageError(fs, "expected exactly one NAME")
+		return cmd.usageError("expected exactly one NAME")
 	}
 	if err := checkName(pos[0]); err != nil {
-		return usageError(fs, err.Error())
+		return cmd.usageError(err.Error())
 	}
 	secret, t, err := svc.Rotate(ctx, pos[0], time.Duration(overlap))
 	if err != nil {
@@ -239,7 +250,9 @@ func (d *durationFlag) String() string {
 	if d == nil || *d == 0 {
 		return "0"
 	}
-	return time.Duration(*d).String()
+	s := time.Duration(*d).String()
+	s = strings.TrimSuffix(s, "0s")
+	return strings.TrimSuffix(s, "0m")
 }
 
 func (d *durationFlag) Set(s string) error {
