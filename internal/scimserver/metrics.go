@@ -1,0 +1,83 @@
+package scimserver
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+var (
+	resourceLabels = []string{"users", "groups", "discovery", "other"}
+	methodLabels   = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+)
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_scim_requests_total",
+			Help: "SCIM requests answered, by resource, method and status class.",
+		}, []string{"resource", "method", "status_class"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scim_bridge_scim_request_duration_seconds",
+			Help:    "Time to answer a SCIM request, by resource and method.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"resource", "method"}),
+	}
+	for _, r := range resourceLabels {
+		for _, meth := range methodLabels {
+			m.duration.WithLabelValues(r, meth)
+			for _, c := range []string{"2xx", "4xx", "5xx"} {
+				m.requests.WithLabelValues(r, meth, c)
+			}
+		}
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.requests, m.duration} {
+			if err := reg.Register(c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if errors.As(err, &are) {
+					return nil, errors.New("scimserver: metrics already registered: use a fresh registry per server")
+				}
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(resource, method string, status int, d time.Duration) {
+	known := false
+	for _, k := range methodLabels {
+		if method == k {
+			known = true
+		}
+	}
+	if !known {
+		method = "other"
+	}
+	m.requests.WithLabelValues(resource, method, strconv.Itoa(status/100)+"xx").Inc()
+	m.duration.WithLabelValues(resource, method).Observe(d.Seconds())
+}
+
+// resourceLabel classifies a raw request path (before normalisation, so
+// label values stay bounded whatever is requested).
+func resourceLabel(path string) string {
+	p := strings.ToLower(path)
+	switch {
+	case strings.Contains(p, "/users"):
+		return "users"
+	case strings.Contains(p, "/groups"):
+		return "groups"
+	case strings.Contains(p, "/serviceproviderconfig"), strings.Contains(p, "/schemas"), strings.Contains(p, "/resourcetypes"):
+		return "discovery"
+	}
+	return "other"
+}
