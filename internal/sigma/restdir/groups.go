@@ -1,0 +1,501 @@
+package restdir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/store"
+)
+
+// toGroup maps a team (members from the index, externalId from the store)
+// to a Group. Deactivated members are left out: Sigma keeps them in their
+// teams but refuses to add or remove them, so to the IdP they are gone
+// (and removing them is a no-op).
+func (d *Directory) toGroup(t sigma.Team, externalID string) directory.Group {
+	g := directory.Group{ID: t.TeamID, DisplayName: t.Name, ExternalID: externalID, Created: t.CreatedAt, Modified: t.UpdatedAt}
+	d.idx.read(func(x *indexData) {
+		for id := range x.teamMembers[t.TeamID] {
+			m, ok := x.members[id]
+			if ok && !active(m) {
+				continue
+			}
+			g.Members = append(g.Members, directory.Ref{ID: id, Display: m.Email})
+		}
+	})
+	sort.Slice(g.Members, func(i, j int) bool { return g.Members[i].ID < g.Members[j].ID })
+	// Modified is left out of the version: Sigma bumps a team's updatedAt
+	// on every membership change, which the index does not re-read, and
+	// replicas must agree on the version of the same name and members.
+	parts := []string{g.ID, g.DisplayName, g.ExternalID, stamp(g.Created)}
+	for _, m := range g.Members {
+		parts = append(parts, m.ID, m.Display)
+	}
+	g.Version = version(parts...)
+	return g
+}
+
+// fetchTeam reads a team and its members from Sigma into the index.
+func (d *Directory) fetchTeam(ctx context.Context, id string) (sigma.Team, error) {
+	t, err := d.client.GetTeam(ctx, id)
+	if errors.Is(err, sigma.ErrNotFound) {
+		d.idx.dropTeam(id)
+	}
+	if err != nil {
+		return t, upstreamErr("get team", err)
+	}
+	members := t.Members
+	if members == nil {
+		members = []string{}
+	}
+	d.idx.putTeamWithMembers(t, members)
+	return t, nil
+}
+
+// team returns a team from the index or, on a miss, from one upstream GET.
+func (d *Directory) team(ctx context.Context, id string) (sigma.Team, error) {
+	if t, ok := d.idx.team(id); ok {
+		d.m.lookups.WithLabelValues("group", "hit").Inc()
+		return t, nil
+	}
+	t, err := d.fetchTeam(ctx, id)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		d.m.lookups.WithLabelValues("group", "miss").Inc()
+	case err == nil:
+		d.m.lookups.WithLabelValues("group", "upstream_hit").Inc()
+	}
+	return t, err
+}
+
+// teamByName returns the team named name (case-insensitively, as Sigma
+// compares team names) from the index or, on a miss, from one
+// GET /v2/teams?name= (plus one GET of the team found, for its members).
+func (d *Directory) teamByName(ctx context.Context, name string) (sigma.Team, bool, error) {
+	if t, ok := d.idx.teamByName(name); ok {
+		d.m.lookups.WithLabelValues("group", "hit").Inc()
+		return t, true, nil
+	}
+	for t, err := range d.client.Teams(ctx, strings.TrimSpace(name)) {
+		if err != nil {
+			return t, false, upstreamErr("find team by name", err)
+		}
+		if strings.EqualFold(t.Name, strings.TrimSpace(name)) {
+			t, err := d.fetchTeam(ctx, t.TeamID)
+			if errors.Is(err, directory.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return t, false, err
+			}
+			d.m.lookups.WithLabelValues("group", "upstream_hit").Inc()
+			return t, true, nil
+		}
+	}
+	d.m.lookups.WithLabelValues("group", "miss").Inc()
+	return sigma.Team{}, false, nil
+}
+
+func (d *Directory) groupExternalID(ctx context.Context, id string) (string, error) {
+	r, err := d.resource(ctx, store.KindGroup, id)
+	return r.ExternalID, err
+}
+
+// GetGroup implements directory.Directory.
+func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, error) {
+	t, err := d.team(ctx, id)
+	if err != nil {
+		return directory.Group{}, fmt.Errorf("get group %s: %w", id, err)
+	}
+	ext, err := d.groupExternalID(ctx, id)
+	if err != nil {
+		return directory.Group{}, fmt.Errorf("get group %s: %w", id, err)
+	}
+	return d.toGroup(t, ext), nil
+}
+
+// LookupGroups implements directory.Directory for AttrID, AttrDisplayName
+// and AttrExternalID.
+func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value string) ([]directory.Group, error) {
+	var t sigma.Team
+	switch attr {
+	case directory.AttrID:
+		var err error
+		t, err = d.team(ctx, value)
+		if errors.Is(err, directory.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up group by id: %w", err)
+		}
+	case directory.AttrDisplayName:
+		if strings.TrimSpace(value) == "" {
+			return nil, nil
+		}
+		found, ok, err := d.teamByName(ctx, value)
+		if err != nil {
+			return nil, fmt.Errorf("look up group by displayName: %w", err)
+		}
+		if !ok {
+			return nil, nil
+		}
+		t = found
+	case directory.AttrExternalID:
+		r, err := d.store.ResourceByExternalID(ctx, store.KindGroup, value)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up group by externalId: %w", err)
+		}
+		g, err := d.GetGroup(ctx, r.ID)
+		if errors.Is(err, directory.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up group by externalId: %w", err)
+		}
+		return []directory.Group{g}, nil
+	default:
+		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "groups cannot be looked up by this attribute"}
+	}
+	ext, err := d.groupExternalID(ctx, t.TeamID)
+	if err != nil {
+		return nil, fmt.Errorf("look up group by %s: %w", attr, err)
+	}
+	return []directory.Group{d.toGroup(t, ext)}, nil
+}
+
+// ListGroups implements directory.Directory.
+func (d *Directory) ListGroups(ctx context.Context) ([]directory.Group, error) {
+	recs, err := d.externalIDs(ctx, store.KindGroup)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	var ts []sigma.Team
+	d.idx.read(func(x *indexData) {
+		ts = make([]sigma.Team, 0, len(x.teams))
+		for _, t := range x.teams {
+			ts = append(ts, t)
+		}
+	})
+	sort.Slice(ts, func(i, j int) bool { return ts[i].TeamID < ts[j].TeamID })
+	out := make([]directory.Group, len(ts))
+	for i, t := range ts {
+		out[i] = d.toGroup(t, recs[t.TeamID].ExternalID)
+	}
+	return out, nil
+}
+
+// dedupe returns ids without blanks and repeats, in first-seen order.
+func dedupe(ids []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id = strings.TrimSpace(id); id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func refIDs(refs []directory.Ref) []string {
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	return dedupe(ids)
+}
+
+// fresh re-reads a member the index holds as deactivated: another replica
+// may have reactivated it, and refusing or skipping on a stale picture
+// would be wrong. Members the index holds as active are taken as they are.
+func (d *Directory) fresh(ctx context.Context, m sigma.Member) (sigma.Member, error) {
+	if active(m) {
+		return m, nil
+	}
+	f, err := d.client.GetMember(ctx, m.MemberID)
+	if err != nil {
+		return m, upstreamErr("get member", err)
+	}
+	d.idx.putMember(f)
+	return f, nil
+}
+
+// checkAddable refuses ids that are not live users, and deactivated ones
+// (Sigma does not add them to teams), before anything is written.
+func (d *Directory) checkAddable(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		m, _, ok, err := d.liveMember(ctx, id)
+		if err == nil && ok {
+			m, err = d.fresh(ctx, m)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &directory.InvalidValueError{Attribute: "members", Value: id, Reason: "no such user"}
+		}
+		if !active(m) {
+			return &directory.InvalidValueError{Attribute: "members", Value: id, Reason: "user is deactivated; Sigma does not add deactivated members to teams"}
+		}
+	}
+	return nil
+}
+
+// removable keeps the ids Sigma can remove: ids of no member are skipped
+// (Sigma would answer 404, and removing a non-member is a no-op) and so
+// are deactivated members (Sigma refuses; they are already hidden from the
+// group).
+func (d *Directory) removable(ctx context.Context, ids []string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		m, ok, err := d.member(ctx, id)
+		if err == nil && ok {
+			m, err = d.fresh(ctx, m)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok && active(m) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// CreateGroup implements directory.Directory.
+func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directory.Group, error) {
+	const op = "group.create"
+	name := strings.TrimSpace(g.DisplayName)
+	fail := func(id string, err error) (directory.Group, error) {
+		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "displayName "+name)
+		return directory.Group{}, fmt.Errorf("create group %q: %w", name, err)
+	}
+	if name == "" {
+		return fail("", &directory.InvalidValueError{Attribute: "displayName", Reason: "required"})
+	}
+	members := refIDs(g.Members)
+	if err := d.checkAddable(ctx, members); err != nil {
+		return fail("", err)
+	}
+	defer d.locks.lock("team:" + lowerTrim(name))()
+	if t, ok, err := d.teamByName(ctx, name); err != nil {
+		return fail("", err)
+	} else if ok {
+		return fail(t.TeamID, fmt.Errorf("displayName is taken by team %s: %w", t.TeamID, directory.ErrConflict))
+	}
+	if err := d.checkExternalID(ctx, store.KindGroup, "", g.ExternalID); err != nil {
+		return fail("", err)
+	}
+	detail := fmt.Sprintf("team %q with %d members", name, len(members))
+	if d.opts.DryRun {
+		d.audit(ctx, op, store.KindGroup, "", store.OutcomeDryRun, nil, "would create "+detail)
+		out := directory.Group{ID: dryRunID("team:" + name), DisplayName: name, ExternalID: g.ExternalID, Created: d.opts.Now(), Modified: d.opts.Now()}
+		for _, id := range members {
+			m, _ := d.idx.member(id)
+			out.Members = append(out.Members, directory.Ref{ID: id, Display: m.Email})
+		}
+		return out, nil
+	}
+	t, err := d.client.CreateTeam(ctx, sigma.NewTeam{Name: name, Members: members})
+	if err != nil {
+		return fail("", upstreamErr("create team", err))
+	}
+	got := t.Members
+	if got == nil {
+		got = members
+	}
+	d.idx.putTeamWithMembers(t, got)
+	if g.ExternalID != "" {
+		if err := d.putRecord(ctx, store.KindGroup, t.TeamID, g.ExternalID, false); err != nil {
+			return fail(t.TeamID, err)
+		}
+	}
+	d.audit(ctx, op, store.KindGroup, t.TeamID, store.OutcomeOK, nil, "created "+detail)
+	return d.toGroup(t, g.ExternalID), nil
+}
+
+// ReplaceGroup implements directory.Directory. The team and its members are
+// read fresh from Sigma so the delta is right even when another replica
+// changed them; members are then added and removed in one PATCH, never by
+// emptying the team first.
+func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (directory.Group, error) {
+	const op = "group.replace"
+	name := strings.TrimSpace(g.DisplayName)
+	fail := func(err error) (directory.Group, error) {
+		d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeFailed, err, "")
+		return directory.Group{}, fmt.Errorf("replace group %s: %w", g.ID, err)
+	}
+	defer d.locks.lock("teamid:" + g.ID)()
+	cur, err := d.fetchTeam(ctx, g.ID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return directory.Group{}, fmt.Errorf("replace group %s: %w", g.ID, err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	r, err := d.resource(ctx, store.KindGroup, g.ID)
+	if err != nil {
+		return fail(err)
+	}
+	want := refIDs(g.Members)
+	var add, remove, changed []string
+	for _, id := range want {
+		if !slices.Contains(cur.Members, id) {
+			add = append(add, id)
+		}
+	}
+	for _, id := range cur.Members {
+		if !slices.Contains(want, id) {
+			remove = append(remove, id)
+		}
+	}
+	if remove, err = d.removable(ctx, remove); err != nil {
+		return fail(err)
+	}
+	if err := d.checkAddable(ctx, add); err != nil {
+		return fail(err)
+	}
+	rename := name != "" && name != cur.Name
+	if rename {
+		if t, ok := d.idx.teamByName(name); ok && t.TeamID != g.ID {
+			return fail(fmt.Errorf("displayName is taken by team %s: %w", t.TeamID, directory.ErrConflict))
+		}
+		changed = append(changed, "name")
+	}
+	if g.ExternalID != r.ExternalID {
+		if err := d.checkExternalID(ctx, store.KindGroup, g.ID, g.ExternalID); err != nil {
+			return fail(err)
+		}
+		changed = append(changed, "externalId")
+	}
+	if len(add)+len(remove) > 0 {
+		changed = append(changed, fmt.Sprintf("members +%d -%d", len(add), len(remove)))
+	}
+	if len(changed) == 0 {
+		d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeSkipped, nil, "no change")
+		return d.toGroup(cur, r.ExternalID), nil
+	}
+	detail := "changed " + strings.Join(changed, ", ")
+	if d.opts.DryRun {
+		d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeDryRun, nil, "would have "+detail)
+		out := d.toGroup(cur, g.ExternalID)
+		if rename {
+			out.DisplayName = name
+		}
+		return out, nil
+	}
+	if rename {
+		t, err := d.client.UpdateTeam(ctx, g.ID, sigma.TeamPatch{Name: &name})
+		if err != nil {
+			return fail(upstreamErr("rename team", err))
+		}
+		cur.Name, cur.UpdatedAt = t.Name, t.UpdatedAt
+		d.idx.putTeamWithMembers(cur, nil)
+	}
+	if len(add)+len(remove) > 0 {
+		if err := d.client.ModifyTeamMembers(ctx, g.ID, add, remove); err != nil {
+			return fail(upstreamErr("change team members", err))
+		}
+		d.idx.changeMembers(g.ID, add, remove)
+	}
+	if g.ExternalID != r.ExternalID {
+		if err := d.putRecord(ctx, store.KindGroup, g.ID, g.ExternalID, false); err != nil {
+			return fail(err)
+		}
+	}
+	d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeOK, nil, detail)
+	return d.toGroup(cur, g.ExternalID), nil
+}
+
+// ModifyGroupMembers implements directory.Directory with one
+// PATCH /v2/teams/{id}/members {add, remove}: Sigma applies each delta on
+// its own, so concurrent calls (from this or another replica) lose nothing.
+// An id in both lists is removed.
+func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remove []string) (directory.Group, error) {
+	const op = "group.members"
+	fail := func(err error) (directory.Group, error) {
+		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
+		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)
+	}
+	t, err := d.team(ctx, id)
+	if errors.Is(err, directory.ErrNotFound) {
+		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if remove, err = d.removable(ctx, dedupe(remove)); err != nil {
+		return fail(err)
+	}
+	add = slices.DeleteFunc(dedupe(add), func(x string) bool { return slices.Contains(remove, x) })
+	if err := d.checkAddable(ctx, add); err != nil {
+		return fail(err)
+	}
+	ext, err := d.groupExternalID(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	if len(add)+len(remove) == 0 {
+		d.audit(ctx, op, store.KindGroup, id, store.OutcomeSkipped, nil, "no change")
+		return d.toGroup(t, ext), nil
+	}
+	detail := fmt.Sprintf("members +%d -%d", len(add), len(remove))
+	if d.opts.DryRun {
+		d.audit(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have changed "+detail)
+		out := d.toGroup(t, ext)
+		out.Members = slices.DeleteFunc(out.Members, func(r directory.Ref) bool { return slices.Contains(remove, r.ID) })
+		for _, a := range add {
+			if !slices.ContainsFunc(out.Members, func(r directory.Ref) bool { return r.ID == a }) {
+				m, _ := d.idx.member(a)
+				out.Members = append(out.Members, directory.Ref{ID: a, Display: m.Email})
+			}
+		}
+		return out, nil
+	}
+	if err := d.client.ModifyTeamMembers(ctx, id, add, remove); err != nil {
+		if errors.Is(err, sigma.ErrNotFound) {
+			d.idx.dropTeam(id)
+			return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, directory.ErrNotFound)
+		}
+		return fail(upstreamErr("change team members", err))
+	}
+	d.idx.changeMembers(id, add, remove)
+	d.audit(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "changed "+detail)
+	return d.toGroup(t, ext), nil
+}
+
+// DeleteGroup implements directory.Directory.
+func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
+	const op = "group.delete"
+	if d.opts.DryRun {
+		if _, err := d.team(ctx, id); err != nil {
+			return fmt.Errorf("delete group %s: %w", id, err)
+		}
+		d.audit(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have deleted team")
+		return nil
+	}
+	err := d.client.DeleteTeam(ctx, id)
+	if errors.Is(err, sigma.ErrNotFound) {
+		d.idx.dropTeam(id)
+		return fmt.Errorf("delete group %s: %w", id, directory.ErrNotFound)
+	}
+	if err != nil {
+		err = upstreamErr("delete team", err)
+		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
+		return fmt.Errorf("delete group %s: %w", id, err)
+	}
+	d.idx.dropTeam(id)
+	if err := d.store.DeleteResource(context.WithoutCancel(ctx), store.KindGroup, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.log.Warn("delete group record from store", "id", id, "err", err)
+	}
+	d.audit(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "deleted team")
+	return nil
+}

@@ -1,0 +1,244 @@
+package restdir
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/scimbridge/scim-bridge/internal/sigma"
+)
+
+// indexData is one consistent picture of the org: every member (archived
+// and inactive included), every team, and team membership both ways.
+type indexData struct {
+	members     map[string]sigma.Member // memberId -> member
+	byEmail     map[string]string       // lower-cased email -> memberId
+	teams       map[string]sigma.Team   // teamId -> team (Members cleared)
+	byTeamName  map[string]string       // lower-cased name -> teamId
+	teamMembers map[string]set          // teamId -> memberIds
+	memberTeams map[string]set          // memberId -> teamIds
+}
+
+type set map[string]struct{}
+
+func newIndexData() *indexData {
+	return &indexData{
+		members:     map[string]sigma.Member{},
+		byEmail:     map[string]string{},
+		teams:       map[string]sigma.Team{},
+		byTeamName:  map[string]string{},
+		teamMembers: map[string]set{},
+		memberTeams: map[string]set{},
+	}
+}
+
+func (x *indexData) putMember(m sigma.Member) {
+	if old, ok := x.members[m.MemberID]; ok {
+		if k := strings.ToLower(old.Email); x.byEmail[k] == m.MemberID {
+			delete(x.byEmail, k)
+		}
+	}
+	x.members[m.MemberID] = m
+	x.byEmail[strings.ToLower(m.Email)] = m.MemberID
+}
+
+func (x *indexData) dropMember(id string) {
+	if old, ok := x.members[id]; ok {
+		if k := strings.ToLower(old.Email); x.byEmail[k] == id {
+			delete(x.byEmail, k)
+		}
+		delete(x.members, id)
+	}
+	for tid := range x.memberTeams[id] {
+		delete(x.teamMembers[tid], id)
+	}
+	delete(x.memberTeams, id)
+}
+
+func (x *indexData) putTeam(t sigma.Team) {
+	t.Members = nil
+	if old, ok := x.teams[t.TeamID]; ok {
+		if k := strings.ToLower(old.Name); x.byTeamName[k] == t.TeamID {
+			delete(x.byTeamName, k)
+		}
+	}
+	x.teams[t.TeamID] = t
+	x.byTeamName[strings.ToLower(t.Name)] = t.TeamID
+	if x.teamMembers[t.TeamID] == nil {
+		x.teamMembers[t.TeamID] = set{}
+	}
+}
+
+func (x *indexData) dropTeam(id string) {
+	if old, ok := x.teams[id]; ok {
+		if k := strings.ToLower(old.Name); x.byTeamName[k] == id {
+			delete(x.byTeamName, k)
+		}
+		delete(x.teams, id)
+	}
+	for mid := range x.teamMembers[id] {
+		delete(x.memberTeams[mid], id)
+	}
+	delete(x.teamMembers, id)
+}
+
+func (x *indexData) addMembers(teamID string, ids []string) {
+	tm := x.teamMembers[teamID]
+	if tm == nil {
+		tm = set{}
+		x.teamMembers[teamID] = tm
+	}
+	for _, id := range ids {
+		tm[id] = struct{}{}
+		mt := x.memberTeams[id]
+		if mt == nil {
+			mt = set{}
+			x.memberTeams[id] = mt
+		}
+		mt[teamID] = struct{}{}
+	}
+}
+
+func (x *indexData) removeMembers(teamID string, ids []string) {
+	for _, id := range ids {
+		delete(x.teamMembers[teamID], id)
+		delete(x.memberTeams[id], teamID)
+	}
+}
+
+// setMembers makes ids the whole membership of teamID.
+func (x *indexData) setMembers(teamID string, ids []string) {
+	keep := make(set, len(ids))
+	for _, id := range ids {
+		keep[id] = struct{}{}
+	}
+	var gone []string
+	for id := range x.teamMembers[teamID] {
+		if _, ok := keep[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	x.removeMembers(teamID, gone)
+	x.addMembers(teamID, ids)
+}
+
+// index is the in-memory picture shared by all requests. Every change goes
+// through apply; a full reload builds a fresh indexData off to the side and
+// replays onto it the changes applied while it was loading, so a write made
+// during a resync is never lost when the new picture replaces the old one.
+type index struct {
+	mu      sync.RWMutex
+	data    *indexData
+	loading bool
+	journal []func(*indexData)
+}
+
+func newIndex() *index { return &index{data: newIndexData()} }
+
+// apply runs fn on the current picture (and remembers it for the picture
+// being loaded, if any). fn must be idempotent.
+func (ix *index) apply(fn func(*indexData)) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	fn(ix.data)
+	if ix.loading {
+		ix.journal = append(ix.journal, fn)
+	}
+}
+
+// read runs fn under the read lock; fn must not keep references to maps.
+func (ix *index) read(fn func(*indexData)) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	fn(ix.data)
+}
+
+func (ix *index) beginLoad() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.loading, ix.journal = true, nil
+}
+
+func (ix *index) abortLoad() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.loading, ix.journal = false, nil
+}
+
+func (ix *index) commitLoad(next *indexData) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, fn := range ix.journal {
+		fn(next)
+	}
+	ix.data, ix.loading, ix.journal = next, false, nil
+}
+
+func (ix *index) member(id string) (sigma.Member, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	m, ok := ix.data.members[id]
+	return m, ok
+}
+
+func (ix *index) memberByEmail(email string) (sigma.Member, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	m, ok := ix.data.members[ix.data.byEmail[strings.ToLower(strings.TrimSpace(email))]]
+	return m, ok
+}
+
+func (ix *index) team(id string) (sigma.Team, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	t, ok := ix.data.teams[id]
+	return t, ok
+}
+
+func (ix *index) teamByName(name string) (sigma.Team, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	t, ok := ix.data.teams[ix.data.byTeamName[strings.ToLower(strings.TrimSpace(name))]]
+	return t, ok
+}
+
+func (ix *index) sizes() (members, teams, memberships int) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, s := range ix.data.teamMembers {
+		memberships += len(s)
+	}
+	return len(ix.data.members), len(ix.data.teams), memberships
+}
+
+func (ix *index) putMember(m sigma.Member) {
+	ix.apply(func(x *indexData) { x.putMember(m) })
+}
+
+func (ix *index) dropMember(id string) {
+	ix.apply(func(x *indexData) { x.dropMember(id) })
+}
+
+// putTeamWithMembers records t and, when members is not nil, makes it the
+// team's whole membership.
+func (ix *index) putTeamWithMembers(t sigma.Team, members []string) {
+	members = slices.Clone(members)
+	ix.apply(func(x *indexData) {
+		x.putTeam(t)
+		if members != nil {
+			x.setMembers(t.TeamID, members)
+		}
+	})
+}
+
+func (ix *index) dropTeam(id string) {
+	ix.apply(func(x *indexData) { x.dropTeam(id) })
+}
+
+func (ix *index) changeMembers(teamID string, add, remove []string) {
+	add, remove = slices.Clone(add), slices.Clone(remove)
+	ix.apply(func(x *indexData) {
+		x.addMembers(teamID, add)
+		x.removeMembers(teamID, remove)
+	})
+}

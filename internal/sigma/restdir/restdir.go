@@ -1,0 +1,518 @@
+// Package restdir is the directory.Directory over Sigma's REST API v2:
+// SCIM users are Sigma members, SCIM groups are teams.
+//
+// Reads are answered from an in-memory index of every member (archived and
+// inactive included) and every team with its members. The index is loaded
+// in full at start, reloaded every Options.ResyncInterval, and updated by
+// every write this process makes. A miss on a unique attribute is confirmed
+// upstream with one targeted call (GET /v2/members?email=, GET
+// /v2/members/{id}, GET /v2/teams?name=) before the answer is "none", so
+// several bridge replicas sharing one org and one store stay correct
+// without talking to each other. Lookups never scan upstream.
+//
+// What Sigma cannot hold lives in the store: externalIds, and tombstones
+// of users the IdP deleted (Sigma only deactivates members). Every write,
+// and every decision in dry-run mode, is appended to the store's audit
+// trail with the directory.Actor of the request.
+package restdir
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/store"
+)
+
+// DefaultResyncInterval is how often the index is reloaded in full when
+// Options.ResyncInterval is zero.
+const DefaultResyncInterval = 5 * time.Minute
+
+// Options configure a Directory. The zero value is usable.
+type Options struct {
+	// DefaultAccountType is the account type given to users the IdP sends
+	// without one. Empty: Sigma's org default (memberType is omitted on
+	// create, and left unchanged on replace).
+	DefaultAccountType string
+	// DeprovisionOwnerID is the memberId that receives a member's
+	// documents when it is deactivated or deleted (Sigma's newOwnerId).
+	// Empty: documents stay with the deactivated member.
+	DeprovisionOwnerID string
+	// DryRun computes, logs and audits every decision (outcome dry_run) but
+	// writes nothing to Sigma or to the store's resources; reads still work.
+	// Results of writes are what the write would have produced; a user
+	// "created" in dry-run has an ID starting with "dryrun-" that reads do
+	// not find.
+	DryRun bool
+	// ResyncInterval is how often the whole index is reloaded; default
+	// DefaultResyncInterval.
+	ResyncInterval time.Duration
+	// Now is the clock for tombstones and audit entries; default time.Now.
+	Now func() time.Time
+}
+
+// Directory implements directory.Directory over a sigma.Client.
+type Directory struct {
+	client *sigma.Client
+	store  store.Store
+	opts   Options
+	log    *slog.Logger
+	idx    *index
+	locks  keyedMutex
+	m      *metrics
+
+	loadMu sync.Mutex // one full load at a time
+
+	stateMu  sync.Mutex
+	loaded   bool
+	lastErr  error
+	lastLoad time.Time
+}
+
+var _ directory.Directory = (*Directory)(nil)
+
+// New returns a Directory that is not ready until Start (or Load) has
+// completed one full load. reg may be nil (metrics not registered); logger
+// may be nil (discard).
+func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Registerer, logger *slog.Logger) *Directory {
+	if opts.ResyncInterval <= 0 {
+		opts.ResyncInterval = DefaultResyncInterval
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex()}
+	d.m = newMetrics(reg, d.idx)
+	return d
+}
+
+// Start loads the index in full, retrying with backoff until it succeeds,
+// then reloads it every Options.ResyncInterval until ctx ends. It returns
+// nil when ctx ends: a failed resync is logged and counted, and the
+// directory keeps answering from its last picture.
+func (d *Directory) Start(ctx context.Context) error {
+	delay := time.Second
+	for {
+		err := d.Load(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		d.log.Warn("sigma index: first load failed, retrying", "err", err, "retry_in", delay)
+		if !sleep(ctx, delay) {
+			return nil
+		}
+		delay = min(delay*2, d.opts.ResyncInterval, time.Minute)
+	}
+	t := time.NewTicker(d.opts.ResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := d.Load(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("sigma index: resync failed; serving the last picture", "err", err)
+			}
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Load reads every member (archived and inactive included), every team
+// and every team's members, and replaces the index with that picture
+// (keeping writes this process made meanwhile). Start calls it; tests call
+// it to resync on demand.
+func (d *Directory) Load(ctx context.Context) error {
+	d.loadMu.Lock()
+	defer d.loadMu.Unlock()
+	d.idx.beginLoad()
+	next, err := d.fetchAll(ctx)
+	if err != nil {
+		d.idx.abortLoad()
+		d.m.resyncs.WithLabelValues("failed").Inc()
+		d.stateMu.Lock()
+		d.lastErr = err
+		d.stateMu.Unlock()
+		return fmt.Errorf("load sigma index: %w", err)
+	}
+	d.idx.commitLoad(next)
+	now := d.opts.Now()
+	d.m.resyncs.WithLabelValues("ok").Inc()
+	d.m.lastResync.Set(float64(now.UnixNano()) / 1e9)
+	d.stateMu.Lock()
+	d.loaded, d.lastErr, d.lastLoad = true, nil, now
+	d.stateMu.Unlock()
+	mem, teams, ships := d.idx.sizes()
+	d.log.Debug("sigma index loaded", "members", mem, "teams", teams, "memberships", ships)
+	return nil
+}
+
+// loadConcurrency bounds the per-team member listings of a full load; the
+// client paces and bounds upstream calls on its own as well.
+const loadConcurrency = 4
+
+func (d *Directory) fetchAll(ctx context.Context) (*indexData, error) {
+	x := newIndexData()
+	for m, err := range d.client.Members(ctx, sigma.ListMembersOptions{IncludeArchived: true, IncludeInactive: true}) {
+		if err != nil {
+			return nil, err
+		}
+		x.putMember(m)
+	}
+	var teams []sigma.Team
+	for t, err := range d.client.Teams(ctx, "") {
+		if err != nil {
+			return nil, err
+		}
+		teams = append(teams, t)
+	}
+	members := make([][]string, len(teams))
+	gone := make([]bool, len(teams))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(loadConcurrency)
+	for i, t := range teams {
+		g.Go(func() error {
+			for tm, err := range d.client.TeamMembers(gctx, t.TeamID) {
+				if errors.Is(err, sigma.ErrNotFound) {
+					gone[i] = true // deleted while we were loading
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				members[i] = append(members[i], tm.UserID)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, t := range teams {
+		if !gone[i] {
+			x.putTeam(t)
+			x.addMembers(t.TeamID, members[i])
+		}
+	}
+	return x, nil
+}
+
+// Ready reports nil once the first full load has succeeded.
+func (d *Directory) Ready(context.Context) error {
+	d.stateMu.Lock()
+	defer d.stateMu.Unlock()
+	if d.loaded {
+		return nil
+	}
+	if d.lastErr != nil {
+		return fmt.Errorf("%w: sigma member and team index not loaded yet: %v", directory.ErrNotReady, d.lastErr)
+	}
+	return fmt.Errorf("%w: sigma member and team index not loaded yet", directory.ErrNotReady)
+}
+
+// ---- errors --------------------------------------------------------------
+
+// maxMessage bounds how much of Sigma's own message reaches the IdP.
+const maxMessage = 200
+
+// upstreamErr turns a sigma client error into the directory's vocabulary:
+// 404 is ErrNotFound, 409 ErrConflict, an unknown account type an
+// *InvalidValueError, anything else an *UpstreamError (retryable for 429,
+// 5xx, transport and authentication failures: the IdP should come back
+// when the bridge can reach Sigma again).
+func upstreamErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var unknown *sigma.UnknownAccountTypeError
+	if errors.As(err, &unknown) {
+		return &directory.InvalidValueError{Attribute: "userType", Value: unknown.Name, Reason: "unknown account type", Valid: unknown.Valid}
+	}
+	switch {
+	case errors.Is(err, sigma.ErrUnknownMemberType):
+		return &directory.InvalidValueError{Attribute: "userType", Reason: "unknown account type"}
+	case errors.Is(err, sigma.ErrNotFound):
+		return fmt.Errorf("%s: %w", op, directory.ErrNotFound)
+	case errors.Is(err, sigma.ErrDuplicate):
+		return fmt.Errorf("%s: %w", op, directory.ErrConflict)
+	}
+	ue := &directory.UpstreamError{Op: op, Retryable: true, Err: err}
+	var ae *sigma.APIError
+	if errors.As(err, &ae) {
+		ue.Status, ue.RetryAfter = ae.Status, ae.RetryAfter
+		ue.Retryable = ae.Retryable || errors.Is(err, sigma.ErrUnauthorized)
+		if !ue.Retryable && ae.Message != "" {
+			ue.Message = truncate(ae.Message, maxMessage)
+		}
+	}
+	return ue
+}
+
+func upstreamStatus(err error) int {
+	var ae *sigma.APIError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// ---- audit ---------------------------------------------------------------
+
+// audit records one decision. A failing audit store does not fail the
+// request (Sigma has already changed); it is logged and counted.
+func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id string, outcome store.Outcome, err error, detail string) {
+	if err != nil {
+		if outcome == store.OutcomeOK {
+			outcome = store.OutcomeFailed
+		}
+		if detail != "" {
+			detail += ": "
+		}
+		detail += err.Error()
+	}
+	a := directory.ActorFrom(ctx)
+	e := store.AuditEntry{
+		Time:           d.opts.Now(),
+		RequestID:      a.RequestID,
+		TokenName:      a.TokenName,
+		Operation:      op,
+		Kind:           kind,
+		ResourceID:     id,
+		Outcome:        outcome,
+		UpstreamStatus: upstreamStatus(err),
+		Detail:         truncate(detail, 500),
+	}
+	d.m.writes.WithLabelValues(op, string(outcome)).Inc()
+	lvl := slog.LevelInfo
+	if outcome == store.OutcomeFailed {
+		lvl = slog.LevelWarn
+	}
+	d.log.Log(ctx, lvl, "sigma directory write", "op", op, "id", id, "outcome", string(outcome), "detail", e.Detail, "request_id", a.RequestID)
+	if _, aerr := d.store.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
+		d.m.auditFailures.Inc()
+		d.log.Error("append audit entry", "op", op, "id", id, "err", aerr)
+	}
+}
+
+// outcome is ok, or dry_run in dry-run mode.
+func (d *Directory) outcome() store.Outcome {
+	if d.opts.DryRun {
+		return store.OutcomeDryRun
+	}
+	return store.OutcomeOK
+}
+
+// ---- store ---------------------------------------------------------------
+
+// resource returns the store's record of (kind, id); a missing record is
+// the zero Resource.
+func (d *Directory) resource(ctx context.Context, kind store.Kind, id string) (store.Resource, error) {
+	r, err := d.store.GetResource(ctx, kind, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Resource{Kind: kind, ID: id}, nil
+	}
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("read %s %s from store: %w", kind, id, err)
+	}
+	return r, nil
+}
+
+// externalIDs maps id to externalId for kind, and lists tombstoned ids.
+func (d *Directory) externalIDs(ctx context.Context, kind store.Kind) (map[string]store.Resource, error) {
+	rs, err := d.store.ListResources(ctx, kind)
+	if err != nil {
+		return nil, fmt.Errorf("list %s records from store: %w", kind, err)
+	}
+	out := make(map[string]store.Resource, len(rs))
+	for _, r := range rs {
+		out[r.ID] = r
+	}
+	return out, nil
+}
+
+// checkExternalID returns ErrConflict when ext is held by a live resource
+// of kind other than id.
+func (d *Directory) checkExternalID(ctx context.Context, kind store.Kind, id, ext string) error {
+	if ext == "" {
+		return nil
+	}
+	r, err := d.store.ResourceByExternalID(ctx, kind, ext)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("look up externalId in store: %w", err)
+	case r.ID != id:
+		return fmt.Errorf("externalId %q is taken by %s %s: %w", ext, kind, r.ID, directory.ErrConflict)
+	}
+	return nil
+}
+
+// putRecord writes the store record of (kind, id) with ext and the
+// tombstone state, keeping nothing else of the old record.
+func (d *Directory) putRecord(ctx context.Context, kind store.Kind, id, ext string, tombstoned bool) error {
+	r := store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned}
+	if tombstoned {
+		r.TombstoneAt = d.opts.Now()
+	}
+	_, err := d.store.PutResource(context.WithoutCancel(ctx), r)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("store externalId %q of %s %s: %w", ext, kind, id, directory.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// ---- versions ------------------------------------------------------------
+
+// version hashes the exposed attributes of a resource. It depends only on
+// what Sigma and the store hold, so every replica computes the same value.
+func version(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ---- per-key locks -------------------------------------------------------
+
+// keyedMutex serialises this process's writes to one user or team, so that
+// two requests do not compute their changes from the same stale picture.
+// Other replicas are not excluded: Sigma's own uniqueness (409) and
+// delta-only membership changes keep them correct.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.n++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.n--; l.n == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// ---- metrics -------------------------------------------------------------
+
+type metrics struct {
+	resyncs       *prometheus.CounterVec
+	lastResync    prometheus.Gauge
+	lookups       *prometheus.CounterVec
+	writes        *prometheus.CounterVec
+	auditFailures prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{
+		resyncs: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_sigma_index_resyncs_total",
+			Help: "Full loads of the Sigma member/team index, by result (ok, failed).",
+		}, []string{"result"}),
+		lastResync: f.NewGauge(prometheus.GaugeOpts{
+			Name: "scim_bridge_sigma_index_last_resync_success_timestamp_seconds",
+			Help: "Unix time of the last successful full load of the Sigma index.",
+		}),
+		lookups: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_sigma_index_lookups_total",
+			Help: "Unique-attribute lookups by kind (user, group) and result: hit (index), upstream_hit (index miss found upstream), miss (confirmed absent).",
+		}, []string{"kind", "result"}),
+		writes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_sigma_directory_writes_total",
+			Help: "Audited write decisions of the Sigma REST directory, by operation and outcome.",
+		}, []string{"operation", "outcome"}),
+		auditFailures: f.NewCounter(prometheus.CounterOpts{
+			Name: "scim_bridge_sigma_directory_audit_failures_total",
+			Help: "Audit entries the store refused to append.",
+		}),
+	}
+	for _, r := range []string{"ok", "failed"} {
+		m.resyncs.WithLabelValues(r)
+	}
+	for _, k := range []string{"user", "group"} {
+		for _, r := range []string{"hit", "upstream_hit", "miss"} {
+			m.lookups.WithLabelValues(k, r)
+		}
+	}
+	size := func(name, help string, pick func(members, teams, ships int) int) {
+		f.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			return float64(pick(idx.sizes()))
+		})
+	}
+	size("scim_bridge_sigma_index_members", "Members in the Sigma index (archived and inactive included).",
+		func(m, _, _ int) int { return m })
+	size("scim_bridge_sigma_index_teams", "Teams in the Sigma index.",
+		func(_, t, _ int) int { return t })
+	size("scim_bridge_sigma_index_memberships", "Team memberships in the Sigma index.",
+		func(_, _, s int) int { return s })
+	return m
+}
+
+// lowerTrim is the index key of an email or a team name.
+func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

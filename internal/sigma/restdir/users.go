@@ -1,0 +1,552 @@
+package restdir
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/store"
+)
+
+func active(m sigma.Member) bool { return !m.IsArchived && !m.IsInactive }
+
+// toUser maps a member (and its externalId from the store) to a User; its
+// groups come from the index.
+func (d *Directory) toUser(m sigma.Member, externalID string) directory.User {
+	u := directory.User{
+		ID:          m.MemberID,
+		UserName:    m.Email,
+		ExternalID:  externalID,
+		GivenName:   m.FirstName,
+		FamilyName:  m.LastName,
+		DisplayName: displayName(m.FirstName, m.LastName, m.Email),
+		Emails:      []directory.Email{{Value: m.Email, Type: "work", Primary: true}},
+		Active:      active(m),
+		AccountType: m.MemberType,
+		UserKind:    m.UserKind,
+		Created:     m.CreatedAt,
+		Modified:    m.UpdatedAt,
+	}
+	d.idx.read(func(x *indexData) {
+		for tid := range x.memberTeams[m.MemberID] {
+			if t, ok := x.teams[tid]; ok {
+				u.Groups = append(u.Groups, directory.Ref{ID: tid, Display: t.Name})
+			}
+		}
+	})
+	sort.Slice(u.Groups, func(i, j int) bool { return u.Groups[i].ID < u.Groups[j].ID })
+	parts := []string{u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, fmt.Sprint(u.Active),
+		u.AccountType, u.UserKind, stamp(u.Created), stamp(u.Modified)}
+	for _, g := range u.Groups {
+		parts = append(parts, g.ID, g.Display)
+	}
+	u.Version = version(parts...)
+	return u
+}
+
+func displayName(first, last, email string) string {
+	if n := strings.TrimSpace(first + " " + last); n != "" {
+		return n
+	}
+	return email
+}
+
+// completeNames fills the first and last name Sigma requires: from the
+// display name when it has two words, else from the email's local part
+// ("ada.lovelace" -> Ada Lovelace; "ada" -> Ada Ada).
+func completeNames(u *directory.User) {
+	if strings.TrimSpace(u.GivenName) != "" && strings.TrimSpace(u.FamilyName) != "" {
+		return
+	}
+	var words []string
+	if f := strings.Fields(u.DisplayName); len(f) >= 2 {
+		words = f
+	} else {
+		local, _, _ := strings.Cut(strings.TrimSpace(u.UserName), "@")
+		words = strings.FieldsFunc(local, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		for i, w := range words {
+			words[i] = capitalize(w)
+		}
+	}
+	if len(words) == 0 {
+		words = []string{"Unknown"}
+	}
+	if strings.TrimSpace(u.GivenName) == "" {
+		u.GivenName = words[0]
+	}
+	if strings.TrimSpace(u.FamilyName) == "" {
+		if len(words) > 1 {
+			u.FamilyName = strings.Join(words[1:], " ")
+		} else {
+			u.FamilyName = words[0]
+		}
+	}
+}
+
+func capitalize(w string) string {
+	r, n := utf8.DecodeRuneInString(w)
+	return string(unicode.ToUpper(r)) + w[n:]
+}
+
+// resolveAccountType returns the canonical account type for a write:
+// name, else Options.DefaultAccountType, else "" (Sigma's org default).
+func (d *Directory) resolveAccountType(ctx context.Context, name string) (string, error) {
+	if strings.TrimSpace(name) == "" {
+		name = d.opts.DefaultAccountType
+		if strings.TrimSpace(name) == "" {
+			return "", nil
+		}
+	}
+	at, err := d.client.ResolveAccountType(ctx, name)
+	if err != nil {
+		return "", upstreamErr("resolve account type", err)
+	}
+	return at, nil
+}
+
+// memberPatch lists what differs between m and the wanted u. Empty names
+// and user kind in u mean "keep"; so does an empty account type.
+func memberPatch(m sigma.Member, u directory.User, accountType string) (p sigma.MemberPatch, changed []string) {
+	set := func(field string, cur, want string, eq func(a, b string) bool, dst **string) {
+		if want == "" || eq(cur, want) {
+			return
+		}
+		*dst = &want
+		changed = append(changed, field)
+	}
+	exact := func(a, b string) bool { return a == b }
+	set("email", m.Email, strings.TrimSpace(u.UserName), strings.EqualFold, &p.Email)
+	set("firstName", m.FirstName, strings.TrimSpace(u.GivenName), exact, &p.FirstName)
+	set("lastName", m.LastName, strings.TrimSpace(u.FamilyName), exact, &p.LastName)
+	set("memberType", m.MemberType, accountType, exact, &p.MemberType)
+	set("userKind", m.UserKind, u.UserKind, exact, &p.UserKind)
+	return p, changed
+}
+
+// applyPatch predicts the member after p (for dry-run answers).
+func applyPatch(m sigma.Member, p sigma.MemberPatch) sigma.Member {
+	for _, f := range []struct {
+		src *string
+		dst *string
+	}{{p.Email, &m.Email}, {p.FirstName, &m.FirstName}, {p.LastName, &m.LastName}, {p.MemberType, &m.MemberType}, {p.UserKind, &m.UserKind}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	return m
+}
+
+// member returns the member id from the index or, on a miss, from one
+// upstream GET; ok is false if Sigma does not know the id.
+func (d *Directory) member(ctx context.Context, id string) (sigma.Member, bool, error) {
+	if m, ok := d.idx.member(id); ok {
+		d.m.lookups.WithLabelValues("user", "hit").Inc()
+		return m, true, nil
+	}
+	m, err := d.client.GetMember(ctx, id)
+	if errors.Is(err, sigma.ErrNotFound) {
+		d.m.lookups.WithLabelValues("user", "miss").Inc()
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, upstreamErr("get member", err)
+	}
+	d.m.lookups.WithLabelValues("user", "upstream_hit").Inc()
+	d.idx.putMember(m)
+	return m, true, nil
+}
+
+// liveMember is member plus the store's record; ok is false as well when
+// the store has tombstoned the member.
+func (d *Directory) liveMember(ctx context.Context, id string) (m sigma.Member, r store.Resource, ok bool, err error) {
+	m, ok, err = d.member(ctx, id)
+	if !ok || err != nil {
+		return m, r, false, err
+	}
+	r, err = d.resource(ctx, store.KindUser, id)
+	if err != nil {
+		return m, r, false, err
+	}
+	return m, r, !r.Tombstoned, nil
+}
+
+// memberByEmail returns the member with email from the index or, on a
+// miss, from one GET /v2/members?email= (archived and inactive included).
+func (d *Directory) memberByEmail(ctx context.Context, email string) (sigma.Member, bool, error) {
+	if m, ok := d.idx.memberByEmail(email); ok {
+		d.m.lookups.WithLabelValues("user", "hit").Inc()
+		return m, true, nil
+	}
+	m, ok, err := d.client.FindMemberByEmail(ctx, strings.TrimSpace(email))
+	if err != nil {
+		return m, false, upstreamErr("find member by email", err)
+	}
+	if !ok {
+		d.m.lookups.WithLabelValues("user", "miss").Inc()
+		return m, false, nil
+	}
+	d.m.lookups.WithLabelValues("user", "upstream_hit").Inc()
+	d.idx.putMember(m)
+	return m, true, nil
+}
+
+// GetUser implements directory.Directory.
+func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, error) {
+	m, r, ok, err := d.liveMember(ctx, id)
+	if err != nil {
+		return directory.User{}, fmt.Errorf("get user %s: %w", id, err)
+	}
+	if !ok {
+		return directory.User{}, fmt.Errorf("get user %s: %w", id, directory.ErrNotFound)
+	}
+	return d.toUser(m, r.ExternalID), nil
+}
+
+// LookupUsers implements directory.Directory for AttrID, AttrUserName,
+// AttrEmail (the same as userName: a member has one email) and
+// AttrExternalID.
+func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
+	var id string
+	switch attr {
+	case directory.AttrID:
+		id = value
+	case directory.AttrUserName, directory.AttrEmail:
+		if strings.TrimSpace(value) == "" {
+			return nil, nil
+		}
+		m, ok, err := d.memberByEmail(ctx, value)
+		if err != nil {
+			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		}
+		if !ok {
+			return nil, nil
+		}
+		id = m.MemberID
+	case directory.AttrExternalID:
+		r, err := d.store.ResourceByExternalID(ctx, store.KindUser, value)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up user by externalId: %w", err)
+		}
+		id = r.ID
+	default:
+		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
+	}
+	if id == "" {
+		return nil, nil
+	}
+	m, r, ok, err := d.liveMember(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return []directory.User{d.toUser(m, r.ExternalID)}, nil
+}
+
+// ListUsers implements directory.Directory.
+func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
+	recs, err := d.externalIDs(ctx, store.KindUser)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	var ms []sigma.Member
+	d.idx.read(func(x *indexData) {
+		ms = make([]sigma.Member, 0, len(x.members))
+		for _, m := range x.members {
+			if !recs[m.MemberID].Tombstoned {
+				ms = append(ms, m)
+			}
+		}
+	})
+	sort.Slice(ms, func(i, j int) bool { return ms[i].MemberID < ms[j].MemberID })
+	out := make([]directory.User, len(ms))
+	for i, m := range ms {
+		out[i] = d.toUser(m, recs[m.MemberID].ExternalID)
+	}
+	return out, nil
+}
+
+// CreateUser implements directory.Directory. The email is checked in the
+// index only: on a miss the create is sent and Sigma's 409 (the email
+// exists, possibly archived) sends us down the existing-member path, which
+// saves the IdP's lookup-then-create a second upstream lookup.
+func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory.User, error) {
+	const op = "user.create"
+	email := strings.TrimSpace(u.UserName)
+	fail := func(id string, err error) (directory.User, error) {
+		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "userName "+email)
+		return directory.User{}, fmt.Errorf("create user %s: %w", email, err)
+	}
+	if email == "" {
+		return fail("", &directory.InvalidValueError{Attribute: "userName", Reason: "required"})
+	}
+	completeNames(&u)
+	at, err := d.resolveAccountType(ctx, u.AccountType)
+	if err != nil {
+		return fail("", err)
+	}
+	defer d.locks.lock("email:" + lowerTrim(email))()
+
+	if m, ok := d.idx.memberByEmail(email); ok {
+		// Confirm against Sigma: another replica may have changed it.
+		fresh, err := d.client.GetMember(ctx, m.MemberID)
+		switch {
+		case errors.Is(err, sigma.ErrNotFound):
+			d.idx.dropMember(m.MemberID)
+		case err != nil:
+			return fail(m.MemberID, upstreamErr("get member", err))
+		case !strings.EqualFold(fresh.Email, email):
+			d.idx.putMember(fresh) // renamed elsewhere; the email is free
+		default:
+			d.idx.putMember(fresh)
+			return d.createExisting(ctx, fresh, u, at)
+		}
+	}
+	if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
+		return fail("", err)
+	}
+	nm := sigma.NewMember{Email: email, FirstName: u.GivenName, LastName: u.FamilyName, MemberType: at, UserKind: u.UserKind}
+	if d.opts.DryRun {
+		m := sigma.Member{MemberID: dryRunID(email), Email: email, FirstName: nm.FirstName, LastName: nm.LastName,
+			MemberType: at, UserKind: u.UserKind, CreatedAt: d.opts.Now(), UpdatedAt: d.opts.Now()}
+		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create member "+email)
+		return d.toUser(m, u.ExternalID), nil
+	}
+	m, err := d.client.CreateMember(ctx, nm)
+	if errors.Is(err, sigma.ErrDuplicate) {
+		// The email exists (perhaps archived, perhaps created by another
+		// replica a moment ago).
+		existing, ok, ferr := d.client.FindMemberByEmail(ctx, email)
+		if ferr != nil {
+			return fail("", upstreamErr("find member by email", ferr))
+		}
+		if !ok {
+			return fail("", upstreamErr("create member", err))
+		}
+		d.idx.putMember(existing)
+		return d.createExisting(ctx, existing, u, at)
+	}
+	if err != nil {
+		return fail("", upstreamErr("create member", err))
+	}
+	d.idx.putMember(m)
+	if !active(m) {
+		// An ambiguous create resolved to a member that already existed,
+		// deactivated: revive it like any other.
+		return d.createExisting(ctx, m, u, at)
+	}
+	if u.ExternalID != "" {
+		if err := d.putRecord(ctx, store.KindUser, m.MemberID, u.ExternalID, false); err != nil {
+			return fail(m.MemberID, err)
+		}
+	}
+	d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, "created member "+email)
+	return d.toUser(m, u.ExternalID), nil
+}
+
+// createExisting finishes a CreateUser whose email Sigma already knows:
+// an active, untombstoned member is a conflict; a deactivated or
+// tombstoned one is reactivated, updated to u and untombstoned.
+func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u directory.User, at string) (directory.User, error) {
+	const op = "user.create"
+	defer d.locks.lock("member:" + m.MemberID)()
+	fail := func(err error) (directory.User, error) {
+		d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeFailed, err, "userName "+u.UserName)
+		return directory.User{}, fmt.Errorf("create user %s: %w", u.UserName, err)
+	}
+	r, err := d.resource(ctx, store.KindUser, m.MemberID)
+	if err != nil {
+		return fail(err)
+	}
+	if active(m) && !r.Tombstoned {
+		return fail(fmt.Errorf("userName is taken by member %s: %w", m.MemberID, directory.ErrConflict))
+	}
+	if err := d.checkExternalID(ctx, store.KindUser, m.MemberID, u.ExternalID); err != nil {
+		return fail(err)
+	}
+	p, changed := memberPatch(m, u, at)
+	detail := "reactivated member"
+	if len(changed) > 0 {
+		detail += "; changed " + strings.Join(changed, ", ")
+	}
+	if d.opts.DryRun {
+		m = applyPatch(m, p)
+		m.IsArchived, m.IsInactive = false, false
+		d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeDryRun, nil, "would have "+detail)
+		return d.toUser(m, u.ExternalID), nil
+	}
+	if !active(m) {
+		if m, err = d.client.ReactivateMember(ctx, m.MemberID); err != nil {
+			return fail(upstreamErr("reactivate member", err))
+		}
+		d.idx.putMember(m)
+	}
+	if len(changed) > 0 {
+		if m, err = d.client.UpdateMember(ctx, m.MemberID, p); err != nil {
+			return fail(upstreamErr("update member", err))
+		}
+		d.idx.putMember(m)
+	}
+	if err := d.putRecord(ctx, store.KindUser, m.MemberID, u.ExternalID, false); err != nil {
+		return fail(err)
+	}
+	d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, detail)
+	return d.toUser(m, u.ExternalID), nil
+}
+
+func dryRunID(email string) string {
+	h := sha256.Sum256([]byte(lowerTrim(email)))
+	return "dryrun-" + hex.EncodeToString(h[:8])
+}
+
+// ReplaceUser implements directory.Directory. The member is read fresh
+// from Sigma (the index may lag another replica's write) and only the
+// fields that differ are patched. Empty names, user kind and account type
+// (without a configured default) keep their current values: Sigma
+// requires names, and an IdP that omits userType on PUT must not reset a
+// licence it never managed.
+func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (directory.User, error) {
+	const op = "user.replace"
+	fail := func(err error) (directory.User, error) {
+		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeFailed, err, "")
+		return directory.User{}, fmt.Errorf("replace user %s: %w", u.ID, err)
+	}
+	at, err := d.resolveAccountType(ctx, u.AccountType)
+	if err != nil {
+		return fail(err)
+	}
+	defer d.locks.lock("member:" + u.ID)()
+	r, err := d.resource(ctx, store.KindUser, u.ID)
+	if err != nil {
+		return fail(err)
+	}
+	if r.Tombstoned {
+		return directory.User{}, fmt.Errorf("replace user %s: %w", u.ID, directory.ErrNotFound)
+	}
+	m, err := d.client.GetMember(ctx, u.ID)
+	if errors.Is(err, sigma.ErrNotFound) {
+		d.idx.dropMember(u.ID)
+		return directory.User{}, fmt.Errorf("replace user %s: %w", u.ID, directory.ErrNotFound)
+	}
+	if err != nil {
+		return fail(upstreamErr("get member", err))
+	}
+	d.idx.putMember(m)
+	if u.ExternalID != r.ExternalID {
+		if err := d.checkExternalID(ctx, store.KindUser, u.ID, u.ExternalID); err != nil {
+			return fail(err)
+		}
+	}
+	p, changed := memberPatch(m, u, at)
+	reactivate := u.Active && !active(m)
+	deactivate := !u.Active && active(m)
+	if reactivate {
+		changed = append(changed, "active=true")
+	}
+	if deactivate {
+		changed = append(changed, "active=false")
+	}
+	if u.ExternalID != r.ExternalID {
+		changed = append(changed, "externalId")
+	}
+	if len(changed) == 0 {
+		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeSkipped, nil, "no change")
+		return d.toUser(m, r.ExternalID), nil
+	}
+	detail := "changed " + strings.Join(changed, ", ")
+	if d.opts.DryRun {
+		m = applyPatch(m, p)
+		if reactivate || deactivate {
+			m.IsArchived, m.IsInactive = deactivate, false
+		}
+		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeDryRun, nil, "would have "+detail)
+		return d.toUser(m, u.ExternalID), nil
+	}
+	// Reactivate first and deactivate last: Sigma may refuse changes to a
+	// deactivated member.
+	if reactivate {
+		if m, err = d.client.ReactivateMember(ctx, u.ID); err != nil {
+			return fail(upstreamErr("reactivate member", err))
+		}
+		d.idx.putMember(m)
+	}
+	if p != (sigma.MemberPatch{}) {
+		if m, err = d.client.UpdateMember(ctx, u.ID, p); err != nil {
+			return fail(upstreamErr("update member", err))
+		}
+		d.idx.putMember(m)
+	}
+	if deactivate {
+		if m, err = d.client.DeactivateMember(ctx, u.ID, sigma.DeactivateOptions{NewOwnerID: d.opts.DeprovisionOwnerID}); err != nil {
+			return fail(upstreamErr("deactivate member", err))
+		}
+		d.idx.putMember(m)
+	}
+	if u.ExternalID != r.ExternalID {
+		if err := d.putRecord(ctx, store.KindUser, u.ID, u.ExternalID, false); err != nil {
+			return fail(err)
+		}
+	}
+	d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, detail)
+	return d.toUser(m, u.ExternalID), nil
+}
+
+// DeleteUser implements directory.Directory: Sigma cannot delete a member,
+// so it is deactivated (documents to Options.DeprovisionOwnerID) and
+// tombstoned in the store, which hides it from every read until a
+// CreateUser with its email revives it.
+func (d *Directory) DeleteUser(ctx context.Context, id string) error {
+	const op = "user.delete"
+	fail := func(err error) error {
+		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "")
+		return fmt.Errorf("delete user %s: %w", id, err)
+	}
+	defer d.locks.lock("member:" + id)()
+	r, err := d.resource(ctx, store.KindUser, id)
+	if err != nil {
+		return fail(err)
+	}
+	if r.Tombstoned {
+		return fmt.Errorf("delete user %s: %w", id, directory.ErrNotFound)
+	}
+	m, err := d.client.GetMember(ctx, id)
+	if errors.Is(err, sigma.ErrNotFound) {
+		d.idx.dropMember(id)
+		return fmt.Errorf("delete user %s: %w", id, directory.ErrNotFound)
+	}
+	if err != nil {
+		return fail(upstreamErr("get member", err))
+	}
+	d.idx.putMember(m)
+	detail := "tombstoned"
+	if active(m) {
+		detail = "deactivated and tombstoned"
+	}
+	if d.opts.DryRun {
+		d.audit(ctx, op, store.KindUser, id, store.OutcomeDryRun, nil, "would have "+detail)
+		return nil
+	}
+	if active(m) {
+		if m, err = d.client.DeactivateMember(ctx, id, sigma.DeactivateOptions{NewOwnerID: d.opts.DeprovisionOwnerID}); err != nil {
+			return fail(upstreamErr("deactivate member", err))
+		}
+		d.idx.putMember(m)
+	}
+	if err := d.putRecord(ctx, store.KindUser, id, r.ExternalID, true); err != nil {
+		return fail(err)
+	}
+	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
+	return nil
+}
