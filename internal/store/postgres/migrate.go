@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrations is the schema history; entry i brings the schema to version
+// i+1. Append only. It mirrors store/sqlite's.
+var migrations = []string{
+	// 1: tokens, resources, audit.
+	`
+CREATE TABLE tokens (
+	id            text        NOT NULL PRIMARY KEY,
+	name          text        NOT NULL,
+	hash          bytea       NOT NULL UNIQUE,
+	prefix        text        NOT NULL DEFAULT '',
+	created_at    timestamptz NOT NULL,
+	expires_at    timestamptz,
+	revoked_at    timestamptz,
+	superseded_at timestamptz,
+	last_used_at  timestamptz
+);
+-- At most one current token per name: what makes concurrent rotations by
+-- several replicas end with exactly one live successor.
+CREATE UNIQUE INDEX tokens_one_current ON tokens (name)
+	WHERE superseded_at IS NULL AND revoked_at IS NULL;
+CREATE INDEX tokens_by_name ON tokens (name, created_at);
+
+CREATE TABLE resources (
+	kind         text        NOT NULL CHECK (kind IN ('user', 'group')),
+	id           text        NOT NULL,
+	external_id  text,
+	tombstoned   boolean     NOT NULL DEFAULT false,
+	tombstone_at timestamptz,
+	version      bigint      NOT NULL,
+	updated_at   timestamptz NOT NULL,
+	PRIMARY KEY (kind, id)
+);
+-- An externalId names one live resource per kind; tombstones keep theirs
+-- so a revived user can be matched, but do not block a new holder.
+CREATE UNIQUE INDEX resources_live_external_id ON resources (kind, external_id)
+	WHERE external_id IS NOT NULL AND NOT tombstoned;
+
+CREATE TABLE audit (
+	id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	time            timestamptz NOT NULL,
+	request_id      text        NOT NULL DEFAULT '',
+	token_name      text        NOT NULL DEFAULT '',
+	operation       text        NOT NULL DEFAULT '',
+	kind            text        NOT NULL DEFAULT '',
+	resource_id     text        NOT NULL DEFAULT '',
+	outcome         text        NOT NULL DEFAULT '',
+	upstream_status integer     NOT NULL DEFAULT 0,
+	detail          text        NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_by_time ON audit (time, id);
+CREATE INDEX audit_by_resource ON audit (kind, resource_id, time);
+`,
+}
+
+// SchemaVersion is the schema version this build writes.
+const SchemaVersion = 1
+
+// Advisory lock keys (two-int4 form). lockClass tags them as the bridge's
+// so they do not collide with another application's locks.
+const (
+	lockClass   = 0x5c1b // "scib"
+	lockMigrate = 1
+)
+
+// migrate brings the schema up to SchemaVersion. A session advisory lock
+// makes replicas that start together take turns: the first migrates, the
+// others find nothing left to do.
+func (s *Store) migrate(ctx context.Context) error {
+	op := "migrate postgres store " + s.where
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return s.mapErr(op, err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, lockClass, lockMigrate); err != nil {
+		return s.mapErr(op, err)
+	}
+	defer func() {
+		// A fresh context: the lock must go even when ctx is done. If the
+		// unlock fails the connection is broken, and the server drops a
+		// broken session's locks anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, lockClass, lockMigrate); err != nil {
+			conn.Conn().Close(ctx)
+		}
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer     NOT NULL PRIMARY KEY,
+	applied_at timestamptz NOT NULL
+)`); err != nil {
+		return s.mapErr(op, err)
+	}
+	var current int
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return s.mapErr(op, err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("%s: schema version %d is newer than this build supports (%d)", op, current, len(migrations))
+	}
+	for v := current + 1; v <= len(migrations); v++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, v, s.now())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: version %d: %w", op, v, s.mapErr(op, err))
+		}
+		s.opts.Logger.InfoContext(ctx, "store schema migrated", "store", "postgres", "version", v)
+	}
+	return nil
+}
+
+// CurrentSchemaVersion returns the highest migration recorded in the
+// database.
+func (s *Store) CurrentSchemaVersion(ctx context.Context) (int, error) {
+	const op = "postgres schema version"
+	if err := s.check(op); err != nil {
+		return 0, err
+	}
+	var v int
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, s.mapErr(op, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,108 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scimbridge/scim-bridge/internal/store"
+	"github.com/scimbridge/scim-bridge/internal/store/postgres"
+	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
+	"github.com/scimbridge/scim-bridge/internal/store/storetest"
+)
+
+func openAt(t *testing.T, dsn string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	pgtest.DSN(t)
+	storetest.Run(t, func(t *testing.T) storetest.Opener {
+		dsn := pgtest.NewSchema(t)
+		return func(t *testing.T) store.Store { return openAt(t, dsn) }
+	})
+}
+
+// Replicas starting at once migrate the schema exactly once.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	dsn := pgtest.NewSchema(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 2})
+			if err == nil {
+				_ = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+		}
+	}
+	s := openAt(t, dsn)
+	if v, err := s.CurrentSchemaVersion(t.Context()); err != nil || v != postgres.SchemaVersion {
+		t.Errorf("schema version = %d, %v; want %d", v, err, postgres.SchemaVersion)
+	}
+}
+
+func TestOpenErrorsHidePassword(t *testing.T) {
+	const pw = "s3cr3t-Pa55"
+	ctx, cancel := context.WithTimeout(t.Context(), 30*1e9)
+	defer cancel()
+	cases := []string{
+		// Nothing listens on port 1.
+		"postgres://bridge:" + pw + "@127.0.0.1:1/scim?sslmode=disable&connect_timeout=5",
+		"host=127.0.0.1 port=1 user=bridge password=" + pw + " dbname=scim sslmode=disable connect_timeout=5",
+		"host=127.0.0.1 port=1 user=bridge password='" + pw + "' dbname=scim sslmode=disable",
+	}
+	for _, dsn := range cases {
+		_, err := postgres.Open(ctx, dsn, postgres.Options{})
+		t.Logf("unreachable: %v", err)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("open unreachable: %v, want ErrUnavailable", err)
+		}
+		if err != nil && strings.Contains(err.Error(), pw) {
+			t.Errorf("error leaks the password: %v", err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "127.0.0.1:1/scim") {
+			t.Errorf("error does not name the server: %v", err)
+		}
+	}
+	for _, dsn := range []string{
+		"postgres://bridge:" + pw + "@127.0.0.1:notaport/scim",
+		"host=127.0.0.1 password=" + pw + " port=x",
+		"postgres://bridge:" + pw + "@[::1/scim",
+	} {
+		_, err := postgres.Open(ctx, dsn, postgres.Options{})
+		t.Logf("bad DSN: %v", err)
+		if err == nil || strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "invalid DSN") {
+			t.Errorf("open of a bad DSN = %v, want an 'invalid DSN' error without the password", err)
+		}
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:pw@h:5432/db?sslmode=disable":     "postgres://u:xxxxx@h:5432/db?sslmode=disable",
+		"postgresql://u@h/db":                           "postgresql://u@h/db",
+		"host=h user=u password=pw dbname=db":           "host=h user=u password=xxxxx dbname=db",
+		"host=h password='p w' dbname=db":               "host=h password=xxxxx dbname=db",
+		"postgres://h/db?user=u&password=pw&sslmode=no": "postgres://h/db?password=xxxxx&sslmode=no&user=u",
+	} {
+		if got := postgres.RedactDSN(in); got != want {
+			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
