@@ -26,8 +26,14 @@ func TestLoadRotationZeroFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) { loadRotation(t, b) })
+	}
+}
+
+func loadRotation(t *testing.T, b backend) {
 	ctx := context.Background()
-	open := sqliteBackend().newDB(t)
+	open := b.newDB(t)
 	serving := &counting{Store: open(t)}
 	svc, _, logs := newService(t, serving, nil, Options{})
 	operator, _, _ := newService(t, open(t), nil, Options{}) // another replica
