@@ -447,6 +447,7 @@ func TestRetriesRateLimitedWithoutBodyAndServerErrors(t *testing.T) {
 			if got := counter(t, e.reg, "scim_bridge_sigma_requests_total", map[string]string{"reason": tc.reason}); got != 4 {
 				t.Errorf("%s requests counted %v, want 4", tc.reason, got)
 			}
+			AssertNoSecret(t, sigmafake.DefaultClientSecret, err, e.log)
 
 			// Failing half the time: a 2-page iteration still completes.
 			srv.SetFault("/v2/members", sigmafake.Fault{Status429: tc.fault.Status429 / 2, Status500: tc.fault.Status500 / 2})
