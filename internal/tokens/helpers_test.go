@@ -41,13 +41,13 @@ func (c *clock) Add(d time.Duration) {
 // database stand for two bridge replicas.
 type backend struct {
 	name  string
-	newDB func(t *testing.T) func(t *testing.T) store.Store
+	newDB func(t testing.TB) func(t testing.TB) store.Store
 }
 
 func sqliteBackend() backend {
-	return backend{name: "sqlite", newDB: func(t *testing.T) func(t *testing.T) store.Store {
+	return backend{name: "sqlite", newDB: func(t testing.TB) func(t testing.TB) store.Store {
 		path := filepath.Join(t.TempDir(), "s.db")
-		return func(t *testing.T) store.Store {
+		return func(t testing.TB) store.Store {
 			st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 			if err != nil {
 				t.Fatalf("open sqlite: %v", err)
@@ -69,7 +69,7 @@ func backends() []backend {
 }
 
 // openSQLite returns a handle to a fresh sqlite store.
-func openSQLite(t *testing.T) store.Store { return sqliteBackend().newDB(t)(t) }
+func openSQLite(t testing.TB) store.Store { return sqliteBackend().newDB(t)(t) }
 
 // logBuffer collects every log line (debug and up) so tests can assert
 // that no secret was logged.
@@ -114,7 +114,7 @@ func (c *counting) TouchToken(ctx context.Context, id string, at time.Time) erro
 
 // newService returns a Service over st with a fresh registry, the clock c
 // (nil: real time), a log buffer, and Close at cleanup.
-func newService(t *testing.T, st store.Store, c *clock, opts Options) (*Service, *prometheus.Registry, *logBuffer) {
+func newService(t testing.TB, st store.Store, c *clock, opts Options) (*Service, *prometheus.Registry, *logBuffer) {
 	t.Helper()
 	if c != nil {
 		opts.Now = c.Now
@@ -130,7 +130,7 @@ func newService(t *testing.T, st store.Store, c *clock, opts Options) (*Service,
 	return svc, reg, logs
 }
 
-func mustCreate(t *testing.T, svc *Service, name string, ttl time.Duration) string {
+func mustCreate(t testing.TB, svc *Service, name string, ttl time.Duration) string {
 	t.Helper()
 	secret, _, err := svc.Create(context.Background(), name, ttl)
 	if err != nil {
