@@ -59,7 +59,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %q: %v", r.body, err)
@@ -82,7 +82,7 @@ func (r response) apiError(t *testing.T) apiErrBody {
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-func send(t *testing.T, method, rawURL, bearer, contentType string, body io.Reader) response {
+func send(t testing.TB, method, rawURL, bearer, contentType string, body io.Reader) response {
 	t.Helper()
 	req, err := http.NewRequest(method, rawURL, body)
 	if err != nil {
@@ -106,7 +106,41 @@ func send(t *testing.T, method, rawURL, bearer, contentType string, body io.Read
 	return response{resp.StatusCode, resp.Header, b}
 }
 
-func requestToken(t *testing.T, s *Server, id, secret string) response {
+// sendNoFatal is send for goroutines other than the test's: transport
+// errors come back as status 0.
+func sendNoFatal(method, rawURL, bearer, contentType string, body []byte) response {
+	req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return response{body: []byte(err.Error())}
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return response{body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func jsonBytes(v any) []byte {
+	if v == nil {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func (c *rest) doNoFatal(method, path string, body any) response {
+	return sendNoFatal(method, c.s.URL()+path, c.token, "application/json", jsonBytes(body))
+}
+
+func requestToken(t testing.TB, s *Server, id, secret string) response {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
 	return send(t, http.MethodPost, s.URL()+"/v2/auth/token", "", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
@@ -114,12 +148,12 @@ func requestToken(t *testing.T, s *Server, id, secret string) response {
 
 // rest is a tiny REST client holding one access token.
 type rest struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	token string
 }
 
-func newREST(t *testing.T, s *Server) *rest {
+func newREST(t testing.TB, s *Server) *rest {
 	t.Helper()
 	r := requestToken(t, s, DefaultClientID, DefaultClientSecret)
 	if r.status != http.StatusOK {
@@ -147,7 +181,7 @@ func (c *rest) do(method, path string, body any) response {
 }
 
 // want fails the test unless the response has the status.
-func (r response) want(t *testing.T, status int) response {
+func (r response) want(t testing.TB, status int) response {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)

@@ -36,6 +36,10 @@ func (c *scimClient) do(method, path string, body any) response {
 	return send(c.t, method, c.s.SCIMURL()+path, c.token, "application/scim+json", rd)
 }
 
+func (c *scimClient) doNoFatal(method, path string, body any) response {
+	return sendNoFatal(method, c.s.SCIMURL()+path, c.token, "application/scim+json", jsonBytes(body))
+}
+
 type scimErrBody struct {
 	Schemas  []string `json:"schemas"`
 	Status   string   `json:"status"`

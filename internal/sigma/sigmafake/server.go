@@ -439,14 +439,20 @@ func (s *Server) serve(mux http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		entry := Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body}
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
+		recorded := false
+		finish := func() {
+			if recorded {
+				return
+			}
+			recorded = true
 			if sw.status == 0 {
 				sw.status = http.StatusOK
 			}
 			entry.Status = sw.status
 			s.record(entry)
 			s.log.Debug("sigmafake request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "dropped", entry.Dropped)
-		}()
+		}
+		defer finish()
 
 		f, ok := s.faultFor(r.URL.Path)
 		if !ok {
@@ -477,6 +483,7 @@ func (s *Server) serve(mux http.Handler) http.Handler {
 			sw.buffer = true
 			mux.ServeHTTP(sw, r)
 			entry.Dropped = true
+			finish() // log before the client can observe the drop
 			dropConnection(w)
 			return
 		}

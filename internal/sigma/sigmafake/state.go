@@ -2,7 +2,6 @@ package sigmafake
 
 import (
 	"encoding/base64"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,10 +132,16 @@ func scimUserType(at accountType) string {
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // randString needs s.mu held (or to be called before the Server is shared).
+// It draws 8 characters from each 64-bit random value.
 func (s *Server) randString(n int, alphabet string) string {
 	b := make([]byte, n)
+	var r uint64
 	for i := range b {
-		b[i] = alphabet[s.rnd.IntN(len(alphabet))]
+		if i%8 == 0 {
+			r = s.rnd.Uint64()
+		}
+		b[i] = alphabet[int(r&0xff)%len(alphabet)]
+		r >>= 8
 	}
 	return string(b)
 }
@@ -145,11 +150,31 @@ func (s *Server) randString(n int, alphabet string) string {
 // alphanumerics, neither an email nor a UUID.
 func (s *Server) opaqueID() string { return s.randString(27, alnum) }
 
+// uuid returns a random version-4 UUID string.
 func (s *Server) uuid() string {
 	const hex = "0123456789abcdef"
-	b := []byte(s.randString(32, hex))
-	b[12] = '4'
-	return fmt.Sprintf("%s-%s-%s-%s-%s", b[0:8], b[8:12], b[12:16], b[16:20], b[20:32])
+	var b [36]byte
+	hi, lo := s.rnd.Uint64(), s.rnd.Uint64()
+	j := 0
+	for i := range 32 {
+		switch i {
+		case 8, 12, 16, 20:
+			b[j] = '-'
+			j++
+		}
+		var nib uint64
+		if i < 16 {
+			nib = hi >> (4 * i) & 0xf
+		} else {
+			nib = lo >> (4 * (i - 16)) & 0xf
+		}
+		if i == 12 {
+			nib = 4
+		}
+		b[j] = hex[nib]
+		j++
+	}
+	return string(b[:])
 }
 
 // ---- cursors -------------------------------------------------------------
@@ -205,8 +230,17 @@ var teamNames = []string{
 
 const seedDomain = "example.com"
 
-// asciiFold maps the few non-ASCII letters of the seed names for emails.
-var asciiFold = strings.NewReplacer("é", "e", "ø", "o", "ë", "e", "ü", "u", "'", "", " ", "")
+// foldedFirst and foldedLast are the seed names as email local parts.
+var foldedFirst, foldedLast = foldAll(firstNames), foldAll(lastNames)
+
+func foldAll(names []string) []string {
+	fold := strings.NewReplacer("é", "e", "ø", "o", "ë", "e", "ü", "u", "'", "", " ", "")
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(fold.Replace(n))
+	}
+	return out
+}
 
 // seed fills the org with n realistic members and t teams. The first member
 // is the Admin owning the API credentials. Seeded members are all active.
@@ -215,11 +249,17 @@ func (s *Server) seed(n, t int) {
 	defer s.mu.Unlock()
 	now := s.now().UTC().Truncate(time.Millisecond)
 	s.members = slices.Grow(s.members, n)
-	used := make(map[string]int, n)
+	if n > len(s.memberByID) {
+		// Pre-size the indexes: growing maps dominates seeding 100k members.
+		s.memberByID = make(map[string]int, n)
+		s.memberByMail = make(map[string]int, n)
+	}
+	used := make(map[string]int, len(firstNames)*len(lastNames))
+	types := s.seedTypes()
 	for i := range n {
-		first := firstNames[s.rnd.IntN(len(firstNames))]
-		last := lastNames[s.rnd.IntN(len(lastNames))]
-		local := strings.ToLower(asciiFold.Replace(first) + "." + asciiFold.Replace(last))
+		fi, li := s.rnd.IntN(len(firstNames)), s.rnd.IntN(len(lastNames))
+		first, last := firstNames[fi], lastNames[li]
+		local := foldedFirst[fi] + "." + foldedLast[li]
 		if i == 0 {
 			local = "admin"
 		}
@@ -233,7 +273,7 @@ func (s *Server) seed(n, t int) {
 			Email:          local + "@" + seedDomain,
 			FirstName:      first,
 			LastName:       last,
-			MemberType:     s.seedType(i),
+			MemberType:     types.pick(s, i),
 			UserKind:       "internal",
 			OrganizationID: s.orgID,
 			HomeFolderID:   s.uuid(),
@@ -287,31 +327,51 @@ func (s *Server) seed(n, t int) {
 	}
 }
 
-// seedType spreads account types realistically: mostly View, then
-// Essential and Pro, a few custom and Admin.
-func (s *Server) seedType(i int) string {
-	names := make([]string, 0, len(s.accountTypes))
+type seedTypeSet struct {
+	view, essential, pro, custom, admin string
+	fallback                            string
+}
+
+func (s *Server) seedTypes() seedTypeSet {
+	ts := seedTypeSet{fallback: s.defaultType}
 	for _, at := range s.accountTypes {
-		names = append(names, at.Name)
-	}
-	switch r := s.rnd.IntN(100); {
-	case r < 50 && slices.Contains(names, "View"):
-		return "View"
-	case r < 70 && slices.Contains(names, "Essential"):
-		return "Essential"
-	case r < 90 && slices.Contains(names, "Pro"):
-		return "Pro"
-	case r < 98:
-		for _, at := range s.accountTypes {
-			if at.Custom {
-				return at.Name
-			}
+		switch {
+		case at.Name == "View":
+			ts.view = at.Name
+		case at.Name == "Essential":
+			ts.essential = at.Name
+		case at.Name == "Pro":
+			ts.pro = at.Name
+		case at.Name == "Admin":
+			ts.admin = at.Name
+		case at.Custom && ts.custom == "":
+			ts.custom = at.Name
 		}
 	}
-	if i%50 == 0 && slices.Contains(names, "Admin") {
-		return "Admin"
+	return ts
+}
+
+// pick spreads account types realistically: mostly View, then Essential
+// and Pro, a few custom and Admin.
+func (ts seedTypeSet) pick(s *Server, i int) string {
+	r := s.rnd.IntN(100)
+	var t string
+	switch {
+	case r < 50:
+		t = ts.view
+	case r < 70:
+		t = ts.essential
+	case r < 90:
+		t = ts.pro
+	case r < 98:
+		t = ts.custom
+	case i%2 == 0:
+		t = ts.admin
 	}
-	return s.defaultType
+	if t == "" {
+		t = ts.fallback
+	}
+	return t
 }
 
 func (s *Server) adminType() string {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sigmafake
+
+const raceEnabled = false
