@@ -235,3 +235,49 @@ func TestClientAddr(t *testing.T) {
 		t.Errorf("trusted X-Forwarded-For: %q, want the last entry", got)
 	}
 }
+
+// TestMiddlewareStoreUnavailable: with the store gone, a cached token still
+// passes (no store round trip), an uncached one gets 503 — not 401, which
+// would tell the IdP its token is bad — and the failure is not counted
+// against the client's address.
+func TestMiddlewareStoreUnavailable(t *testing.T) {
+	c := newClock()
+	st := openSQLite(t)
+	svc, _, _ := newService(t, st, c, Options{FailureBurst: 1})
+	valid := mustCreate(t, svc, "okta", 0)
+	other := mustCreate(t, svc, "entra", 0)
+	h := svc.Middleware(okHandler)
+	if w := do(h, "192.0.2.1:1", "Bearer "+valid); w.Code != http.StatusOK {
+		t.Fatal(w.Code)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(h, "192.0.2.1:1", "Bearer "+valid); w.Code != http.StatusOK {
+		t.Fatalf("cached token with the store down: %d, want 200", w.Code)
+	}
+	for range 3 {
+		w := do(h, "192.0.2.1:1", "Bearer "+other)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" ||
+			!strings.Contains(w.Body.String(), `"status":"503"`) {
+			t.Fatalf("uncached token with the store down: %d %s, want a SCIM 503 with Retry-After", w.Code, w.Body)
+		}
+	}
+	for _, r := range allReasons {
+		if n := testutil.ToFloat64(svc.m.failures.WithLabelValues(string(r))); n != 0 {
+			t.Errorf("store outage counted as auth failure %s", r)
+		}
+	}
+}
+
+func TestCacheDisabled(t *testing.T) {
+	st := &counting{Store: openSQLite(t)}
+	svc, _, _ := newService(t, st, newClock(), Options{CacheTTL: -1})
+	secret := mustCreate(t, svc, "okta", 0)
+	for range 3 {
+		mustVerify(t, svc, secret)
+	}
+	if n := st.byHash.Load(); n != 3 {
+		t.Fatalf("with the cache off, 3 verifications read the store %d times", n)
+	}
+}
