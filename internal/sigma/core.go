@@ -130,11 +130,14 @@ func (co *core) do(ctx context.Context, c *call) error {
 			}
 			return ae
 		}
-		if !ae.Retryable || retries >= co.maxRetries {
+		if !ae.Retryable {
 			return ae
 		}
 		if c.unsafe && ae.Reason != ReasonRateLimited && ae.Endpoint == c.endpoint {
-			// The request may have been performed. Look before repeating.
+			// The request may have been performed (a 429 comes from the CDN
+			// before the API; a token failure means nothing was sent). Look
+			// before repeating, and also when no retry is left, so that a
+			// performed create is reported as the success it was.
 			ambiguous = true
 			if c.resolve == nil {
 				return ae
@@ -146,6 +149,9 @@ func (co *core) do(ctx context.Context, c *call) error {
 			if ok {
 				return nil
 			}
+		}
+		if retries >= co.maxRetries {
+			return ae
 		}
 		delay := co.backoff(retries, ae.RetryAfter)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -810,4 +811,32 @@ func itoa(i int) string {
 		b = append([]byte{byte('0' + i%10)}, b...)
 	}
 	return string(b)
+}
+
+func TestAmbiguousCreateWithoutRetriesStillReportsTheCreatedMember(t *testing.T) {
+	srv := startFake(t, sigmafake.Options{Members: 1, Seed: 19})
+	var posts atomic.Int32
+	front := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v2/members" {
+			posts.Add(1)
+			srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // performed...
+			conn, _, err := w.(http.Hijacker).Hijack()         // ...then the connection drops
+			if err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	e := newEnv(t, srv, func(c *sigma.Config) { c.BaseURL = front; c.MaxRetries = -1 })
+	m, err := e.c.CreateMember(ctxT(t), sigma.NewMember{Email: "once@example.com", FirstName: "O", LastName: "Nce"})
+	if err != nil {
+		t.Fatalf("CreateMember: %v", err)
+	}
+	if fm, ok := srv.MemberByEmail("once@example.com"); !ok || fm.MemberID != m.MemberID {
+		t.Errorf("returned %+v, emulator has %+v (%v)", m, fm, ok)
+	}
+	if posts.Load() != 1 {
+		t.Errorf("POSTs = %d, want 1", posts.Load())
+	}
 }
