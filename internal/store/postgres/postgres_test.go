@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -105,4 +106,32 @@ func TestRedactDSN(t *testing.T) {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+const crashDSNEnv = "SCIM_BRIDGE_TEST_POSTGRES_CRASH_DSN"
+
+// TestCrashChild is the process TestCrashRecovery kills; on its own it
+// skips.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv(storetest.CrashEnv) == "" {
+		t.Skip("runs only as the child of TestCrashRecovery")
+	}
+	s, err := postgres.Open(t.Context(), os.Getenv(crashDSNEnv), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Fatal(storetest.CrashWriter(t.Context(), s, os.Stdout))
+}
+
+// A replica killed mid-transaction leaves nothing half-written: the server
+// rolls the open transaction back and the next replica carries on.
+func TestCrashRecovery(t *testing.T) {
+	if os.Getenv(storetest.CrashEnv) != "" {
+		t.Skip("not inside the crash child")
+	}
+	dsn := pgtest.NewSchema(t)
+	last := storetest.KillMidWrite(t, "TestCrashChild", []string{crashDSNEnv + "=" + dsn}, 40)
+	s := openAt(t, dsn)
+	storetest.CheckAfterCrash(t, s, last)
+	t.Logf("child killed after %d committed rounds", last)
 }

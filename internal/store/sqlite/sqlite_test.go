@@ -99,3 +99,38 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Errorf("open of a newer schema = %v, want refusal", err)
 	}
 }
+
+const crashPathEnv = "SCIM_BRIDGE_TEST_SQLITE_CRASH_PATH"
+
+// TestCrashChild is the process TestCrashRecovery kills; on its own it
+// skips.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv(storetest.CrashEnv) == "" {
+		t.Skip("runs only as the child of TestCrashRecovery")
+	}
+	s, err := sqlite.Open(t.Context(), os.Getenv(crashPathEnv), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Fatal(storetest.CrashWriter(t.Context(), s, os.Stdout))
+}
+
+func TestCrashRecovery(t *testing.T) {
+	if os.Getenv(storetest.CrashEnv) != "" {
+		t.Skip("not inside the crash child")
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	last := storetest.KillMidWrite(t, "TestCrashChild", []string{crashPathEnv + "=" + path}, 40)
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Errorf("no WAL left behind by the killed writer (was it killed mid-write?): %v", err)
+	}
+	s := openAt(t, path)
+	if err := s.IntegrityCheck(t.Context()); err != nil {
+		t.Fatalf("after SIGKILL at round %d: %v", last, err)
+	}
+	storetest.CheckAfterCrash(t, s, last)
+	if err := s.IntegrityCheck(t.Context()); err != nil {
+		t.Fatalf("after writes following the crash: %v", err)
+	}
+	t.Logf("child killed after %d committed rounds", last)
+}
