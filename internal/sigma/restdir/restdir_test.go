@@ -740,3 +740,85 @@ func BenchmarkOktaOnboarding(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(len(apiCalls(srv)))/float64(i), "upstream_calls/user")
 }
+
+func TestCreateMeetsMembersMadeElsewhere(t *testing.T) {
+	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 2}})
+	ctx := ctxWithActor(t)
+	// Added after the load: the index does not know them.
+	archived := e.srv.AddMember(sigmafake.Member{Email: "gone@example.org", FirstName: "Gone", LastName: "Away", IsArchived: true})
+	e.srv.AddMember(sigmafake.Member{Email: "here@example.org", FirstName: "Still", LastName: "Here"})
+
+	e.srv.ResetRequests()
+	u, err := e.dir.CreateUser(ctx, directory.User{UserName: "gone@example.org", GivenName: "Back", FamilyName: "Again", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != archived.MemberID || !u.Active || u.GivenName != "Back" {
+		t.Errorf("CreateUser of an archived member made elsewhere = %+v, want %s revived", u, archived.MemberID)
+	}
+	want := []string{
+		"POST /v2/members?sendInvite=false",
+		"GET /v2/members?email=gone%40example.org&includeArchived=true&includeInactive=true&limit=1000",
+		"PATCH /v2/members/" + archived.MemberID,
+		"PATCH /v2/members/" + archived.MemberID,
+	}
+	if got := apiCalls(e.srv); !slices.Equal(got, want) {
+		t.Errorf("upstream calls = %q, want %q", got, want)
+	}
+	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "here@example.org", Active: true}); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("CreateUser of an active member made elsewhere: %v, want ErrConflict", err)
+	}
+	if n := len(e.srv.Members()); n != 4 {
+		t.Errorf("%d members upstream, want 4 (nothing created)", n)
+	}
+}
+
+func TestWritesDuringResyncAreKept(t *testing.T) {
+	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 2}})
+	ctx := ctxWithActor(t)
+	// Slow down the per-team member listings, the last phase of a load, so
+	// that the create below lands while the load is in flight.
+	e.srv.SetFault("/v2/teams/", sigmafake.Fault{Latency: 1, LatencyDuration: 300 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- e.dir.Load(ctx) }()
+	for e.srv.CountRequests(http.MethodGet, "/v2/teams") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	u := mustCreate(t, ctx, e.dir, "during@example.org")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ClearFaults()
+	e.srv.ResetRequests()
+	us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, "during@example.org")
+	if err != nil || len(us) != 1 || us[0].ID != u.ID {
+		t.Fatalf("LookupUsers after resync = %v, %v", us, err)
+	}
+	if calls := apiCalls(e.srv); len(calls) != 0 {
+		t.Errorf("the write made during the resync was lost from the index: lookup called %q", calls)
+	}
+}
+
+func TestRejectedCredentialsAreRetryableAndSecretFree(t *testing.T) {
+	srv := startFake(t, sigmafake.Options{Members: 2})
+	const wrong = "wrong-secret-value-1234"
+	c, err := sigma.NewClient(sigma.Config{
+		BaseURL: srv.URL(), ClientID: sigmafake.DefaultClientID,
+		ClientSecret: secret.NewStatic(secret.Value(wrong)), MaxRetries: -1,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := restdir.New(c, openStore(t), restdir.Options{}, nil, nil)
+	_, err = d.LookupUsers(context.Background(), directory.AttrUserName, "x@example.org")
+	var ue *directory.UpstreamError
+	if !errors.As(err, &ue) || !ue.Retryable {
+		t.Fatalf("lookup with rejected credentials: %v, want a retryable *UpstreamError", err)
+	}
+	if strings.Contains(err.Error(), wrong) {
+		t.Errorf("error leaks the secret: %v", err)
+	}
+	if err := d.Load(context.Background()); err == nil || strings.Contains(d.Ready(context.Background()).Error(), wrong) {
+		t.Errorf("Load = %v; Ready = %v", err, d.Ready(context.Background()))
+	}
+}
