@@ -421,7 +421,7 @@ func TestDeleteMemberDeactivates(t *testing.T) {
 	c.do(http.MethodPatch, "/v2/members/"+id, map[string]any{"isArchived": false}).want(t, http.StatusOK)
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestRealisticIDsAndTimestamps(t *testing.T) {
 	s := startServer(t, Options{Members: 30, Teams: 4})

@@ -168,8 +168,11 @@ func (s *Server) uuid() string {
 		} else {
 			nib = lo >> (4 * (i - 16)) & 0xf
 		}
-		if i == 12 {
-			nib = 4
+		switch i {
+		case 12:
+			nib = 4 // version 4
+		case 16:
+			nib = 8 | nib&3 // RFC 4122 variant
 		}
 		b[j] = hex[nib]
 		j++
