@@ -316,3 +316,38 @@ func listStates(t *testing.T, svc *Service) []State {
 	}
 	return out
 }
+
+// TestLastUsedCoalescedAndFlushed: uses within TouchEvery cost no write;
+// Close writes the latest one.
+func TestLastUsedCoalescedAndFlushed(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	st := &counting{Store: openSQLite(t)}
+	svc := New(st, Options{Now: c.Now, TouchEvery: time.Minute}, nil, nil)
+	secret := mustCreate(t, svc, "okta", 0)
+	first := c.Now()
+	mustVerify(t, svc, secret)
+	c.Add(30 * time.Second)
+	mustVerify(t, svc, secret)
+	last := c.Now()
+	svc.touchWG.Wait()
+	if n := st.touches.Load(); n != 1 {
+		t.Fatalf("%d last-used writes within TouchEvery, want 1", n)
+	}
+	ts, _ := st.ListTokens(ctx)
+	if !ts[0].LastUsedAt.Equal(first) {
+		t.Fatalf("stored last use %v, want %v", ts[0].LastUsedAt, first)
+	}
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ = st.ListTokens(ctx)
+	if !ts[0].LastUsedAt.Equal(last) {
+		t.Fatalf("after Close, stored last use %v, want %v", ts[0].LastUsedAt, last)
+	}
+	c.Add(time.Hour)
+	mustVerify(t, svc, secret) // still verifies after Close, records nothing
+	if n := st.touches.Load(); n != 2 {
+		t.Fatalf("%d last-used writes in all, want 2", n)
+	}
+}
