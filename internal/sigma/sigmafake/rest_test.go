@@ -33,9 +33,15 @@ func TestTokenEndpointAcceptsFormAndBasic(t *testing.T) {
 		t.Fatalf("basic auth: status %d", resp.StatusCode)
 	}
 
+	// The OpenAPI description shows a JSON body; that works too.
+	send(t, http.MethodPost, s.URL()+"/v2/auth/token", "", "application/json",
+		strings.NewReader(`{"grant_type":"client_credentials","client_id":"fake-client-id","client_secret":"fake-client-secret"}`)).want(t, http.StatusOK)
+
 	requestToken(t, s, DefaultClientID, "wrong").want(t, http.StatusUnauthorized)
-	if n := s.CountRequests(http.MethodPost, "/v2/auth/token"); n != 3 {
-		t.Fatalf("token requests logged = %d, want 3", n)
+	requestToken(t, s, "other-id", DefaultClientSecret).want(t, http.StatusUnauthorized)
+	send(t, http.MethodPost, s.URL()+"/v2/auth/token", "", "application/x-www-form-urlencoded", strings.NewReader("client_id=x")).want(t, http.StatusBadRequest)
+	if n := s.CountRequests(http.MethodPost, "/v2/auth/token"); n != 6 {
+		t.Fatalf("token requests logged = %d, want 6", n)
 	}
 }
 

@@ -1,18 +1,3 @@
-// Package sigmafake is an in-process emulator of one Sigma Computing
-// organisation: the REST API v2 (token endpoint, members, teams, account
-// types) and the Enterprise SCIM endpoint, served from one shared state.
-//
-// It follows Sigma's official OpenAPI description and the facts collected in
-// SIGMA.md: expiring access tokens, a token endpoint limited to about one
-// request per second (429 without body), the legacy bare-array answer when
-// `limit` is absent, opaque `page` cursors, `limit` over 1000 rejected,
-// archived/inactive members hidden unless asked for, 409 "Duplicate record",
-// 404 "Member type name is not found", DELETE that only deactivates, and team
-// membership that refuses archived or inactive members.
-//
-// Tests drive it over real HTTP (Start) and can inject faults per path
-// prefix, read the request log, move the clock, expire tokens and rotate
-// credentials. Every method is safe for concurrent use.
 package sigmafake
 
 import (
