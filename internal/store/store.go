@@ -124,47 +124,58 @@ type Store interface {
 	// next.Name has ID oldID, it sets that token's SupersededAt to now and
 	// its ExpiresAt to oldExpiresAt (when earlier than its own expiry), and
 	// inserts next as the new current token, in one transaction. If the
-	// current token is not oldID (someone rotated first) it returns
-	// ErrConflict and changes nothing, so concurrent rotations leave exactly
-	// one live successor.
+	// current token is not oldID (someone rotated first, or it was
+	// revoked) it returns ErrConflict and changes nothing, so concurrent
+	// rotations leave exactly one live successor. ErrNotFound if no token
+	// has ID oldID; ErrConflict if next's ID or Hash exists already.
+	// next.CreatedAt zero means now.
 	RotateToken(ctx context.Context, oldID string, oldExpiresAt, now time.Time, next Token) error
 	// RevokeToken marks every unrevoked token of name as revoked at now.
 	// ErrNotFound if name has no token.
 	RevokeToken(ctx context.Context, name string, now time.Time) error
 	// TouchToken records a use. It may be lossy (best effort) and may be
-	// called often; implementations may coalesce writes.
+	// called often; implementations may coalesce writes. LastUsedAt only
+	// moves forward. ErrNotFound if no token has that id.
 	TouchToken(ctx context.Context, id string, at time.Time) error
 
-	// PutResource creates or replaces the record for (r.Kind, r.ID).
-	// ErrConflict if r.ExternalID is set and another live (not tombstoned)
-	// resource of the same kind holds it.
+	// PutResource creates or replaces the record for (r.Kind, r.ID) and
+	// returns it as stored: Version one more than the replaced record's (1
+	// when new; r.Version is ignored), UpdatedAt now. ErrConflict if
+	// r.ExternalID is set and another live (not tombstoned) resource of the
+	// same kind holds it. An unknown Kind or empty ID is an error.
 	PutResource(ctx context.Context, r Resource) (Resource, error)
 	// GetResource returns the record; ErrNotFound if none.
 	GetResource(ctx context.Context, kind Kind, id string) (Resource, error)
 	// ResourceByExternalID returns the live resource with that externalId;
 	// ErrNotFound if none.
 	ResourceByExternalID(ctx context.Context, kind Kind, externalID string) (Resource, error)
-	// ListResources returns all records of kind (tombstoned included).
+	// ListResources returns all records of kind (tombstoned included),
+	// ordered by ID.
 	ListResources(ctx context.Context, kind Kind) ([]Resource, error)
 	// UpdateResource reads the record (ErrNotFound if none), calls fn on a
 	// copy and writes the result if its Version is unchanged since the read,
 	// retrying from the read when another writer got there first. fn may run
 	// more than once and must have no side effects. An error from fn aborts
-	// and is returned as is. ErrConflict on an externalId clash.
+	// and is returned as is. fn must not change Kind or ID; its Version is
+	// ignored (the stored one is incremented). ErrConflict on an externalId
+	// clash.
 	UpdateResource(ctx context.Context, kind Kind, id string, fn func(*Resource) error) (Resource, error)
 	// DeleteResource removes the record; ErrNotFound if none.
 	DeleteResource(ctx context.Context, kind Kind, id string) error
 
-	// AppendAudit appends e and returns it with ID set. Entries are never
-	// modified afterwards.
+	// AppendAudit appends e and returns it with ID set (and Time, when
+	// zero, set to now). Entries are never modified afterwards.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
-	// ListAudit returns entries newest first.
+	// ListAudit returns entries newest first (by Time, then ID). Since is
+	// inclusive.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
-	// PruneAudit deletes entries older than before and returns how many.
+	// PruneAudit deletes entries strictly older than before and returns
+	// how many. RunRetention calls it periodically.
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 
 	// Ping reports whether the store is usable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	// Close releases the store. Calls after Close return ErrUnavailable.
+	// Close is idempotent.
 	Close() error
 }

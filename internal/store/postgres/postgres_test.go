@@ -135,3 +135,14 @@ func TestCrashRecovery(t *testing.T) {
 	storetest.CheckAfterCrash(t, s, last)
 	t.Logf("child killed after %d committed rounds", last)
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		s, err := postgres.Open(b.Context(), pgtest.NewSchema(b), postgres.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

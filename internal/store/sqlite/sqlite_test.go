@@ -44,8 +44,16 @@ func TestOpenRecordsSchemaVersionAndWAL(t *testing.T) {
 	if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Errorf("file mode %v, want 0600", perm)
 	}
-	if _, err := os.Stat(path + "-wal"); err != nil {
-		t.Errorf("no WAL file next to the database: %v", err)
+	if _, err := s.AppendAudit(t.Context(), store.AuditEntry{Operation: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Errorf("WAL mode: %v", err)
+		} else if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %v, want 0600 (token hashes, audit)", filepath.Base(f), perm)
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -133,4 +141,15 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("after writes following the crash: %v", err)
 	}
 	t.Logf("child killed after %d committed rounds", last)
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "state.db"), sqlite.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	})
 }

@@ -1,0 +1,82 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scim-bridge/internal/store"
+)
+
+// Bench measures the calls a bridge makes per SCIM request. open returns
+// a store on a fresh, empty database (closed by the caller's cleanup).
+func Bench(b *testing.B, open func(b *testing.B) store.Store) {
+	ctx := context.Background()
+	b.Run("TokenByHash", func(b *testing.B) {
+		s := open(b)
+		must(b, "create", s.CreateToken(ctx, tok("a", "okta")))
+		h := tok("a", "").Hash
+		for b.Loop() {
+			if _, err := s.TokenByHash(ctx, h); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ResourceByExternalID", func(b *testing.B) {
+		s := open(b)
+		for i := range 1000 {
+			_, err := s.PutResource(ctx, user(fmt.Sprint("m", i), fmt.Sprint("ext", i)))
+			must(b, "put", err)
+		}
+		for b.Loop() {
+			if _, err := s.ResourceByExternalID(ctx, store.KindUser, "ext500"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("PutResource", func(b *testing.B) {
+		s := open(b)
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := s.PutResource(ctx, user(fmt.Sprint("m", i), fmt.Sprint("ext", i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("UpdateResource", func(b *testing.B) {
+		s := open(b)
+		_, err := s.PutResource(ctx, user("m", "ext"))
+		must(b, "put", err)
+		for b.Loop() {
+			if _, err := s.UpdateResource(ctx, store.KindUser, "m", func(r *store.Resource) error {
+				r.Tombstoned = !r.Tombstoned
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendAudit", func(b *testing.B) {
+		s := open(b)
+		e := entry("user.update", store.KindUser, "m", time.Time{})
+		for b.Loop() {
+			if _, err := s.AppendAudit(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendAuditParallel", func(b *testing.B) {
+		s := open(b)
+		e := entry("user.update", store.KindUser, "m", time.Time{})
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.AppendAudit(ctx, e); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
