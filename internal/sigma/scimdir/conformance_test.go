@@ -1,0 +1,40 @@
+package scimdir_test
+
+import (
+	"testing"
+
+	"github.com/scimbridge/scim-bridge/internal/directory/directorytest"
+	"github.com/scimbridge/scim-bridge/internal/sigma/scimdir"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+)
+
+// TestConformanceSCIMOnly runs the suite with only the SCIM token: account
+// types are Sigma's SCIM spellings (built-ins lower case, custom as named).
+func TestConformanceSCIMOnly(t *testing.T) {
+	directorytest.Run(t, func(t *testing.T) directorytest.Harness {
+		e := newEnv(t, envOpts{
+			fake: sigmafake.Options{Members: 5, Teams: 2},
+			dir:  scimdir.Options{AccountTypes: []string{"Analyst Creator"}},
+		})
+		e.srv.ResetRequests()
+		return directorytest.Harness{
+			Dir:            e.dir,
+			AccountTypes:   []string{"pro", "Analyst Creator"},
+			UpstreamWrites: func() int { return writes(e.srv) },
+		}
+	})
+}
+
+// TestConformanceWithREST runs the suite with REST credentials as well:
+// account types are resolved and named as on the REST path.
+func TestConformanceWithREST(t *testing.T) {
+	directorytest.Run(t, func(t *testing.T) directorytest.Harness {
+		e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 5, Teams: 2}, rest: true})
+		e.srv.ResetRequests()
+		return directorytest.Harness{
+			Dir:            e.dir,
+			AccountTypes:   []string{"Pro", "Analyst Creator"},
+			UpstreamWrites: func() int { return writes(e.srv) },
+		}
+	})
+}
