@@ -41,6 +41,20 @@ func TestFault429HasNoBodyNorRetryAfter(t *testing.T) {
 	requestToken(t, s, DefaultClientID, DefaultClientSecret).want(t, http.StatusTooManyRequests)
 }
 
+func TestFaultTimesAndRetryAfter(t *testing.T) {
+	s := startServer(t, Options{Members: 2})
+	c := newREST(t, s)
+	s.SetFault("/v2/members", Fault{Status429: 1, RetryAfter: 1500 * time.Millisecond, Times: 2})
+	for range 2 {
+		r := c.do(http.MethodGet, "/v2/members?limit=1", nil).want(t, http.StatusTooManyRequests)
+		if got := r.header.Get("Retry-After"); got != "2" {
+			t.Fatalf("Retry-After = %q, want 2", got)
+		}
+	}
+	c.do(http.MethodGet, "/v2/members?limit=1", nil).want(t, http.StatusOK)
+	c.do(http.MethodGet, "/v2/members?limit=1", nil).want(t, http.StatusOK)
+}
+
 func TestFaultLongestPrefixWins(t *testing.T) {
 	s := startServer(t, Options{Members: 2, Teams: 1})
 	c := newREST(t, s)

@@ -466,6 +466,19 @@ func TestRealisticIDsAndTimestamps(t *testing.T) {
 	}
 }
 
+func TestAddMemberReplacesByID(t *testing.T) {
+	s := New(Options{})
+	m := s.AddMember(Member{Email: "old@example.com", FirstName: "O", LastName: "L"})
+	m.Email = "new@example.com"
+	s.AddMember(m)
+	if _, ok := s.MemberByEmail("old@example.com"); ok {
+		t.Fatal("old email still indexed")
+	}
+	if got, ok := s.MemberByEmail("NEW@example.com"); !ok || got.MemberID != m.MemberID || len(s.Members()) != 1 {
+		t.Fatalf("replaced member %+v %v, %d members", got, ok, len(s.Members()))
+	}
+}
+
 func TestSeedIsDeterministic(t *testing.T) {
 	now := newClock().Now
 	a, b := New(Options{Members: 20, Teams: 3, Seed: 42, Now: now}), New(Options{Members: 20, Teams: 3, Seed: 42, Now: now})

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -92,6 +93,13 @@ type Fault struct {
 	Ambiguous       float64
 	Latency         float64       // probability of sleeping LatencyDuration first
 	LatencyDuration time.Duration // default 100ms when Latency > 0
+	// RetryAfter, when > 0, adds a Retry-After header (whole seconds,
+	// rounded up) to injected 429s; Sigma's CDN usually sends none.
+	RetryAfter time.Duration
+	// Times, when > 0, removes the fault after it has fired that many
+	// times (a request where any of the dice hit counts once), so tests can
+	// say "fail the next two calls" without racing ClearFaults.
+	Times int
 }
 
 // Request is one entry of the request log.
@@ -439,13 +447,12 @@ func (s *Server) serve(mux http.Handler) http.Handler {
 		}
 		defer finish()
 
-		f, ok := s.faultFor(r.URL.Path)
+		f, dice, ok := s.rollFault(r.URL.Path)
 		if !ok {
 			mux.ServeHTTP(sw, r)
 			return
 		}
-		latency, fail500, fail429, ambiguous := s.roll(f)
-		if latency {
+		if dice.latency {
 			d := f.LatencyDuration
 			if d <= 0 {
 				d = 100 * time.Millisecond
@@ -458,13 +465,16 @@ func (s *Server) serve(mux http.Handler) http.Handler {
 			}
 		}
 		switch {
-		case fail500:
+		case dice.fail500:
 			writeError(sw, http.StatusInternalServerError, "internal_error", "Internal server error")
 			return
-		case fail429:
+		case dice.fail429:
+			if f.RetryAfter > 0 {
+				sw.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+			}
 			sw.WriteHeader(http.StatusTooManyRequests)
 			return
-		case ambiguous:
+		case dice.ambiguous:
 			sw.buffer = true
 			mux.ServeHTTP(sw, r)
 			entry.Dropped = true
@@ -492,23 +502,36 @@ func dropConnection(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-func (s *Server) faultFor(path string) (Fault, bool) {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	best, found := -1, Fault{}
-	for p, f := range s.faults {
-		if strings.HasPrefix(path, p) && len(p) > best {
-			best, found = len(p), f
-		}
-	}
-	return found, best >= 0
+type faultDice struct {
+	latency, fail500, fail429, ambiguous bool
 }
 
-func (s *Server) roll(f Fault) (latency, fail500, fail429, ambiguous bool) {
+// rollFault picks the fault of the longest prefix matching path and rolls
+// its dice; a fault with Times > 0 is removed once it has fired that often.
+func (s *Server) rollFault(path string) (Fault, faultDice, bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
+	best, prefix := -1, ""
+	for p := range s.faults {
+		if strings.HasPrefix(path, p) && len(p) > best {
+			best, prefix = len(p), p
+		}
+	}
+	if best < 0 {
+		return Fault{}, faultDice{}, false
+	}
+	f := s.faults[prefix]
 	hit := func(p float64) bool { return p > 0 && s.faultRnd.Float64() < p }
-	return hit(f.Latency), hit(f.Status500), hit(f.Status429), hit(f.Ambiguous)
+	d := faultDice{latency: hit(f.Latency), fail500: hit(f.Status500), fail429: hit(f.Status429), ambiguous: hit(f.Ambiguous)}
+	if f.Times > 0 && (d.latency || d.fail500 || d.fail429 || d.ambiguous) {
+		f.Times--
+		if f.Times == 0 {
+			delete(s.faults, prefix)
+		} else {
+			s.faults[prefix] = f
+		}
+	}
+	return f, d, true
 }
 
 // ---- token endpoint and REST auth ---------------------------------------

@@ -510,7 +510,8 @@ func (s *Server) Team(id string) (Team, bool) {
 
 // AddMember inserts m as is (no validation beyond filling blanks: id,
 // organization, home folder, kind, type, creator and timestamps) and
-// returns the stored copy. An existing email is replaced in the email index.
+// returns the stored copy. A member with the same MemberID is replaced; an
+// email already used by another member is taken over in the email index.
 func (s *Server) AddMember(m Member) Member {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -543,6 +544,9 @@ func (s *Server) AddMember(m Member) Member {
 		m.UpdatedAt = m.CreatedAt
 	}
 	if i, ok := s.memberByID[m.MemberID]; ok {
+		if prev := strings.ToLower(s.members[i].Email); s.memberByMail[prev] == i {
+			delete(s.memberByMail, prev)
+		}
 		*s.members[i] = m
 		s.memberByMail[strings.ToLower(m.Email)] = i
 		return m
