@@ -16,8 +16,12 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scimbridge/scim-bridge/internal/app"
+
 	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/store/storeopen"
+	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
 
 // Exit codes.
@@ -170,22 +174,67 @@ func runCheck(ctx context.Context, e env, args []string) int {
 }
 
 func runToken(ctx context.Context, e env, args []string) int {
-	fs := newFlags(e, "token", "token [--config FILE] create|list|revoke|rotate ...")
-	fs.String("config", "", "YAML configuration `file` (the store settings are those of serve)")
+	fs := newFlags(e, "token", "token [--config FILE] create|list|revoke|rotate [flags]\n\n"+
+		"  create --name NAME [--ttl DUR]   issue a new token; the secret is the last line of stdout\n"+
+		"  list                             name, prefix, created, expires, last used, state\n"+
+		"  revoke NAME                      stop every token of NAME now (every replica within tokens.cache_ttl)\n"+
+		"  rotate NAME [--overlap DUR]      issue a successor; the old secret works until the overlap ends\n\n"+
+		"The store is the one serve uses (SCIM_BRIDGE_STORE or store: in the file).")
+	cfgPath := fs.String("config", "", "YAML configuration `file` (only the store and log settings are used)")
 	if code := parse(fs, e, args); code >= 0 {
 		return code
 	}
-	fmt.Fprintln(e.stderr, "scim-bridge token: token management is not built into this version yet")
-	return exitFailure
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, err := config.LoadForStore(*cfgPath, e.getenv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge: %v\n", err)
+		return exitUsage
+	}
+	logger, err := app.NewLogger(e.stderr, cfg.Log.Format, "warn")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge: %v\n", err)
+		return exitUsage
+	}
+	st, err := storeopen.Open(ctx, cfg.Store, logger)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge token: open store %s: %v\n", cfg.RedactedStore(), err)
+		return exitFailure
+	}
+	defer st.Close()
+	svc := tokens.New(st, tokens.Options{CacheTTL: cfg.Tokens.CacheTTL.D()}, prometheus.NewRegistry(), logger)
+	return tokens.RunCLI(ctx, svc, fs.Args(), e.stdout, e.stderr)
 }
 
 func runDemo(ctx context.Context, e env, args []string) int {
-	fs := newFlags(e, "demo", "demo")
+	fs := newFlags(e, "demo", "demo [--listen ADDR] [--admin-listen ADDR]\n\n"+
+		"Runs the bridge on an embedded Sigma emulator with a temporary store, issues a bearer token\n"+
+		"and prints the SCIM base URL, the token and a ready-to-paste curl. Nothing is kept.")
+	listen := fs.String("listen", "127.0.0.1:8080", "SCIM listener `address`")
+	adminListen := fs.String("admin-listen", "127.0.0.1:9090", "admin listener `address`")
+	members := fs.Int("members", 25, "members to seed the emulator with")
+	teams := fs.Int("teams", 4, "teams to seed the emulator with")
+	verbose := fs.Bool("v", false, "log every request (text) to stderr")
 	if code := parse(fs, e, args); code >= 0 {
 		return code
 	}
-	fmt.Fprintln(e.stderr, "scim-bridge demo: the demo is not built into this version yet")
-	return exitFailure
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	level := "warn"
+	if *verbose {
+		level = "info"
+	}
+	logger, _ := app.NewLogger(e.stderr, "text", level)
+	err := app.Demo(ctx, app.DemoOptions{
+		Listen: *listen, AdminListen: *adminListen, Members: *members, Teams: *teams, Logger: logger,
+	}, e.stdout)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge demo: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
 }
 
 func runVersion(_ context.Context, e env, args []string) int {

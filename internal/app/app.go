@@ -21,6 +21,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/store"
+	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
 
 // SCIMPrefix is where SCIM is served on the SCIM listener.
@@ -42,6 +44,9 @@ type App struct {
 	scimLn, adminLn net.Listener
 	scimSrv         *http.Server
 	adminSrv        *http.Server
+
+	store  store.Store
+	tokens *tokens.Service
 
 	mu     sync.Mutex
 	checks []ReadyCheck
@@ -140,6 +145,9 @@ func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
 
 // SCIMBaseURL is the URL an IdP on this host would be given.
 func (a *App) SCIMBaseURL() string { return "http://" + a.SCIMAddr() + SCIMPrefix }
+
+// Tokens is the IdP token service (demo and tests issue tokens with it).
+func (a *App) Tokens() *tokens.Service { return a.tokens }
 
 // Registry is the app's Prometheus registry (no global registry is used).
 func (a *App) Registry() *prometheus.Registry { return a.reg }

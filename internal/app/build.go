@@ -2,24 +2,136 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"time"
+
+	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/mapping"
+	"github.com/scimbridge/scim-bridge/internal/scimserver"
+	"github.com/scimbridge/scim-bridge/internal/secret"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
+	"github.com/scimbridge/scim-bridge/internal/store"
+	"github.com/scimbridge/scim-bridge/internal/store/storeopen"
+	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
 
 // build constructs the components from a.cfg, registers their readiness
 // checks, closers and background work, and returns the SCIM handler.
 func (a *App) build(ctx context.Context) (http.Handler, error) {
-	// Components are wired here as they land (store, Sigma, directory,
-	// tokens, SCIM server).
-	a.addCheck("scim", func(context.Context) error { return errNotWired })
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/scim+json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"503","detail":"the SCIM server is not built into this version yet"}`))
-	}), nil
+	cfg := a.cfg
+	st, err := storeopen.Open(ctx, cfg.Store, a.logger)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", cfg.RedactedStore(), err)
+	}
+	a.store = st
+	a.closers = append(a.closers, st.Close)
+	a.addCheck("store", st.Ping)
+	if cfg.Audit.Retention > 0 {
+		a.background = append(a.background, func(ctx context.Context) error {
+			return store.RunRetention(ctx, st, cfg.Audit.Retention.D(), time.Hour, a.logger)
+		})
+	}
+
+	a.tokens = tokens.New(st, tokens.Options{CacheTTL: cfg.Tokens.CacheTTL.D()}, a.reg, a.logger)
+	// Runs before the store closes (closers run in reverse): flushes the
+	// pending last-used times.
+	a.closers = append(a.closers, a.tokens.Close)
+
+	dir, err := a.buildDirectory(st)
+	if err != nil {
+		return nil, err
+	}
+	a.addCheck("sigma", dir.Ready)
+
+	rules := make(mapping.AccountTypeRules, len(cfg.Provisioning.GroupRules))
+	for i, r := range cfg.Provisioning.GroupRules {
+		rules[i] = mapping.AccountTypeRule{Group: r.Group, AccountType: r.AccountType}
+	}
+	h, err := scimserver.New(scimserver.Options{
+		Directory:         dir,
+		Auth:              a.tokens.Middleware,
+		Rules:             rules,
+		UserNameFromEmail: cfg.Provisioning.UserNameFromEmail,
+		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
+		Logger:            a.logger,
+		Registerer:        a.reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build SCIM server: %w", err)
+	}
+	return h, nil
 }
 
-type notWired struct{}
+// secretSource turns a value-or-file setting into a Source and exports its
+// age, so an alert can say "rotate it, it is 80 days old".
+func (a *App) secretSource(name string, v secret.Value, file string) (secret.Source, error) {
+	var src interface {
+		secret.Source
+		ChangedAt() time.Time
+	}
+	if file != "" {
+		src = secret.NewFile(file)
+	} else {
+		src = secret.NewStatic(v)
+	}
+	// Read once now: a missing file is reported at start-up, and the age
+	// metric has a value from the first scrape.
+	if _, err := src.Current(context.Background()); err != nil {
+		a.logger.Warn("upstream secret unreadable at start", "secret", name, "err", err)
+	}
+	if err := tokens.RegisterSecretAge(a.reg, name, src.ChangedAt); err != nil {
+		return nil, fmt.Errorf("register %s age metric: %w", name, err)
+	}
+	return src, nil
+}
 
-func (notWired) Error() string { return "SCIM server not built into this version yet" }
+// buildDirectory builds the Sigma side: the REST directory when REST
+// credentials are configured.
+func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
+	cfg := a.cfg
+	s := cfg.Sigma
+	if s.APIURL == "" {
+		return nil, &config.Error{Problems: []string{"sigma: the Enterprise SCIM path is not built into this version yet; configure the REST API (SCIM_BRIDGE_SIGMA_API_URL, _CLIENT_ID, _CLIENT_SECRET)"}}
+	}
+	client, err := a.restClient()
+	if err != nil {
+		return nil, err
+	}
+	rd := restdir.New(client, st, restdir.Options{
+		DefaultAccountType: cfg.Provisioning.DefaultAccountType,
+		DeprovisionOwnerID: cfg.Provisioning.DeprovisionOwnerID,
+		DryRun:             cfg.Provisioning.DryRun,
+		ResyncInterval:     cfg.Provisioning.ResyncInterval.D(),
+	}, a.reg, a.logger)
+	a.background = append(a.background, rd.Start)
+	return rd, nil
+}
 
-var errNotWired error = notWired{}
+func (a *App) restClient() (*sigma.Client, error) {
+	s := a.cfg.Sigma
+	host, err := sigma.ResolveHost(s.APIURL)
+	if err != nil {
+		return nil, &config.Error{Problems: []string{"sigma.api_url (SCIM_BRIDGE_SIGMA_API_URL): " + err.Error()}}
+	}
+	src, err := a.secretSource("sigma_client_secret", s.ClientSecret, s.ClientSecretFile)
+	if err != nil {
+		return nil, err
+	}
+	client, err := sigma.NewClient(sigma.Config{
+		BaseURL:            host,
+		ClientID:           s.ClientID,
+		ClientSecret:       src,
+		MaxConcurrent:      s.MaxConcurrent,
+		RequestsPerSecond:  s.RequestsPerSecond,
+		SendInvite:         s.SendInvite,
+		AccountTypeAliases: s.AccountTypeAliases,
+		Logger:             a.logger,
+	}, a.reg)
+	if err != nil {
+		return nil, fmt.Errorf("build sigma client: %w", err)
+	}
+	return client, nil
+}

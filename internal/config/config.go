@@ -182,6 +182,33 @@ func Default() Config {
 // the environment (looked up with getenv, normally os.Getenv) on top, and
 // validates the result. Errors are meant for the operator as they are.
 func Load(path string, getenv func(string) string) (Config, error) {
+	return load(path, getenv, (*Config).Validate)
+}
+
+// LoadForStore is Load for commands that only use the store and logging
+// (`scim-bridge token`): the Sigma and listener settings are not required,
+// so tokens can be managed before Sigma is configured.
+func LoadForStore(path string, getenv func(string) string) (Config, error) {
+	return load(path, getenv, func(c *Config) error {
+		full := c.Validate()
+		var ce *Error
+		if !errors.As(full, &ce) {
+			return full
+		}
+		var kept []string
+		for _, p := range ce.Problems {
+			if strings.HasPrefix(p, "store ") || strings.HasPrefix(p, "log.") {
+				kept = append(kept, p)
+			}
+		}
+		if len(kept) == 0 {
+			return nil
+		}
+		return &Error{Problems: kept}
+	})
+}
+
+func load(path string, getenv func(string) string, validate func(*Config) error) (Config, error) {
 	cfg := Default()
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -195,7 +222,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	if err := applyEnv(&cfg, getenv); err != nil {
 		return Config{}, err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := validate(&cfg); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

@@ -221,3 +221,15 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 	var _ = secret.Redacted
 }
+
+func TestLoadForStoreNeedsOnlyTheStore(t *testing.T) {
+	cfg, err := LoadForStore("", env(map[string]string{"SCIM_BRIDGE_STORE": "sqlite:/tmp/t.db"}))
+	if err != nil || cfg.Store != "sqlite:/tmp/t.db" {
+		t.Fatalf("LoadForStore = %v, %v", cfg.Store, err)
+	}
+	_, err = LoadForStore("", env(map[string]string{"SCIM_BRIDGE_STORE": "redis://x", "SCIM_BRIDGE_SIGMA_MODE": "nope"}))
+	want := "invalid configuration:\n  - store (SCIM_BRIDGE_STORE): \"redis://x\" is neither sqlite:PATH nor a postgres:// URL"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/secret"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+)
+
+// DemoOptions configures Demo.
+type DemoOptions struct {
+	Listen, AdminListen string // default 127.0.0.1:8080 and 127.0.0.1:9090
+	Members, Teams      int    // emulator seed, default 25 and 4
+	Logger              *slog.Logger
+	// Ready, if set, is called once the bridge serves, with its SCIM base
+	// URL and the demo token (tests use it; people read stdout).
+	Ready func(baseURL, token string)
+}
+
+// Demo runs the bridge against an in-process Sigma emulator with a
+// temporary store until ctx ends: it issues a bearer token and prints the
+// SCIM base URL, the token and a ready-to-paste curl to out.
+func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8080"
+	}
+	if o.AdminListen == "" {
+		o.AdminListen = "127.0.0.1:9090"
+	}
+	if o.Members == 0 {
+		o.Members = 25
+	}
+	if o.Teams == 0 {
+		o.Teams = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	fake, err := sigmafake.Start(sigmafake.Options{Members: o.Members, Teams: o.Teams, Seed: 1, Logger: o.Logger})
+	if err != nil {
+		return fmt.Errorf("start the Sigma emulator: %w", err)
+	}
+	defer fake.Close()
+
+	dir, err := os.MkdirTemp("", "scim-bridge-demo-")
+	if err != nil {
+		return fmt.Errorf("temporary store: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = o.Listen, o.AdminListen
+	cfg.Store = "sqlite:" + filepath.Join(dir, "demo.db")
+	cfg.Log.Format = "text"
+	cfg.Sigma.Mode = config.ModeREST
+	cfg.Sigma.APIURL = fake.URL()
+	cfg.Sigma.ClientID = sigmafake.DefaultClientID
+	cfg.Sigma.ClientSecret = secret.Value(sigmafake.DefaultClientSecret)
+	cfg.Sigma.AccountTypeAliases = map[string]string{"Viewer": "View", "Creator": "Pro"}
+	cfg.Provisioning.DefaultAccountType = "View"
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	a, err := New(ctx, cfg, WithLogger(o.Logger))
+	if err != nil {
+		return fmt.Errorf("%w (choose other addresses with --listen and --admin-listen)", err)
+	}
+	token, _, err := a.Tokens().Create(ctx, "demo", 0)
+	if err != nil {
+		a.closeAll()
+		return fmt.Errorf("create the demo token: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx) }()
+	if err := a.waitReady(ctx, 30*time.Second); err != nil {
+		<-served
+		return err
+	}
+	base := a.SCIMBaseURL()
+	fmt.Fprintf(out, `scim-bridge demo: the bridge runs on an embedded Sigma emulator (%d members, %d teams) with a temporary store.
+
+  SCIM base URL   %s
+  Admin           http://%s/metrics  /healthz  /readyz
+  Sigma emulator  %s (REST API v2)
+
+Try it:
+  curl -s -H "Authorization: Bearer %s" '%s/Users?count=2'
+  curl -s -H "Authorization: Bearer %s" -H 'Content-Type: application/scim+json' \
+    -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","name":{"givenName":"Ada","familyName":"Lovelace"},"userType":"Viewer"}' \
+    '%s/Users'
+
+Press Ctrl-C to stop; everything is discarded.
+Bearer token for your IdP (shown once):
+%s
+`, o.Members, o.Teams, base, a.AdminAddr(), fake.URL(), token, base, token, base, token)
+	if o.Ready != nil {
+		o.Ready(base, token)
+	}
+	return <-served
+}
+
+// waitReady polls the readiness checks until all pass, ctx ends or the
+// timeout passes.
+func (a *App) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		var notReady error
+		a.mu.Lock()
+		checks := append([]ReadyCheck(nil), a.checks...)
+		a.mu.Unlock()
+		for _, c := range checks {
+			if err := c.Func(ctx); err != nil {
+				notReady = fmt.Errorf("%s: %w", c.Name, err)
+				break
+			}
+		}
+		if notReady == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s: %w", timeout, notReady)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// lockedBuffer is written by the demo goroutine and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func scimDo(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: %d, not JSON: %s", method, url, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+// TestDemo runs the demo as the README tells people to, on loopback ports
+// chosen by the OS, and provisions through it with the printed token.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	type ready struct{ base, token string }
+	readyc := make(chan ready, 1)
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Demo(ctx, DemoOptions{
+			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Members: 7, Teams: 2,
+			Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+			Ready:  func(base, token string) { readyc <- ready{base, token} },
+		}, &out)
+	}()
+	var r ready
+	select {
+	case r = <-readyc:
+	case err := <-done:
+		t.Fatalf("demo stopped: %v", err)
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; last != r.token || !strings.HasPrefix(last, "scimb_") {
+		t.Errorf("the token is not the last line of stdout: %q", last)
+	}
+	if !strings.Contains(out.String(), r.base) || !strings.Contains(out.String(), "curl -s -H \"Authorization: Bearer "+r.token) {
+		t.Errorf("stdout lacks the base URL or the curl:\n%s", out.String())
+	}
+
+	if code, _ := scimDo(t, "GET", r.base+"/Users", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d, want 401", code)
+	}
+	code, list := scimDo(t, "GET", r.base+"/Users?count=2", r.token, "")
+	if code != 200 || list["totalResults"] != float64(7) || list["itemsPerPage"] != float64(2) {
+		t.Errorf("list users: %d %v", code, list)
+	}
+	code, u := scimDo(t, "POST", r.base+"/Users", r.token,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","name":{"givenName":"Ada","familyName":"Lovelace"},"userType":"Viewer"}`)
+	if code != http.StatusCreated || u["userName"] != "ada@example.com" {
+		t.Errorf("create user: %d %v", code, u)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo: %v", err)
+	}
+}
