@@ -101,50 +101,60 @@ func (d *Directory) teamByName(ctx context.Context, name string) (sigma.Team, bo
 	return sigma.Team{}, false, nil
 }
 
-func (d *Directory) groupExternalID(ctx context.Context, id string) (string, error) {
+// liveTeam returns a team and its store record. A team deleted through
+// any replica is tombstoned in the store, so it is gone here at once even
+// when this replica's index still holds it.
+func (d *Directory) liveTeam(ctx context.Context, id string) (sigma.Team, store.Resource, error) {
 	r, err := d.resource(ctx, store.KindGroup, id)
-	return r.ExternalID, err
+	if err != nil {
+		return sigma.Team{}, r, err
+	}
+	if r.Tombstoned {
+		d.idx.dropTeam(id)
+		return sigma.Team{}, r, fmt.Errorf("team %s was deleted: %w", id, directory.ErrNotFound)
+	}
+	t, err := d.team(ctx, id)
+	return t, r, err
 }
 
 // GetGroup implements directory.Directory.
 func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, error) {
-	t, err := d.team(ctx, id)
+	t, r, err := d.liveTeam(ctx, id)
 	if err != nil {
 		return directory.Group{}, fmt.Errorf("get group %s: %w", id, err)
 	}
-	ext, err := d.groupExternalID(ctx, id)
-	if err != nil {
-		return directory.Group{}, fmt.Errorf("get group %s: %w", id, err)
-	}
-	return d.toGroup(t, ext), nil
+	return d.toGroup(t, r.ExternalID), nil
 }
 
 // LookupGroups implements directory.Directory for AttrID, AttrDisplayName
 // and AttrExternalID.
 func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value string) ([]directory.Group, error) {
-	var t sigma.Team
+	var id string
 	switch attr {
 	case directory.AttrID:
-		var err error
-		t, err = d.team(ctx, value)
-		if errors.Is(err, directory.ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("look up group by id: %w", err)
-		}
+		id = value
 	case directory.AttrDisplayName:
 		if strings.TrimSpace(value) == "" {
 			return nil, nil
 		}
-		found, ok, err := d.teamByName(ctx, value)
+		t, ok, err := d.teamByName(ctx, value)
 		if err != nil {
 			return nil, fmt.Errorf("look up group by displayName: %w", err)
 		}
 		if !ok {
 			return nil, nil
 		}
-		t = found
+		if r, err := d.resource(ctx, store.KindGroup, t.TeamID); err != nil {
+			return nil, fmt.Errorf("look up group by displayName: %w", err)
+		} else if r.Tombstoned {
+			// A stale index entry of a team deleted through another
+			// replica; the name may have been taken again since.
+			d.idx.dropTeam(t.TeamID)
+			if t, ok, err = d.teamByName(ctx, value); err != nil || !ok {
+				return nil, err
+			}
+		}
+		id = t.TeamID
 	case directory.AttrExternalID:
 		r, err := d.store.ResourceByExternalID(ctx, store.KindGroup, value)
 		if errors.Is(err, store.ErrNotFound) {
@@ -153,22 +163,21 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 		if err != nil {
 			return nil, fmt.Errorf("look up group by externalId: %w", err)
 		}
-		g, err := d.GetGroup(ctx, r.ID)
-		if errors.Is(err, directory.ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("look up group by externalId: %w", err)
-		}
-		return []directory.Group{g}, nil
+		id = r.ID
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "groups cannot be looked up by this attribute"}
 	}
-	ext, err := d.groupExternalID(ctx, t.TeamID)
+	if id == "" {
+		return nil, nil
+	}
+	t, r, err := d.liveTeam(ctx, id)
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("look up group by %s: %w", attr, err)
 	}
-	return []directory.Group{d.toGroup(t, ext)}, nil
+	return []directory.Group{d.toGroup(t, r.ExternalID)}, nil
 }
 
 // ListGroups implements directory.Directory.
@@ -181,7 +190,9 @@ func (d *Directory) ListGroups(ctx context.Context) ([]directory.Group, error) {
 	d.idx.read(func(x *indexData) {
 		ts = make([]sigma.Team, 0, len(x.teams))
 		for _, t := range x.teams {
-			ts = append(ts, t)
+			if !recs[t.TeamID].Tombstoned {
+				ts = append(ts, t)
+			}
 		}
 	})
 	sort.Slice(ts, func(i, j int) bool { return ts[i].TeamID < ts[j].TeamID })
@@ -289,7 +300,14 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	if t, ok, err := d.teamByName(ctx, name); err != nil {
 		return fail("", err)
 	} else if ok {
-		return fail(t.TeamID, fmt.Errorf("displayName is taken by team %s: %w", t.TeamID, directory.ErrConflict))
+		// Confirm: another replica may have deleted or renamed it.
+		f, err := d.fetchTeam(ctx, t.TeamID)
+		switch {
+		case err == nil && strings.EqualFold(f.Name, name):
+			return fail(t.TeamID, fmt.Errorf("displayName is taken by team %s: %w", t.TeamID, directory.ErrConflict))
+		case err != nil && !errors.Is(err, directory.ErrNotFound):
+			return fail("", err)
+		}
 	}
 	if err := d.checkExternalID(ctx, store.KindGroup, "", g.ExternalID); err != nil {
 		return fail("", err)
@@ -425,7 +443,7 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
 		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)
 	}
-	t, err := d.team(ctx, id)
+	t, r, err := d.liveTeam(ctx, id)
 	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)
 	}
@@ -439,10 +457,7 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	if err := d.checkAddable(ctx, add); err != nil {
 		return fail(err)
 	}
-	ext, err := d.groupExternalID(ctx, id)
-	if err != nil {
-		return fail(err)
-	}
+	ext := r.ExternalID
 	if len(add)+len(remove) == 0 {
 		d.audit(ctx, op, store.KindGroup, id, store.OutcomeSkipped, nil, "no change")
 		return d.toGroup(t, ext), nil
@@ -472,13 +487,21 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	return d.toGroup(t, ext), nil
 }
 
-// DeleteGroup implements directory.Directory.
+// DeleteGroup implements directory.Directory. The team is deleted in Sigma
+// and tombstoned in the store (team ids are never reused), so replicas
+// whose index still holds it answer ErrNotFound at once.
 func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 	const op = "group.delete"
+	fail := func(err error) error {
+		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
+		return fmt.Errorf("delete group %s: %w", id, err)
+	}
+	if _, _, err := d.liveTeam(ctx, id); errors.Is(err, directory.ErrNotFound) {
+		return fmt.Errorf("delete group %s: %w", id, err)
+	} else if err != nil {
+		return fail(err)
+	}
 	if d.opts.DryRun {
-		if _, err := d.team(ctx, id); err != nil {
-			return fmt.Errorf("delete group %s: %w", id, err)
-		}
 		d.audit(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have deleted team")
 		return nil
 	}
@@ -488,13 +511,11 @@ func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 		return fmt.Errorf("delete group %s: %w", id, directory.ErrNotFound)
 	}
 	if err != nil {
-		err = upstreamErr("delete team", err)
-		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
-		return fmt.Errorf("delete group %s: %w", id, err)
+		return fail(upstreamErr("delete team", err))
 	}
 	d.idx.dropTeam(id)
-	if err := d.store.DeleteResource(context.WithoutCancel(ctx), store.KindGroup, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		d.log.Warn("delete group record from store", "id", id, "err", err)
+	if err := d.putRecord(ctx, store.KindGroup, id, "", true); err != nil {
+		return fail(err)
 	}
 	d.audit(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "deleted team")
 	return nil

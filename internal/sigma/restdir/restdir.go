@@ -480,8 +480,8 @@ func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
 			Help: "Unix time of the last successful full load of the Sigma index.",
 		}),
 		lookups: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "scim_bridge_sigma_index_lookups_total",
-			Help: "Unique-attribute lookups by kind (user, group) and result: hit (index), upstream_hit (index miss found upstream), miss (confirmed absent).",
+			Name: "scim_bridge_sigma_index_reads_total",
+			Help: "Reads of one member or team by id, email or name, by kind (user, group) and result: hit (answered by the index), upstream_hit (index miss found with one upstream call), miss (absent upstream too).",
 		}, []string{"kind", "result"}),
 		writes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "scim_bridge_sigma_directory_writes_total",

@@ -299,6 +299,39 @@ func TestTwoReplicas(t *testing.T) {
 	if _, err := b.CreateGroup(ctx, directory.Group{DisplayName: "replicated"}); !errors.Is(err, directory.ErrConflict) {
 		t.Errorf("B CreateGroup duplicate: %v, want ErrConflict", err)
 	}
+
+	// A deletes the group; B, whose index still holds it, answers 404 at
+	// once and lets the name be taken again.
+	if err := a.DeleteGroup(ctx, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetGroup(ctx, g.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("B GetGroup after A deleted: %v, want ErrNotFound", err)
+	}
+	if gs, err := b.ListGroups(ctx); err != nil || slices.ContainsFunc(gs, func(x directory.Group) bool { return x.ID == g.ID }) {
+		t.Errorf("B ListGroups after A deleted = %v, %v", gs, err)
+	}
+	again, err := a.CreateGroup(ctx, directory.Group{DisplayName: "Replicated"})
+	if err != nil {
+		t.Fatalf("A CreateGroup after deleting: %v", err)
+	}
+	if gs, err := b.LookupGroups(ctx, directory.AttrDisplayName, "Replicated"); err != nil || len(gs) != 1 || gs[0].ID != again.ID {
+		t.Errorf("B LookupGroups(name) after A re-created = %+v, %v; want %s", gs, err, again.ID)
+	}
+	// B's stale index entry must not block B from re-creating a name A freed.
+	h, err := a.CreateGroup(ctx, directory.Group{DisplayName: "Short Lived"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetGroup(ctx, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteGroup(ctx, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateGroup(ctx, directory.Group{DisplayName: "Short Lived"}); err != nil {
+		t.Errorf("B CreateGroup of a name A freed: %v", err)
+	}
 }
 
 func TestDryRunWritesNothing(t *testing.T) {

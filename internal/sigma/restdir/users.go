@@ -229,7 +229,14 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 		if !ok {
 			return nil, nil
 		}
-		id = m.MemberID
+		r, err := d.resource(ctx, store.KindUser, m.MemberID)
+		if err != nil {
+			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		}
+		if r.Tombstoned {
+			return nil, nil
+		}
+		return []directory.User{d.toUser(m, r.ExternalID)}, nil
 	case directory.AttrExternalID:
 		r, err := d.store.ResourceByExternalID(ctx, store.KindUser, value)
 		if errors.Is(err, store.ErrNotFound) {
