@@ -91,3 +91,46 @@ func TestFileErrorsNameTheFileNotTheContent(t *testing.T) {
 		t.Errorf("empty file: %v", err)
 	}
 }
+
+func TestFileReplacedWithSameMtimeAndSize(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "secret")
+	os.WriteFile(p, []byte("aaaa"), 0o600)
+	stamp := time.Unix(5000, 0)
+	os.Chtimes(p, stamp, stamp)
+	f := NewFile(p)
+	f.CheckEvery = 0
+	if v, _ := f.Current(t.Context()); v.Reveal() != "aaaa" {
+		t.Fatal(v.Reveal())
+	}
+	// Atomic replacement (write elsewhere, rename over): new inode, same
+	// size, same mtime.
+	tmp := filepath.Join(dir, "new")
+	os.WriteFile(tmp, []byte("bbbb"), 0o600)
+	os.Chtimes(tmp, stamp, stamp)
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.Current(t.Context()); v.Reveal() != "bbbb" {
+		t.Errorf("replacement missed: %q", v.Reveal())
+	}
+}
+
+func TestFileKeepsLastGoodValueWhileRewritten(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(p, []byte("good"), 0o600)
+	f := NewFile(p)
+	f.CheckEvery = 0
+	f.Current(t.Context())
+	os.WriteFile(p, nil, 0o600) // truncated mid-write
+	if v, err := f.Current(t.Context()); err != nil || v.Reveal() != "good" {
+		t.Errorf("Current while empty = %q, %v; want the last good value", v.Reveal(), err)
+	}
+	if _, err := f.Refresh(t.Context()); !errors.Is(err, ErrEmpty) {
+		t.Errorf("Refresh while empty = %v; want ErrEmpty", err)
+	}
+	os.Remove(p)
+	if v, err := f.Current(t.Context()); err != nil || v.Reveal() != "good" {
+		t.Errorf("Current while missing = %q, %v", v.Reveal(), err)
+	}
+}

@@ -50,8 +50,7 @@ type File struct {
 
 	mu        sync.Mutex
 	v         Value
-	modTime   time.Time
-	size      int64
+	fi        os.FileInfo // of the file v was read from
 	checked   time.Time
 	changedAt time.Time
 }
@@ -65,7 +64,11 @@ func NewFile(path string) *File {
 // Path is the file the secret is read from (not secret itself).
 func (f *File) Path() string { return f.path }
 
-// Current implements Source.
+// Current implements Source. Once a value has been read, a file that is
+// briefly missing or empty (an editor or `echo new > file` mid-write) does
+// not fail callers: the last good value is served until the file is whole
+// again. Refresh, called after the upstream rejected the value, does report
+// such errors.
 func (f *File) Current(context.Context) (Value, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -73,7 +76,11 @@ func (f *File) Current(context.Context) (Value, error) {
 	if !f.v.IsZero() && now.Sub(f.checked) < f.CheckEvery {
 		return f.v, nil
 	}
-	return f.load(now, false)
+	v, err := f.load(now, false)
+	if err != nil && !f.v.IsZero() {
+		return f.v, nil
+	}
+	return v, err
 }
 
 // Refresh implements Source.
@@ -97,7 +104,10 @@ func (f *File) load(now time.Time, force bool) (Value, error) {
 	if err != nil {
 		return "", fmt.Errorf("read secret file %s: %w", f.path, unwrapPathErr(err))
 	}
-	if !force && !f.v.IsZero() && fi.ModTime().Equal(f.modTime) && fi.Size() == f.size {
+	// A replaced file (Kubernetes swaps a symlink, `mv` swaps the inode) is
+	// caught by SameFile even when mtime and size are unchanged.
+	if !force && !f.v.IsZero() && f.fi != nil && os.SameFile(fi, f.fi) &&
+		fi.ModTime().Equal(f.fi.ModTime()) && fi.Size() == f.fi.Size() {
 		return f.v, nil
 	}
 	b, err := os.ReadFile(f.path)
@@ -111,7 +121,7 @@ func (f *File) load(now time.Time, force bool) (Value, error) {
 	if v != f.v {
 		f.changedAt = fi.ModTime()
 	}
-	f.v, f.modTime, f.size = v, fi.ModTime(), fi.Size()
+	f.v, f.fi = v, fi
 	return v, nil
 }
 
