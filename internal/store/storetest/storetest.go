@@ -51,6 +51,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"Reopen", testReopen},
 		{"RaceCreateExternalID", testRaceCreateExternalID},
 		{"RaceRotate", testRaceRotate},
+		{"RaceRotateRevoke", testRaceRotateRevoke},
 		{"RaceTombstoneRevive", testRaceTombstoneRevive},
 		{"RaceAudit", testRaceAudit},
 	}
@@ -783,6 +784,34 @@ func testRaceRotate(t *testing.T, open Opener) {
 	}
 	if len(list) != 2 || len(current) != 1 || current[0] != fmt.Sprint("next", winner) {
 		t.Errorf("after the race: %d tokens, current %v; want 2 tokens, current [next%d]", len(list), current, winner)
+	}
+}
+
+// A revocation racing rotations must not miss a successor committed
+// while it ran: once both are done, no token of the name is live.
+func testRaceRotateRevoke(t *testing.T, open Opener) {
+	ctx, rs := ctxFor(t), twoReplicas(t, open)
+	for round := range 5 {
+		name := fmt.Sprint("okta-", round)
+		must(t, "create", rs[0].CreateToken(ctx, tok(name+"-old", name)))
+		errs := race(rs, func(i int, s store.Store) error {
+			if i%2 == 0 {
+				return s.RevokeToken(ctx, name, at(time.Minute))
+			}
+			return s.RotateToken(ctx, name+"-old", at(time.Hour), at(time.Minute), tok(fmt.Sprint(name, "-next", i), name))
+		})
+		for i, err := range errs {
+			if err != nil && !(i%2 == 1 && errors.Is(err, store.ErrConflict)) {
+				t.Errorf("round %d racer %d: %v", round, i, err)
+			}
+		}
+		list, err := rs[1].ListTokens(ctx)
+		must(t, "list", err)
+		for _, tk := range list {
+			if tk.Name == name && tk.RevokedAt.IsZero() {
+				t.Errorf("round %d: token %s survived a revocation that finished after it was created", round, tk.ID)
+			}
+		}
 	}
 }
 
