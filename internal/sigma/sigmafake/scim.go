@@ -57,6 +57,14 @@ func fromHTTP(e *httpError) *scimErr {
 func (s *Server) scimRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /scim/v2/ServiceProviderConfig", s.scimServiceProviderConfig)
+	mux.HandleFunc("GET /scim/v2/ResourceTypes", s.scimResourceTypes)
+	mux.HandleFunc("GET /scim/v2/Schemas", s.scimSchemas)
+	for _, p := range []string{"/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes", "/scim/v2/Schemas"} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", http.MethodGet)
+			scimError(http.StatusMethodNotAllowed, "", "%s is read-only", r.URL.Path).write(w)
+		})
+	}
 	mux.HandleFunc("GET /scim/v2/Users", s.scimListUsers)
 	mux.HandleFunc("POST /scim/v2/Users", s.scimCreateUser)
 	mux.HandleFunc("GET /scim/v2/Users/{id}", s.scimGetUser)
@@ -101,6 +109,67 @@ func (s *Server) scimServiceProviderConfig(w http.ResponseWriter, r *http.Reques
 			"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": true,
 			"description": "Authentication with the static SCIM bearer token from Sigma's Administration > Authentication page",
 		}},
+	})
+}
+
+func (s *Server) scimResourceTypes(w http.ResponseWriter, r *http.Request) {
+	base := scimBase(r)
+	rt := func(name, endpoint, schema string, ext []map[string]any) map[string]any {
+		m := map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"},
+			"id":      name, "name": name, "endpoint": endpoint, "schema": schema,
+			"meta": map[string]string{"resourceType": "ResourceType", "location": base + "/ResourceTypes/" + name},
+		}
+		if ext != nil {
+			m["schemaExtensions"] = ext
+		}
+		return m
+	}
+	res := []map[string]any{
+		rt("User", "/Users", SchemaUser, []map[string]any{{"schema": SchemaSigmaUser, "required": false}}),
+		rt("Group", "/Groups", SchemaGroup, nil),
+	}
+	writeJSONType(w, http.StatusOK, scimContentType, listResponse[map[string]any]{
+		Schemas: []string{schemaList}, TotalResults: len(res), ItemsPerPage: len(res), StartIndex: 1, Resources: res,
+	})
+}
+
+func (s *Server) scimSchemas(w http.ResponseWriter, r *http.Request) {
+	attr := func(name, typ string, required bool, extra map[string]any) map[string]any {
+		a := map[string]any{"name": name, "type": typ, "multiValued": false, "required": required,
+			"caseExact": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none"}
+		for k, v := range extra {
+			a[k] = v
+		}
+		return a
+	}
+	schema := func(id, name string, attrs ...map[string]any) map[string]any {
+		return map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"},
+			"id":      id, "name": name, "attributes": attrs,
+			"meta": map[string]string{"resourceType": "Schema", "location": scimBase(r) + "/Schemas/" + id},
+		}
+	}
+	res := []map[string]any{
+		schema(SchemaUser, "User",
+			attr("userName", "string", true, map[string]any{"uniqueness": "server"}),
+			attr("name", "complex", false, nil),
+			attr("emails", "complex", false, map[string]any{"multiValued": true}),
+			attr("active", "boolean", false, nil),
+			attr("userType", "string", true, map[string]any{"caseExact": true,
+				"description": "The Sigma account type: built-ins in lower case (view, pro, essential, admin), custom types exactly as named."}),
+			attr("externalId", "string", false, map[string]any{"caseExact": true}),
+		),
+		schema(SchemaSigmaUser, "Sigma User",
+			attr("userKind", "string", false, map[string]any{"canonicalValues": []string{"internal", "embed"}}),
+		),
+		schema(SchemaGroup, "Group",
+			attr("displayName", "string", true, map[string]any{"uniqueness": "server"}),
+			attr("members", "complex", false, map[string]any{"multiValued": true}),
+		),
+	}
+	writeJSONType(w, http.StatusOK, scimContentType, listResponse[map[string]any]{
+		Schemas: []string{schemaList}, TotalResults: len(res), ItemsPerPage: len(res), StartIndex: 1, Resources: res,
 	})
 }
 

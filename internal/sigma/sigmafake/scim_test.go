@@ -466,10 +466,21 @@ func TestSCIMAcceptsRequestsWithoutContentType(t *testing.T) {
 	send(t, http.MethodPost, s.SCIMURL()+"/Users", DefaultSCIMToken, "", bytes.NewReader(b)).want(t, http.StatusCreated)
 }
 
-func TestSCIMServiceProviderConfig(t *testing.T) {
+func TestSCIMDiscoveryEndpoints(t *testing.T) {
 	s := startServer(t, Options{})
-	r := newSCIM(t, s).do(http.MethodGet, "/ServiceProviderConfig", nil).want(t, http.StatusOK)
+	c := newSCIM(t, s)
+	r := c.do(http.MethodGet, "/ServiceProviderConfig", nil).want(t, http.StatusOK)
 	if ct := r.header.Get("Content-Type"); ct != "application/scim+json" {
 		t.Fatalf("content type %q", ct)
+	}
+	for _, p := range []string{"/ResourceTypes", "/Schemas"} {
+		var l scimList[map[string]any]
+		c.do(http.MethodGet, p, nil).want(t, http.StatusOK).decode(t, &l)
+		if l.TotalResults == 0 || len(l.Resources) != l.TotalResults {
+			t.Fatalf("%s: %+v", p, l)
+		}
+	}
+	for _, p := range []string{"/ServiceProviderConfig", "/ResourceTypes", "/Schemas"} {
+		c.do(http.MethodPost, p, map[string]any{}).want(t, http.StatusMethodNotAllowed)
 	}
 }
