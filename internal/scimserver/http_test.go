@@ -1,0 +1,456 @@
+package scimserver_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/mapping"
+	"github.com/scimbridge/scim-bridge/internal/scimserver"
+	"github.com/scimbridge/scim-bridge/internal/scimserver/scimtest"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+)
+
+func newUser(userName string) map[string]any {
+	return map[string]any{
+		"schemas":  []string{mapping.SchemaUser},
+		"userName": userName,
+		"name":     map[string]any{"givenName": "Given", "familyName": "Family"},
+		"emails":   []any{map[string]any{"value": userName, "type": "work", "primary": true}},
+		"active":   true,
+	}
+}
+
+func (ts *testServer) createUser(t testing.TB, userName string) string {
+	t.Helper()
+	r := ts.do(t, "POST", "/Users", newUser(userName)).want(t, http.StatusCreated)
+	return r.Body["id"].(string)
+}
+
+func (ts *testServer) createGroup(t testing.TB, name string, members ...string) string {
+	t.Helper()
+	var ms []any
+	for _, m := range members {
+		ms = append(ms, map[string]any{"value": m})
+	}
+	r := ts.do(t, "POST", "/Groups", map[string]any{"displayName": name, "members": ms}).want(t, http.StatusCreated)
+	return r.Body["id"].(string)
+}
+
+func TestDiscovery(t *testing.T) {
+	ts := newTestServer(t)
+	spc := ts.do(t, "GET", "/ServiceProviderConfig", nil).want(t, 200).Body
+	for key, want := range map[string]bool{"patch": true, "bulk": false, "filter": true, "changePassword": false, "sort": true, "etag": true} {
+		if got := spc[key].(map[string]any)["supported"]; got != want {
+			t.Errorf("%s.supported = %v, want %v", key, got, want)
+		}
+	}
+	if spc["filter"].(map[string]any)["maxResults"] != float64(1000) {
+		t.Errorf("maxResults = %v", spc["filter"])
+	}
+	if s := spc["authenticationSchemes"].([]any)[0].(map[string]any); s["type"] != "oauthbearertoken" || s["description"] == "" {
+		t.Errorf("authenticationSchemes = %v", s)
+	}
+	for _, p := range []string{"/ServiceProviderConfig", "/Schemas", "/ResourceTypes", "/Schemas/" + mapping.SchemaUser, "/ResourceTypes/User"} {
+		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			r := ts.do(t, m, p, "{}")
+			r.want(t, http.StatusMethodNotAllowed)
+			if r.Header.Get("Allow") != "GET" {
+				t.Errorf("%s %s: Allow %q", m, p, r.Header.Get("Allow"))
+			}
+		}
+	}
+	schemas := ts.do(t, "GET", "/Schemas", nil).want(t, 200).Body
+	if schemas["totalResults"] != float64(4) {
+		t.Errorf("schemas: %v", schemas["totalResults"])
+	}
+	u := ts.do(t, "GET", "/Schemas/"+mapping.SchemaUser, nil).want(t, 200).Body
+	if u["id"] != mapping.SchemaUser || len(u["attributes"].([]any)) < 10 {
+		t.Errorf("user schema: %v", u["id"])
+	}
+	rt := ts.do(t, "GET", "/ResourceTypes/Group", nil).want(t, 200).Body
+	if rt["endpoint"] != "/Groups" || rt["meta"].(map[string]any)["location"] != ts.URL+"/ResourceTypes/Group" {
+		t.Errorf("resource type: %v", rt)
+	}
+	ts.do(t, "GET", "/Schemas/urn:nope", nil).want(t, 404)
+}
+
+func TestTolerantRouting(t *testing.T) {
+	ts := newTestServer(t)
+	id := ts.createUser(t, "route@example.com")
+	for _, p := range []string{
+		"/Users/?filter=" + urlq(`userName eq "route@example.com"`),
+		"/users?filter=" + urlq(`userName eq "ROUTE@example.com"`),
+		"/USERS/?filter=" + urlq(`userName eq "route@example.com"`),
+	} {
+		r := ts.do(t, "GET", p, nil).want(t, 200)
+		if r.Body["totalResults"] != float64(1) {
+			t.Errorf("%s: %s", p, r.Raw)
+		}
+	}
+	ts.do(t, "GET", "/users/"+id+"/", nil).want(t, 200)
+	ts.do(t, "GET", "/serviceproviderconfig/", nil).want(t, 200)
+	r := ts.do(t, "POST", "/users/.SEARCH", map[string]any{"filter": `userName eq "route@example.com"`}).want(t, 200)
+	if r.Body["totalResults"] != float64(1) {
+		t.Errorf(".search: %s", r.Raw)
+	}
+	// Okta may POST without a Content-Type; application/json is fine too.
+	ts.do(t, "POST", "/Users", toJSON(newUser("noct@example.com")), "Content-Type", "").want(t, 201)
+	ts.do(t, "POST", "/Users", toJSON(newUser("json@example.com")), "Content-Type", "application/json; charset=utf-8").want(t, 201)
+	ts.do(t, "POST", "/Users", toJSON(newUser("xml@example.com")), "Content-Type", "application/xml").wantError(t, 415, "invalidSyntax")
+	ts.do(t, "GET", "/Nope", nil).want(t, 404)
+}
+
+func toJSON(v any) string {
+	b, _ := jsonMarshal(v)
+	return string(b)
+}
+
+func TestLookupIsNotAScan(t *testing.T) {
+	ts := newTestServer(t, withFake(func(o *sigmafake.Options) { o.Members = 30; o.Teams = 3 }))
+	ts.createUser(t, "find.me@example.com")
+	ts.Fake.ResetRequests()
+	for _, f := range []string{
+		`userName eq "find.me@example.com"`,
+		`userName eq "missing@example.com"`,
+		`emails[type eq "work"].value eq "find.me@example.com"`,
+		`externalId eq "nope"`,
+		`userName eq "find.me@example.com" and active eq true`,
+	} {
+		ts.do(t, "GET", "/Users?filter="+urlq(f)+"&startIndex=1&count=100", nil).want(t, 200)
+	}
+	for _, c := range scimtest.Calls(ts.Fake) {
+		if strings.HasPrefix(c, "GET /v2/members?") && !strings.Contains(c, "email=") {
+			t.Errorf("a lookup scanned the members: %s", c)
+		}
+		if strings.HasPrefix(c, "GET /v2/teams") {
+			t.Errorf("a user lookup read teams: %s", c)
+		}
+	}
+}
+
+func TestListPagingSortingAttributes(t *testing.T) {
+	ts := newTestServer(t)
+	for _, n := range []string{"carol", "alice", "bob", "dave", "erin"} {
+		ts.createUser(t, n+"@example.com")
+	}
+	r := ts.do(t, "GET", "/Users?startIndex=2&count=2&sortBy=userName", nil).want(t, 200).Body
+	if r["totalResults"] != float64(5) || r["itemsPerPage"] != float64(2) || r["startIndex"] != float64(2) {
+		t.Fatalf("page: %v", r)
+	}
+	res := r["Resources"].([]any)
+	if res[0].(map[string]any)["userName"] != "bob@example.com" || res[1].(map[string]any)["userName"] != "carol@example.com" {
+		t.Errorf("sorted page: %v", res)
+	}
+	r = ts.do(t, "GET", "/Users?sortBy=userName&sortOrder=descending&count=1", nil).want(t, 200).Body
+	if r["Resources"].([]any)[0].(map[string]any)["userName"] != "erin@example.com" {
+		t.Errorf("descending: %v", r["Resources"])
+	}
+	r = ts.do(t, "GET", "/Users?count=0", nil).want(t, 200).Body
+	if r["totalResults"] != float64(5) || r["itemsPerPage"] != float64(0) || len(r["Resources"].([]any)) != 0 {
+		t.Errorf("count=0: %v", r)
+	}
+	r = ts.do(t, "GET", "/Users?startIndex=9", nil).want(t, 200).Body
+	if r["totalResults"] != float64(5) || r["itemsPerPage"] != float64(0) {
+		t.Errorf("past the end: %v", r)
+	}
+	// Stable order without sortBy: two reads give the same sequence.
+	a := ts.do(t, "GET", "/Users?count=100", nil).want(t, 200).Raw
+	b := ts.do(t, "GET", "/Users?count=100", nil).want(t, 200).Raw
+	if string(a) != string(b) {
+		t.Error("unsorted listing is not stable")
+	}
+	r = ts.do(t, "GET", "/Users?filter="+urlq(`userName sw "a"`)+"&attributes=userName", nil).want(t, 200).Body
+	u := r["Resources"].([]any)[0].(map[string]any)
+	if len(u) != 3 || u["userName"] != "alice@example.com" || u["id"] == nil || u["schemas"] == nil {
+		t.Errorf("attributes=userName: %v", u)
+	}
+	r = ts.do(t, "POST", "/Users/.search", map[string]any{
+		"schemas": []string{mapping.SchemaSearch}, "filter": `userName ew "example.com"`, "excludedAttributes": []string{"emails", "name"},
+		"sortBy": "userName", "startIndex": 5, "count": 10,
+	}).want(t, 200).Body
+	u = r["Resources"].([]any)[0].(map[string]any)
+	if r["totalResults"] != float64(5) || u["userName"] != "erin@example.com" || u["emails"] != nil || u["name"] != nil {
+		t.Errorf(".search: %v", r)
+	}
+	for _, p := range []string{"/Users?count=ten", "/Users?startIndex=x", "/Users?sortBy=nosuch", "/Users?sortOrder=up"} {
+		ts.do(t, "GET", p, nil).wantError(t, 400, "invalidValue")
+	}
+}
+
+func TestETags(t *testing.T) {
+	ts := newTestServer(t)
+	id := ts.createUser(t, "etag@example.com")
+	r := ts.do(t, "GET", "/Users/"+id, nil).want(t, 200)
+	etag := r.Header.Get("ETag")
+	if !strings.HasPrefix(etag, `W/"`) || r.Body["meta"].(map[string]any)["version"] != etag {
+		t.Fatalf("ETag %q, meta %v", etag, r.Body["meta"])
+	}
+	patch := map[string]any{"Operations": []any{map[string]any{"op": "replace", "path": "name.givenName", "value": "Changed"}}}
+	ts.do(t, "PATCH", "/Users/"+id, patch, "If-Match", `W/"stale"`).wantError(t, 412, "")
+	r = ts.do(t, "PATCH", "/Users/"+id, patch, "If-Match", etag).want(t, 200)
+	next := r.Header.Get("ETag")
+	if next == etag || next == "" {
+		t.Fatalf("version did not change: %q", next)
+	}
+	ts.do(t, "PUT", "/Users/"+id, newUser("etag@example.com"), "If-Match", etag).wantError(t, 412, "")
+	ts.do(t, "DELETE", "/Users/"+id, nil, "If-Match", etag).wantError(t, 412, "")
+	ts.do(t, "PUT", "/Users/"+id, newUser("etag@example.com"), "If-Match", "*").want(t, 200)
+	gid := ts.createGroup(t, "Etagged")
+	g := ts.do(t, "GET", "/Groups/"+gid, nil).want(t, 200)
+	ts.do(t, "DELETE", "/Groups/"+gid, nil, "If-Match", `W/"nope"`).wantError(t, 412, "")
+	ts.do(t, "DELETE", "/Groups/"+gid, nil, "If-Match", g.Header.Get("ETag")).want(t, 204)
+}
+
+func TestPasswordNeverReturned(t *testing.T) {
+	ts := newTestServer(t)
+	u := newUser("pw@example.com")
+	u["password"] = "hunter2-secret"
+	r := ts.do(t, "POST", "/Users", u).want(t, 201)
+	if strings.Contains(string(r.Raw), "hunter2") || r.Body["password"] != nil {
+		t.Fatalf("password echoed: %s", r.Raw)
+	}
+	r = ts.do(t, "GET", "/Users/"+r.Body["id"].(string)+"?attributes=password", nil).want(t, 200)
+	if strings.Contains(string(r.Raw), "hunter2") {
+		t.Fatal("password returned")
+	}
+	if strings.Contains(ts.Log.String(), "hunter2") {
+		t.Fatal("password logged")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	ts := newTestServer(t, withScim(func(o *scimserver.Options) { o.MaxBodyBytes = 4096 }))
+	uid := ts.createUser(t, "existing@example.com")
+	gid := ts.createGroup(t, "Existing")
+	big := `{"userName":"big@example.com","displayName":"` + strings.Repeat("x", 5000) + `"}`
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		scimType           string
+	}{
+		{"malformed JSON", "POST", "/Users", `{"userName": "a@example.com",`, 400, "invalidSyntax"},
+		{"not an object", "POST", "/Users", `["a"]`, 400, "invalidSyntax"},
+		{"empty body", "POST", "/Users", ``, 400, "invalidSyntax"},
+		{"userName of the wrong type", "POST", "/Users", `{"userName": 5}`, 400, "invalidValue"},
+		{"active of the wrong type", "POST", "/Users", `{"userName":"w@example.com","active":"perhaps"}`, 400, "invalidValue"},
+		{"emails of the wrong type", "POST", "/Users", `{"userName":"w@example.com","emails":{"value":5}}`, 400, "invalidValue"},
+		{"unknown attribute", "POST", "/Users", `{"userName":"u@example.com","shoeSize":44}`, 400, "invalidSyntax"},
+		{"missing userName", "POST", "/Users", `{"displayName":"No Name"}`, 400, "invalidValue"},
+		{"non-email userName without email", "POST", "/Users", `{"userName":"jdoe"}`, 400, "invalidValue"},
+		{"unknown account type", "POST", "/Users", `{"userName":"t@example.com","userType":"Wizard"}`, 400, "invalidValue"},
+		{"duplicate userName", "POST", "/Users", `{"userName":"EXISTING@example.com"}`, 409, "uniqueness"},
+		{"oversized body", "POST", "/Users", big, 413, "invalidValue"},
+		{"invalid filter", "GET", "/Users?filter=" + urlq(`userName eq`), nil, 400, "invalidFilter"},
+		{"filter on unknown attribute", "GET", "/Users?filter=" + urlq(`shoeSize gt "4"`), nil, 400, "invalidFilter"},
+		{"invalid filter in .search", "POST", "/Groups/.search", `{"filter":"displayName xx \"a\""}`, 400, "invalidFilter"},
+		{"malformed .search", "POST", "/Users/.search", `{"count":"ten"}`, 400, "invalidSyntax"},
+		{"unknown user", "GET", "/Users/nope", nil, 404, ""},
+		{"unknown group", "GET", "/Groups/nope", nil, 404, ""},
+		{"patch without Operations", "PATCH", "/Users/" + uid, `{"op":"replace"}`, 400, "invalidSyntax"},
+		{"patch unknown path", "PATCH", "/Users/" + uid, `{"Operations":[{"op":"replace","path":"shoeSize","value":1}]}`, 400, "invalidPath"},
+		{"patch read-only groups", "PATCH", "/Users/" + uid, `{"Operations":[{"op":"add","path":"groups","value":[{"value":"` + gid + `"}]}]}`, 400, "mutability"},
+		{"patch unknown account type", "PATCH", "/Users/" + uid, `{"Operations":[{"op":"replace","path":"userType","value":"Wizard"}]}`, 400, "invalidValue"},
+		{"remove all members by mistake", "PATCH", "/Groups/" + gid, `{"Operations":[{"op":"remove","path":"members"}]}`, 400, "invalidValue"},
+		{"add unknown member", "PATCH", "/Groups/" + gid, `{"Operations":[{"op":"add","path":"members","value":[{"value":"nosuchuser"}]}]}`, 400, "invalidValue"},
+		{"duplicate group name", "POST", "/Groups", `{"displayName":"existing"}`, 409, "uniqueness"},
+		{"group without displayName", "POST", "/Groups", `{"members":[]}`, 400, "invalidValue"},
+		{"put unknown user", "PUT", "/Users/nope", `{"userName":"x@example.com"}`, 404, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ts.do(t, c.method, c.path, c.body).wantError(t, c.status, c.scimType)
+		})
+	}
+	t.Run("unknown account type lists valid ones and writes nothing", func(t *testing.T) {
+		ts.Fake.ResetRequests()
+		r := ts.do(t, "POST", "/Users", `{"userName":"t2@example.com","userType":"Wizard"}`)
+		r.wantError(t, 400, "invalidValue")
+		if d := r.Body["detail"].(string); !strings.Contains(d, "View") {
+			t.Errorf("detail does not list valid account types: %s", d)
+		}
+		for _, c := range scimtest.Calls(ts.Fake) {
+			if !strings.HasPrefix(c, "GET ") {
+				t.Errorf("a write reached Sigma: %s", c)
+			}
+		}
+	})
+	t.Run("missing token", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", ts.URL+"/Users", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Fatalf("status %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("revoked token", func(t *testing.T) {
+		other := *ts
+		var err error
+		other.Token, _, err = ts.Tokens.Create(context.Background(), "revoked-idp", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.do(t, "GET", "/Users?count=1", nil).want(t, 200)
+		if err := ts.Tokens.Revoke(context.Background(), "revoked-idp"); err != nil {
+			t.Fatal(err)
+		}
+		r := other.do(t, "GET", "/Users?count=1", nil)
+		r.want(t, 401)
+		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
+		}
+	})
+}
+
+// flakyDir fails or panics on demand, to test the edge's error handling.
+type flakyDir struct {
+	directory.Directory
+	err   error
+	panic bool
+}
+
+func (f *flakyDir) GetUser(ctx context.Context, id string) (directory.User, error) {
+	if f.panic {
+		panic("boom: internal state 0xdeadbeef")
+	}
+	if f.err != nil {
+		return directory.User{}, f.err
+	}
+	return f.Directory.GetUser(ctx, id)
+}
+
+func TestUpstreamAndInternalErrors(t *testing.T) {
+	fd := &flakyDir{}
+	ts := newTestServer(t, withWrappedDir(func(d directory.Directory) directory.Directory { fd.Directory = d; return fd }))
+	fd.err = fmt.Errorf("get member: %w", &directory.UpstreamError{Op: "get member", Status: 429, Retryable: true, RetryAfter: 2500 * 1e6})
+	r := ts.do(t, "GET", "/Users/x", nil)
+	r.wantError(t, 503, "")
+	if r.Header.Get("Retry-After") != "3" {
+		t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
+	}
+	fd.err = fmt.Errorf("db exploded at /var/lib/secret.db: %w", context.DeadlineExceeded)
+	ts.do(t, "GET", "/Users/x", nil).wantError(t, 503, "")
+	fd.err = fmt.Errorf("weird failure with internal text /var/lib/x")
+	r = ts.do(t, "GET", "/Users/x", nil)
+	r.wantError(t, 500, "")
+	if strings.Contains(string(r.Raw), "/var/lib") {
+		t.Errorf("internal text leaked: %s", r.Raw)
+	}
+	if !strings.Contains(string(r.Raw), r.Header.Get("X-Request-Id")) {
+		t.Errorf("500 does not name the request id: %s", r.Raw)
+	}
+	fd.err, fd.panic = nil, true
+	r = ts.do(t, "GET", "/Users/x", nil)
+	r.wantError(t, 500, "")
+	if strings.Contains(string(r.Raw), "deadbeef") {
+		t.Errorf("panic text leaked: %s", r.Raw)
+	}
+	if !strings.Contains(ts.Log.String(), "deadbeef") {
+		t.Error("panic not logged")
+	}
+}
+
+func TestUpstreamOutageIs503(t *testing.T) {
+	ts := newTestServer(t)
+	ts.Fake.SetFault("/v2/members", sigmafake.Fault{Status500: 1})
+	r := ts.do(t, "GET", "/Users?filter="+urlq(`userName eq "nobody@example.com"`), nil)
+	r.wantError(t, 503, "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+}
+
+func TestRequestIDLogAndMetrics(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.do(t, "GET", "/Users", nil, "X-Request-Id", "idp-req-42")
+	if r.Header.Get("X-Request-Id") != "idp-req-42" {
+		t.Errorf("request id not echoed: %q", r.Header.Get("X-Request-Id"))
+	}
+	r = ts.do(t, "GET", "/Users", nil, "X-Request-Id", "bad id with spaces")
+	if id := r.Header.Get("X-Request-Id"); id == "" || strings.Contains(id, " ") {
+		t.Errorf("insane request id kept: %q", id)
+	}
+	log := ts.Log.String()
+	if !strings.Contains(log, `"request_id":"idp-req-42"`) || !strings.Contains(log, `"token":"okta-test"`) || !strings.Contains(log, `"msg":"scim request"`) {
+		t.Errorf("access log line missing fields: %s", log)
+	}
+	if got := testutil.ToFloat64(counter(t, ts, "users", "GET", "2xx")); got != 2 {
+		t.Errorf("users GET 2xx = %v, want 2", got)
+	}
+	ts.do(t, "GET", "/Users/nope", nil)
+	if got := testutil.ToFloat64(counter(t, ts, "users", "GET", "4xx")); got != 1 {
+		t.Errorf("users GET 4xx = %v, want 1", got)
+	}
+	// The actor reaches the audit trail.
+	ts.do(t, "POST", "/Users", newUser("audited@example.com"), "X-Request-Id", "audit-me").want(t, 201)
+	entries, err := ts.Store.ListAudit(context.Background(), storeAuditFilter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		if e.RequestID == "audit-me" && e.TokenName == "okta-test" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no audit entry with the request id and token name: %+v", entries)
+	}
+}
+
+func TestAccountTypeRules(t *testing.T) {
+	ts := newTestServer(t, withScim(func(o *scimserver.Options) {
+		o.Rules = mapping.AccountTypeRules{{Group: "Sigma Admins", AccountType: "Admin"}, {Group: "Sigma Creators", AccountType: "Pro"}}
+	}))
+	a := ts.createUser(t, "a@example.com")
+	b := ts.createUser(t, "b@example.com")
+	accountType := func(id string) string {
+		return ts.do(t, "GET", "/Users/"+id, nil).want(t, 200).Body["userType"].(string)
+	}
+	if accountType(a) != "View" {
+		t.Fatalf("default type %q", accountType(a))
+	}
+	creators := ts.createGroup(t, "Sigma Creators", a)
+	if accountType(a) != "Pro" || accountType(b) != "View" {
+		t.Fatalf("after create: a=%s b=%s", accountType(a), accountType(b))
+	}
+	admins := ts.createGroup(t, "Sigma Admins")
+	ts.do(t, "PATCH", "/Groups/"+admins, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+a+`"},{"value":"`+b+`"}]}]}`).want(t, 200)
+	if accountType(a) != "Admin" || accountType(b) != "Admin" {
+		t.Fatalf("after add: a=%s b=%s", accountType(a), accountType(b))
+	}
+	ts.do(t, "PATCH", "/Groups/"+admins, `{"Operations":[{"op":"remove","path":"members[value eq \"`+a+`\"]"}]}`).want(t, 200)
+	if accountType(a) != "Pro" || accountType(b) != "Admin" {
+		t.Fatalf("after remove: a=%s b=%s (first matching rule wins)", accountType(a), accountType(b))
+	}
+	// b matches no rule any more: keeps Admin.
+	ts.do(t, "DELETE", "/Groups/"+admins, nil).want(t, 204)
+	if accountType(b) != "Admin" {
+		t.Fatalf("after delete: b=%s", accountType(b))
+	}
+	ts.do(t, "PUT", "/Groups/"+creators, map[string]any{"displayName": "Sigma Creators", "members": []any{map[string]any{"value": b}}}).want(t, 200)
+	if accountType(b) != "Pro" || accountType(a) != "Pro" {
+		t.Fatalf("after replace: a=%s b=%s", accountType(a), accountType(b))
+	}
+	// A PATCH that changes nothing answers 204 and leaves the team as it was
+	// (the delta is still sent: a stale read must not drop an IdP's add).
+	ts.Fake.ResetRequests()
+	ts.do(t, "PATCH", "/Groups/"+creators, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+b+`"}]}]}`).want(t, 204)
+	team, _ := ts.Fake.Team(creators)
+	if len(team.Members) != 1 {
+		t.Errorf("team members after no-op PATCH: %+v", team.Members)
+	}
+	for _, c := range scimtest.Calls(ts.Fake) {
+		if strings.HasPrefix(c, "PATCH /v2/members") {
+			t.Errorf("no-op group PATCH changed a member: %s", c)
+		}
+	}
+}
