@@ -90,7 +90,7 @@ func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY name, created_at, id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY name COLLATE "C", created_at, id COLLATE "C"`)
 	if err != nil {
 		return nil, s.mapErr(op, err)
 	}
