@@ -38,6 +38,9 @@
 //     invisible to SCIM, inactive ones (active=false) are listed. A SCIM POST
 //     of an archived member's userName reactivates that same member.
 //   - Guests cannot be provisioned through SCIM (400).
+//   - Archived or inactive members cannot be added to a team through REST or
+//     SCIM; REST also refuses to remove them (as documented), SCIM lets IdPs
+//     remove them so deprovisioned users can leave groups.
 //
 // Tests can inject faults per path prefix (SetFault), read the request log
 // (Requests, CountRequests), move the clock (Options.Now), expire tokens,

@@ -935,7 +935,7 @@ func (s *Server) patchTeamMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	herr := s.changeTeamMembersLocked(r.PathValue("teamId"), b.Add, b.Remove, s.ownerID)
+	herr := s.changeTeamMembersLocked(r.PathValue("teamId"), b.Add, b.Remove, true, s.ownerID)
 	s.mu.Unlock()
 	if herr != nil {
 		herr.write(w)
@@ -945,8 +945,9 @@ func (s *Server) patchTeamMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 // changeTeamMembersLocked applies add and remove atomically: every id is
-// checked before anything changes.
-func (s *Server) changeTeamMembersLocked(teamID string, add, remove []string, by string) *httpError {
+// checked before anything changes. Archived or inactive members can never be
+// added; strictRemove (the REST rule) refuses to remove them too.
+func (s *Server) changeTeamMembersLocked(teamID string, add, remove []string, strictRemove bool, by string) *httpError {
 	t, ok := s.teamLocked(teamID)
 	if !ok {
 		return notFound("Team not found")
@@ -954,8 +955,10 @@ func (s *Server) changeTeamMembersLocked(teamID string, add, remove []string, by
 	if herr := s.checkJoinableLocked(add); herr != nil {
 		return herr
 	}
-	if herr := s.checkJoinableLocked(remove); herr != nil {
-		return herr
+	if strictRemove {
+		if herr := s.checkJoinableLocked(remove); herr != nil {
+			return herr
+		}
 	}
 	for _, id := range add {
 		t.add(id, by, false)

@@ -883,7 +883,9 @@ func (s *Server) setTeamMembersLocked(t *teamRec, ids []string) *httpError {
 	if len(add) == 0 && len(remove) == 0 {
 		return nil
 	}
-	return s.changeTeamMembersLocked(t.TeamID, add, remove, s.ownerID)
+	// Sigma's own SCIM endpoint must let IdPs drop deprovisioned users from
+	// groups, so only additions are checked here.
+	return s.changeTeamMembersLocked(t.TeamID, add, remove, false, s.ownerID)
 }
 
 func (s *Server) scimReplaceGroup(w http.ResponseWriter, r *http.Request) {

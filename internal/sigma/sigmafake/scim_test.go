@@ -438,6 +438,15 @@ func TestSCIMGroupsAreTeams(t *testing.T) {
 		t.Fatalf("failed patch changed the team %+v", tm)
 	}
 
+	// Deprovisioned users can still be removed through SCIM.
+	c.do(http.MethodPatch, "/Groups/"+g.ID, map[string]any{"Operations": []map[string]any{{"op": "add", "path": "members", "value": []map[string]any{{"value": b}}}}}).want(t, http.StatusOK)
+	c.do(http.MethodDelete, "/Users/"+b, nil).want(t, http.StatusNoContent)
+	got = patch(map[string]any{"op": "remove", "path": `members[value eq "` + b + `"]`})
+	if !slices.Equal(got.memberIDs(), []string{a}) {
+		t.Fatalf("after removing a deprovisioned user %v", got.memberIDs())
+	}
+	b = ms[4].MemberID
+
 	var l scimList[scimGroupJSON]
 	c.do(http.MethodGet, "/Groups?filter="+url.QueryEscape(`displayName eq "finance & ops"`)+"&excludedAttributes=members", nil).want(t, http.StatusOK).decode(t, &l)
 	if l.TotalResults != 1 || l.Resources[0].ID != g.ID || l.Resources[0].Members != nil {
