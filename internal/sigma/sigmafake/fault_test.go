@@ -186,7 +186,8 @@ func TestRequestLog(t *testing.T) {
 	if q := reqs[1].Query; q.Get("limit") != "2" || q.Get("includeArchived") != "true" || reqs[1].Status != http.StatusOK {
 		t.Fatalf("entry %+v", reqs[1])
 	}
-	if reqs[2].Status != http.StatusNotFound || !strings.Contains(string(reqs[2].Body), "firstName") {
+	if reqs[2].Status != http.StatusNotFound || !strings.Contains(string(reqs[2].Body), "firstName") ||
+		reqs[2].Header.Get("Content-Type") != "application/json" || reqs[2].Header.Get("Authorization") != "Bearer "+c.token {
 		t.Fatalf("entry %+v", reqs[2])
 	}
 	s.ResetRequests()

@@ -110,7 +110,12 @@ type Request struct {
 	Query  url.Values
 	// Status is the status the emulator produced; for an ambiguous fault it
 	// is the status of the performed action, and Dropped is true.
-	Status  int
+	Status int
+	// Header is a copy of the request headers (Authorization included: the
+	// credentials are the emulator's own).
+	Header http.Header
+	// Body is the raw request body (a token request's includes the fake
+	// client secret).
 	Body    []byte
 	Dropped bool
 }
@@ -430,7 +435,7 @@ func (s *Server) serve(mux http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		entry := Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body}
+		entry := Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
 		sw := &statusWriter{ResponseWriter: w}
 		recorded := false
 		finish := func() {
