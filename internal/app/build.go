@@ -110,6 +110,25 @@ func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 	return rd, nil
 }
 
+func (a *App) scimClient() (*sigma.SCIMClient, error) {
+	s := a.cfg.Sigma
+	src, err := a.secretSource("sigma_scim_token", s.SCIMToken, s.SCIMTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := sigma.NewSCIMClient(sigma.SCIMConfig{
+		BaseURL:           s.SCIMURL,
+		Token:             src,
+		MaxConcurrent:     s.MaxConcurrent,
+		RequestsPerSecond: s.RequestsPerSecond,
+		Logger:            a.logger,
+	}, a.reg)
+	if err != nil {
+		return nil, fmt.Errorf("build sigma SCIM client: %w", err)
+	}
+	return c, nil
+}
+
 func (a *App) restClient() (*sigma.Client, error) {
 	s := a.cfg.Sigma
 	host, err := sigma.ResolveHost(s.APIURL)

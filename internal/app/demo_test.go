@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 )
 
 // lockedBuffer is written by the demo goroutine and read by the test.
@@ -98,5 +100,49 @@ func TestDemo(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("demo: %v", err)
+	}
+}
+
+func TestCheckAgainstTheEmulator(t *testing.T) {
+	fake, err := sigmafake.Start(sigmafake.Options{Members: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	cfg := testConfig(t)
+	cfg.Sigma.APIURL = fake.URL()
+	cfg.Sigma.ClientID = sigmafake.DefaultClientID
+	cfg.Sigma.ClientSecret = sigmafake.DefaultClientSecret
+	cfg.Sigma.SCIMURL = fake.SCIMURL()
+	cfg.Sigma.SCIMToken = sigmafake.DefaultSCIMToken
+	var out bytes.Buffer
+	if err := Check(t.Context(), cfg, &out); err != nil {
+		t.Fatalf("Check: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"store: ok", "sigma REST auth: ok", "sigma account types: ok: Admin, Pro, Essential, View, Analyst Creator",
+		"sigma SCIM endpoint: ok", "mode: scim (auto: Sigma's Enterprise SCIM endpoint answers)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// A rejected SCIM token and a wrong client secret: both reported, mode
+	// falls to none, and no secret is printed.
+	cfg.Sigma.SCIMToken = "wrong-scim-token-value"
+	cfg.Sigma.ClientSecret = "wrong-client-secret-value"
+	out.Reset()
+	err = Check(t.Context(), cfg, &out)
+	if err == nil || err.Error() != "failed: sigma REST auth, sigma SCIM endpoint" {
+		t.Errorf("Check = %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "mode: none") {
+		t.Errorf("mode line: %s", out.String())
+	}
+	for _, s := range []string{"wrong-scim-token-value", "wrong-client-secret-value"} {
+		if strings.Contains(out.String()+err.Error(), s) {
+			t.Errorf("check printed a secret")
+		}
 	}
 }
