@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/mapping"
@@ -135,6 +136,15 @@ func TestSortAndProject(t *testing.T) {
 	sortResources(res, &byUser, true)
 	if ids := []any{res[0]["id"], res[1]["id"], res[2]["id"]}; !reflect.DeepEqual(ids, []any{"1", "3", "2"}) {
 		t.Errorf("by userName descending: %v", ids)
+	}
+	t1, _ := time.Parse(time.RFC3339, "2026-01-02T03:04:05Z")
+	early := mapping.UserToSCIM(directory.User{ID: "9", UserName: "e@x.io", Created: t1}, "")
+	late := mapping.UserToSCIM(directory.User{ID: "8", UserName: "l@x.io", Created: t1.Add(500 * time.Millisecond)}, "")
+	byCreated, _ := mapping.ResolvePath(mapping.User, "meta.created")
+	pair := []map[string]any{late, early}
+	sortResources(pair, &byCreated, false)
+	if pair[0]["id"] != "9" {
+		t.Errorf("meta.created order: %v then %v", pair[0]["meta"], pair[1]["meta"])
 	}
 	proj, _ := parseProjection(mapping.User, []string{"userName,name.givenName", "emails.value"}, nil)
 	got := roundTripJSON(t, project(res[0], proj))

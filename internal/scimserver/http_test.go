@@ -454,3 +454,16 @@ func TestAccountTypeRules(t *testing.T) {
 		}
 	}
 }
+
+func TestSearchEndpointMethods(t *testing.T) {
+	ts := newTestServer(t)
+	for _, p := range []string{"/Users/.search", "/Groups/.search"} {
+		for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+			r := ts.do(t, m, p, nil)
+			r.wantError(t, http.StatusMethodNotAllowed, "")
+			if r.Header.Get("Allow") != "POST" {
+				t.Errorf("%s %s: Allow %q", m, p, r.Header.Get("Allow"))
+			}
+		}
+	}
+}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	filter "github.com/scim2/filter-parser/v2"
 
@@ -270,6 +273,12 @@ func sortResources(res []map[string]any, by *mapping.Path, desc bool) {
 		}
 		switch v := vals[0].(type) {
 		case string:
+			if typ, _ := attrType(*by); typ == "dateTime" {
+				// Chronological, whatever the fractional digits.
+				if tm, err := time.Parse(time.RFC3339Nano, v); err == nil {
+					return fmt.Sprintf("%020d", tm.UnixNano()-math.MinInt64/2), true
+				}
+			}
 			return strings.ToLower(v), true
 		case bool:
 			return strconv.FormatBool(v), true

@@ -123,9 +123,10 @@ func New(opts Options) (http.Handler, error) {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errorf(http.StatusNotFound, "", "no SCIM endpoint at %s; the bridge serves /Users, /Groups, /ServiceProviderConfig, /Schemas and /ResourceTypes", r.URL.Path))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+	notAllowed := func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, &apiError{status: http.StatusMethodNotAllowed, detail: r.Method + " is not supported on " + r.URL.Path, allow: allowFor(r.URL.Path)})
-	})
+	}
+	r.MethodNotAllowed(notAllowed)
 	r.Group(func(r chi.Router) {
 		if opts.Auth != nil {
 			r.Use(opts.Auth)
@@ -136,6 +137,13 @@ func New(opts Options) (http.Handler, error) {
 		r.Get("/Schemas/{id}", s.schema)
 		r.Get("/ResourceTypes", s.resourceTypes)
 		r.Get("/ResourceTypes/{id}", s.resourceType)
+
+		// chi would route GET /Users/.search to /Users/{id}.
+		for _, p := range []string{"/Users/.search", "/Groups/.search"} {
+			for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+				r.Method(m, p, http.HandlerFunc(notAllowed))
+			}
+		}
 
 		r.Get("/Users", s.listUsers)
 		r.Post("/Users", s.createUser)
