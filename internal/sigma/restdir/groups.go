@@ -434,15 +434,18 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 }
 
 // ModifyGroupMembers implements directory.Directory with one
-// PATCH /v2/teams/{id}/members {add, remove}: Sigma applies each delta on
-// its own, so concurrent calls (from this or another replica) lose nothing.
-// An id in both lists is removed.
+// PATCH /v2/teams/{id}/members {add, remove} and no read of the member
+// list: Sigma applies each delta on its own, so concurrent calls (from this
+// or another replica) lose nothing. An id in both lists is removed.
 func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remove []string) (directory.Group, error) {
 	const op = "group.members"
 	fail := func(err error) (directory.Group, error) {
 		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
 		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)
 	}
+	// Serialised with ReplaceGroup on the same team in this process, so a
+	// ReplaceGroup's fresh read cannot overwrite this delta in the index.
+	defer d.locks.lock("teamid:" + id)()
 	t, r, err := d.liveTeam(ctx, id)
 	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)

@@ -23,6 +23,8 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 	"github.com/scimbridge/scim-bridge/internal/store"
+	"github.com/scimbridge/scim-bridge/internal/store/postgres"
+	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
 	"github.com/scimbridge/scim-bridge/internal/store/sqlite"
 )
 
@@ -142,6 +144,26 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformancePostgres runs the suite with the store on PostgreSQL
+// (skipped unless SCIM_BRIDGE_TEST_POSTGRES is set).
+func TestConformancePostgres(t *testing.T) {
+	pgtest.DSN(t)
+	directorytest.Run(t, func(t *testing.T) directorytest.Harness {
+		st, err := postgres.Open(context.Background(), pgtest.NewSchema(t), postgres.Options{})
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		srv := startFake(t, sigmafake.Options{Members: 5, Teams: 2})
+		d, _ := newDir(t, srv, st, envOpts{})
+		return directorytest.Harness{
+			Dir:            d,
+			AccountTypes:   []string{"Pro", "Analyst Creator"},
+			UpstreamWrites: func() int { return writes(srv) },
+		}
+	})
+}
+
 func mustCreate(t *testing.T, ctx context.Context, d directory.Directory, email string) directory.User {
 	t.Helper()
 	u, err := d.CreateUser(ctx, directory.User{UserName: email, GivenName: "Test", FamilyName: "User", Active: true})
@@ -232,11 +254,39 @@ func TestLookupUpstreamCalls(t *testing.T) {
 	}
 }
 
+// TestTwoReplicas runs two directories, as two bridge processes would,
+// over one org and one database opened twice.
 func TestTwoReplicas(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "shared.db")
+		open := func() store.Store {
+			st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+			if err != nil {
+				t.Fatalf("open store: %v", err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		}
+		testTwoReplicas(t, open(), open())
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.NewSchema(t)
+		open := func() store.Store {
+			st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+			if err != nil {
+				t.Fatalf("open store: %v", err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		}
+		testTwoReplicas(t, open(), open())
+	})
+}
+
+func testTwoReplicas(t *testing.T, stA, stB store.Store) {
 	srv := startFake(t, sigmafake.Options{Members: 10, Teams: 2})
-	st := openStore(t)
-	a, _ := newDir(t, srv, st, envOpts{})
-	b, _ := newDir(t, srv, st, envOpts{})
+	a, _ := newDir(t, srv, stA, envOpts{})
+	b, _ := newDir(t, srv, stB, envOpts{})
 	ctx := ctxWithActor(t)
 
 	u, err := a.CreateUser(ctx, directory.User{UserName: "replica@example.org", GivenName: "Re", FamilyName: "Plica", ExternalID: "ext-r", Active: true})
