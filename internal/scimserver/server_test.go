@@ -22,6 +22,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
+	"github.com/scimbridge/scim-bridge/internal/sigma/scimdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/sqlite"
@@ -34,7 +35,7 @@ type testServer struct {
 	URL    string // SCIM base URL
 	Token  string
 	Fake   *sigmafake.Server
-	Dir    *restdir.Directory
+	Dir    directory.Directory
 	Store  store.Store
 	Tokens *tokens.Service
 	Reg    *prometheus.Registry
@@ -47,6 +48,7 @@ type config struct {
 	scim    scimserver.Options
 	wrapDir func(directory.Directory) directory.Directory
 	retries int
+	scimDir bool // Sigma's Enterprise SCIM directory (with REST) instead of restdir
 }
 
 type option func(*config)
@@ -54,6 +56,7 @@ type option func(*config)
 func withScim(f func(*scimserver.Options)) option { return func(c *config) { f(&c.scim) } }
 func withFake(f func(*sigmafake.Options)) option  { return func(c *config) { f(&c.fake) } }
 func withDir(f func(*restdir.Options)) option     { return func(c *config) { f(&c.dir) } }
+func withSCIMDirectory() option { return func(c *config) { c.scimDir = true } }
 func withWrappedDir(f func(directory.Directory) directory.Directory) option {
 	return func(c *config) { c.wrapDir = f }
 }
@@ -107,9 +110,27 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		t.Fatalf("sigma client: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	dir := restdir.New(client, st, cfg.dir, nil, nil)
-	if err := dir.Load(ctx); err != nil {
-		t.Fatalf("load directory: %v", err)
+	var dir directory.Directory
+	if cfg.scimDir {
+		sc, err := sigma.NewSCIMClient(sigma.SCIMConfig{
+			BaseURL:           fake.SCIMURL(),
+			Token:             secret.NewStatic(secret.Value(sigmafake.DefaultSCIMToken)),
+			RequestsPerSecond: 100000,
+			MaxConcurrent:     16,
+			MaxRetries:        cfg.retries,
+			RetryBaseDelay:    time.Millisecond,
+			RetryMaxDelay:     5 * time.Millisecond,
+		}, nil)
+		if err != nil {
+			t.Fatalf("sigma scim client: %v", err)
+		}
+		dir = scimdir.New(sc, client, st, scimdir.Options{DefaultAccountType: cfg.dir.DefaultAccountType}, nil, nil)
+	} else {
+		rd := restdir.New(client, st, cfg.dir, nil, nil)
+		if err := rd.Load(ctx); err != nil {
+			t.Fatalf("load directory: %v", err)
+		}
+		dir = rd
 	}
 	tok := tokens.New(st, tokens.Options{CacheTTL: -1, NegativeCacheTTL: -1}, nil, nil)
 	t.Cleanup(func() { _ = tok.Close() })
@@ -228,6 +249,14 @@ func restBackend(t *testing.T) scimtest.Backend {
 	return scimtest.Backend{Name: "rest", URL: ts.URL, Token: ts.Token, Fake: ts.Fake}
 }
 
+// scimBackend runs the same conversations over Sigma's Enterprise SCIM
+// endpoint (issue 6); its upstream calls are not pinned by the goldens.
+func scimBackend(t *testing.T) scimtest.Backend {
+	ts := newTestServer(t, withSCIMDirectory())
+	return scimtest.Backend{Name: "scim", URL: ts.URL, Token: ts.Token, Fake: ts.Fake}
+}
+
 func TestGoldenConversations(t *testing.T) {
-	scimtest.Run(t, "testdata", restBackend)
+	t.Run("rest", func(t *testing.T) { scimtest.Run(t, "testdata", restBackend) })
+	t.Run("scim", func(t *testing.T) { scimtest.Run(t, "testdata", scimBackend) })
 }
