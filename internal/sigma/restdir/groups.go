@@ -263,12 +263,13 @@ func (d *Directory) checkAddable(ctx context.Context, ids []string) error {
 // removable keeps the ids Sigma can remove: ids of no member are skipped
 // (Sigma would answer 404, and removing a non-member is a no-op) and so
 // are deactivated members (Sigma refuses; they are already hidden from the
-// group).
-func (d *Directory) removable(ctx context.Context, ids []string) ([]string, error) {
+// group). With confirm, a member the index holds as deactivated is re-read
+// first, in case another replica reactivated it.
+func (d *Directory) removable(ctx context.Context, ids []string, confirm bool) ([]string, error) {
 	var out []string
 	for _, id := range ids {
 		m, ok, err := d.member(ctx, id)
-		if err == nil && ok {
+		if err == nil && ok && confirm {
 			m, err = d.fresh(ctx, m)
 		}
 		if err != nil {
@@ -364,18 +365,26 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 		return fail(err)
 	}
 	want := refIDs(g.Members)
+	have := make(set, len(cur.Members))
+	for _, id := range cur.Members {
+		have[id] = struct{}{}
+	}
+	wanted := make(set, len(want))
 	var add, remove, changed []string
 	for _, id := range want {
-		if !slices.Contains(cur.Members, id) {
+		wanted[id] = struct{}{}
+		if _, ok := have[id]; !ok {
 			add = append(add, id)
 		}
 	}
 	for _, id := range cur.Members {
-		if !slices.Contains(want, id) {
+		if _, ok := wanted[id]; !ok {
 			remove = append(remove, id)
 		}
 	}
-	if remove, err = d.removable(ctx, remove); err != nil {
+	// Deactivated members are hidden from the IdP, so every full list it
+	// sends lacks them: judge them by the index rather than re-reading each.
+	if remove, err = d.removable(ctx, remove, false); err != nil {
 		return fail(err)
 	}
 	if err := d.checkAddable(ctx, add); err != nil {
@@ -453,7 +462,7 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	if err != nil {
 		return fail(err)
 	}
-	if remove, err = d.removable(ctx, dedupe(remove)); err != nil {
+	if remove, err = d.removable(ctx, dedupe(remove), true); err != nil {
 		return fail(err)
 	}
 	add = slices.DeleteFunc(dedupe(add), func(x string) bool { return slices.Contains(remove, x) })

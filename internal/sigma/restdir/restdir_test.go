@@ -789,6 +789,25 @@ func TestGroupMembershipDeltas(t *testing.T) {
 	if _, err := e.dir.ModifyGroupMembers(ctx, g.ID, []string{b.ID}, nil); !errors.As(err, &ive) || ive.Value != b.ID {
 		t.Errorf("adding a deactivated member: %v, want *InvalidValueError", err)
 	}
+
+	// A full replace from the IdP (which never sees b) reads the team once
+	// and sends one delta, leaving the hidden member alone.
+	e.srv.ResetRequests()
+	g.Members = []directory.Ref{{ID: c.ID}, {ID: a.ID}}
+	got, err = e.dir.ReplaceGroup(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCalls := []string{"GET /v2/teams/" + g.ID, "PATCH /v2/teams/" + g.ID + "/members"}
+	if calls := apiCalls(e.srv); !slices.Equal(calls, wantCalls) {
+		t.Errorf("replace calls = %q, want %q", calls, wantCalls)
+	}
+	if body := lastBody(t, e.srv, http.MethodPatch, "/v2/teams/"+g.ID+"/members"); fmt.Sprint(body) != fmt.Sprint(map[string]any{"add": []any{a.ID}}) {
+		t.Errorf("replace delta = %v, want add [%s] only", body, a.ID)
+	}
+	if team, _ := e.srv.Team(g.ID); !slices.Contains(team.Members, b.ID) || len(got.Members) != 2 {
+		t.Errorf("upstream members %q, group members %+v", team.Members, got.Members)
+	}
 }
 
 // BenchmarkOktaOnboarding measures one Okta-style onboarding per
