@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -102,7 +104,9 @@ func TestTolerantRouting(t *testing.T) {
 	// Okta may POST without a Content-Type; application/json is fine too.
 	ts.do(t, "POST", "/Users", toJSON(newUser("noct@example.com")), "Content-Type", "").want(t, 201)
 	ts.do(t, "POST", "/Users", toJSON(newUser("json@example.com")), "Content-Type", "application/json; charset=utf-8").want(t, 201)
-	ts.do(t, "POST", "/Users", toJSON(newUser("xml@example.com")), "Content-Type", "application/xml").wantError(t, 415, "invalidSyntax")
+	// Clients that send no Content-Type explicitly often default to text/plain.
+	ts.do(t, "POST", "/Users", toJSON(newUser("text@example.com")), "Content-Type", "text/plain;charset=UTF-8").want(t, 201)
+	ts.do(t, "POST", "/Users", `<user name="x"/>`, "Content-Type", "application/xml").wantError(t, 400, "invalidSyntax")
 	ts.do(t, "GET", "/Nope", nil).want(t, 404)
 }
 
@@ -465,5 +469,63 @@ func TestSearchEndpointMethods(t *testing.T) {
 				t.Errorf("%s %s: Allow %q", m, p, r.Header.Get("Allow"))
 			}
 		}
+	}
+}
+
+// slowDir makes every user read wait for the request's context.
+type slowDir struct{ directory.Directory }
+
+func (s slowDir) GetUser(ctx context.Context, id string) (directory.User, error) {
+	<-ctx.Done()
+	return directory.User{}, fmt.Errorf("get member: %w", ctx.Err())
+}
+
+func TestRequestTimeoutIs503(t *testing.T) {
+	ts := newTestServer(t,
+		withWrappedDir(func(d directory.Directory) directory.Directory { return slowDir{d} }),
+		withScim(func(o *scimserver.Options) { o.RequestTimeout = 50 * time.Millisecond }))
+	r := ts.do(t, "GET", "/Users/x", nil)
+	r.wantError(t, 503, "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+}
+
+// Concurrent member adds to one group must all land: the edge sends
+// deltas, never a read-modify-write of the member list.
+func TestConcurrentMemberAdds(t *testing.T) {
+	ts := newTestServer(t)
+	g := ts.createGroup(t, "Busy")
+	var ids []string
+	for i := range 8 {
+		ids = append(ids, ts.createUser(t, fmt.Sprintf("busy%d@example.com", i)))
+	}
+	var wg sync.WaitGroup
+	status := make([]int, len(ids))
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("PATCH", ts.URL+"/Groups/"+g, strings.NewReader(`{"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`))
+			req.Header.Set("Authorization", "Bearer "+ts.Token)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				status[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, st := range status {
+		if st != 200 {
+			t.Errorf("PATCH %d: status %d", i, st)
+		}
+	}
+	team, _ := ts.Fake.Team(g)
+	if len(team.Members) != len(ids) {
+		t.Fatalf("team has %d members, want %d", len(team.Members), len(ids))
+	}
+	r := ts.do(t, "GET", "/Groups/"+g, nil).want(t, 200)
+	if n := len(r.Body["members"].([]any)); n != len(ids) {
+		t.Fatalf("group shows %d members, want %d", n, len(ids))
 	}
 }

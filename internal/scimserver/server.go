@@ -59,6 +59,10 @@ type Options struct {
 	// for meta.location. Empty: derived from each request (Host, TLS,
 	// X-Forwarded-Proto) and the mount prefix.
 	BaseURL string
+	// RequestTimeout bounds the work done for one request, so an IdP gets a
+	// 503 with Retry-After rather than a dropped connection when Sigma is
+	// slow (Entra gives up after 60 s). Default 50s; negative: no bound.
+	RequestTimeout time.Duration
 	// Logger receives the access log and errors. Default: discard.
 	Logger *slog.Logger
 	// Registerer receives the scim_bridge_scim_* metrics. Default: none.
@@ -66,8 +70,9 @@ type Options struct {
 }
 
 const (
-	defaultMaxBody    = 1 << 20
-	defaultMaxResults = 1000
+	defaultMaxBody        = 1 << 20
+	defaultMaxResults     = 1000
+	defaultRequestTimeout = 50 * time.Second
 )
 
 type server struct {
@@ -78,6 +83,7 @@ type server struct {
 	maxResults        int
 	basePath          string
 	baseURL           string
+	timeout           time.Duration
 	log               *slog.Logger
 	metrics           *metrics
 }
@@ -97,7 +103,11 @@ func New(opts Options) (http.Handler, error) {
 		maxResults:        opts.MaxResults,
 		basePath:          strings.TrimRight(opts.BasePath, "/"),
 		baseURL:           strings.TrimRight(opts.BaseURL, "/"),
+		timeout:           opts.RequestTimeout,
 		log:               opts.Logger,
+	}
+	if s.timeout == 0 {
+		s.timeout = defaultRequestTimeout
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = defaultMaxBody
@@ -241,6 +251,11 @@ func (s *server) requestID(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), keyRequestID, id)
 		ctx = context.WithValue(ctx, keyLogger, s.log.With("request_id", id))
 		ctx = context.WithValue(ctx, keyRecord, &requestRecord{})
+		if s.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.timeout)
+			defer cancel()
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -262,17 +277,18 @@ func (s *server) actor(next http.Handler) http.Handler {
 	})
 }
 
-// contentType accepts application/scim+json, application/json (with any
-// parameters) and no Content-Type at all (Okta); anything else is 415.
+// contentType lets every request body through as JSON, whatever its
+// Content-Type: application/scim+json and application/json are what the
+// RFC allows, Okta may send none at all, and HTTP clients that send none
+// explicitly often default to text/plain. A body that is not JSON is
+// answered invalidSyntax by the handler, which is the more useful error.
 func (s *server) contentType(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
-			ct := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Type")))
-			mt, _, _ := strings.Cut(ct, ";")
+		if ct := r.Header.Get("Content-Type"); ct != "" && r.ContentLength != 0 {
+			mt, _, _ := strings.Cut(strings.ToLower(ct), ";")
 			mt = strings.TrimSpace(mt)
-			if mt != "" && mt != "application/scim+json" && mt != "application/json" && mt != "text/json" {
-				writeAPIError(w, errorf(http.StatusUnsupportedMediaType, typeInvalidSyntax, "Content-Type %q is not accepted; send application/scim+json", mt))
-				return
+			if mt != "application/scim+json" && mt != "application/json" {
+				loggerFrom(r.Context(), s.log).Debug("request body with an unusual Content-Type, read as JSON", "content_type", mt)
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -56,7 +56,7 @@ type option func(*config)
 func withScim(f func(*scimserver.Options)) option { return func(c *config) { f(&c.scim) } }
 func withFake(f func(*sigmafake.Options)) option  { return func(c *config) { f(&c.fake) } }
 func withDir(f func(*restdir.Options)) option     { return func(c *config) { f(&c.dir) } }
-func withSCIMDirectory() option { return func(c *config) { c.scimDir = true } }
+func withSCIMDirectory() option                   { return func(c *config) { c.scimDir = true } }
 func withWrappedDir(f func(directory.Directory) directory.Directory) option {
 	return func(c *config) { c.wrapDir = f }
 }
