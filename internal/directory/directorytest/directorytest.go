@@ -890,6 +890,13 @@ func testGroupDelete(t *testing.T, h Harness, ctx context.Context) {
 	if userInGroup(t, ctx, h.Dir, us[0].ID, g.ID) {
 		t.Error("former member still lists the deleted group")
 	}
+	gs, err := h.Dir.ListGroups(ctx)
+	if err != nil {
+		t.Fatalf("ListGroups: %v", err)
+	}
+	if slices.ContainsFunc(gs, func(x directory.Group) bool { return x.ID == g.ID }) {
+		t.Error("ListGroups still lists the deleted group")
+	}
 	wantErr(t, "second DeleteGroup", h.Dir.DeleteGroup(ctx, g.ID), directory.ErrNotFound)
 	_, err = h.Dir.ModifyGroupMembers(ctx, g.ID, []string{us[0].ID}, nil)
 	wantErr(t, "ModifyGroupMembers after delete", err, directory.ErrNotFound)

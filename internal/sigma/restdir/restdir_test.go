@@ -924,3 +924,20 @@ func TestRejectedCredentialsAreRetryableAndSecretFree(t *testing.T) {
 		t.Errorf("Load = %v; Ready = %v", err, d.Ready(context.Background()))
 	}
 }
+
+// BenchmarkFullLoad measures one full load of an org of 5000 members and
+// 50 teams; upstream_calls/load counts API requests.
+func BenchmarkFullLoad(b *testing.B) {
+	srv := startFake(b, sigmafake.Options{Members: 5000, Teams: 50})
+	d := restdir.New(newClient(b, srv, 0), openStore(b), restdir.Options{}, nil, nil)
+	ctx := context.Background()
+	srv.ResetRequests()
+	n := 0
+	for b.Loop() {
+		if err := d.Load(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(len(apiCalls(srv)))/float64(n), "upstream_calls/load")
+}
