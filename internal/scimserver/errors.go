@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -119,5 +118,3 @@ func writeAPIError(w http.ResponseWriter, ae *apiError) {
 	}
 	writeJSON(w, ae.status, scimerrors.ScimError{ScimType: scimerrors.ScimType(ae.scimType), Detail: ae.detail, Status: ae.status})
 }
-
-var _ = slog.Default

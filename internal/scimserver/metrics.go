@@ -68,16 +68,18 @@ func (m *metrics) observe(resource, method string, status int, d time.Duration) 
 }
 
 // resourceLabel classifies a raw request path (before normalisation, so
-// label values stay bounded whatever is requested).
+// label values stay bounded whatever is requested) by its first segment
+// that names an endpoint.
 func resourceLabel(path string) string {
-	p := strings.ToLower(path)
-	switch {
-	case strings.Contains(p, "/users"):
-		return "users"
-	case strings.Contains(p, "/groups"):
-		return "groups"
-	case strings.Contains(p, "/serviceproviderconfig"), strings.Contains(p, "/schemas"), strings.Contains(p, "/resourcetypes"):
-		return "discovery"
+	for _, seg := range strings.Split(path, "/") {
+		switch strings.ToLower(seg) {
+		case "users":
+			return "users"
+		case "groups":
+			return "groups"
+		case "serviceproviderconfig", "schemas", "resourcetypes":
+			return "discovery"
+		}
 	}
 	return "other"
 }

@@ -1,7 +1,6 @@
 package scimserver
 
 import (
-	"errors"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -190,5 +189,3 @@ func TestGroupOps(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
-
-var _ = errors.New
