@@ -2,8 +2,10 @@ package scimserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -340,6 +342,12 @@ func TestUpstreamAndInternalErrors(t *testing.T) {
 	if r.Header.Get("Retry-After") != "3" {
 		t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
+	fd.err = fmt.Errorf("read index: %w", directory.ErrNotReady)
+	r = ts.do(t, "GET", "/Users/x", nil)
+	r.wantError(t, 503, "")
+	if r.Header.Get("Retry-After") != "5" {
+		t.Errorf("not ready: Retry-After %q", r.Header.Get("Retry-After"))
+	}
 	fd.err = fmt.Errorf("db exploded at /var/lib/secret.db: %w", context.DeadlineExceeded)
 	ts.do(t, "GET", "/Users/x", nil).wantError(t, 503, "")
 	fd.err = fmt.Errorf("weird failure with internal text /var/lib/x")
@@ -527,5 +535,42 @@ func TestConcurrentMemberAdds(t *testing.T) {
 	r := ts.do(t, "GET", "/Groups/"+g, nil).want(t, 200)
 	if n := len(r.Body["members"].([]any)); n != len(ids) {
 		t.Fatalf("group shows %d members, want %d", n, len(ids))
+	}
+}
+
+func TestBasePathAndBaseURL(t *testing.T) {
+	ts := newTestServer(t)
+	id := ts.createUser(t, "mounted@example.com")
+	for _, c := range []struct {
+		opts     scimserver.Options
+		path     string
+		location string
+	}{
+		{scimserver.Options{BasePath: "/scim/v2"}, "/scim/v2/users/" + id + "/", "http://bridge.internal/scim/v2/Users/" + id},
+		{scimserver.Options{BasePath: "/scim/v2", BaseURL: "https://scim.example.com/scim/v2/"}, "/scim/v2/Users/" + id, "https://scim.example.com/scim/v2/Users/" + id},
+		{scimserver.Options{}, "/Users/" + id, "http://bridge.internal/Users/" + id},
+	} {
+		c.opts.Directory = ts.Dir
+		h, err := scimserver.New(c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "http://bridge.internal"+c.path, nil)
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d %s", c.path, rec.Code, rec.Body)
+		}
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if loc := body["meta"].(map[string]any)["location"]; loc != c.location {
+			t.Errorf("%s: location %v, want %s", c.path, loc, c.location)
+		}
+	}
+	if _, err := scimserver.New(scimserver.Options{}); err == nil {
+		t.Error("New without a directory succeeded")
+	}
+	if _, err := scimserver.New(scimserver.Options{Directory: ts.Dir, Rules: mapping.AccountTypeRules{{Group: "x"}}}); err == nil {
+		t.Error("New with a rule without account type succeeded")
 	}
 }

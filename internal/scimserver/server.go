@@ -21,6 +21,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -383,9 +384,10 @@ func (s *server) normalize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		prefix := ""
-		// Under http.StripPrefix the original path is still in RequestURI.
-		if orig, _, _ := strings.Cut(r.RequestURI, "?"); orig != "" && strings.HasSuffix(orig, p) && len(orig) > len(p) {
-			prefix = strings.TrimSuffix(orig, p)
+		// Under http.StripPrefix the original path is still in RequestURI
+		// (possibly in absolute form).
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && strings.HasSuffix(u.Path, p) && len(u.Path) > len(p) {
+			prefix = strings.TrimSuffix(u.Path, p)
 		}
 		if s.basePath != "" && (p == s.basePath || strings.HasPrefix(p, s.basePath+"/")) {
 			prefix += s.basePath
