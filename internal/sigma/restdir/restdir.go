@@ -75,10 +75,9 @@ type Directory struct {
 
 	loadMu sync.Mutex // one full load at a time
 
-	stateMu  sync.Mutex
-	loaded   bool
-	lastErr  error
-	lastLoad time.Time
+	stateMu sync.Mutex
+	loaded  bool
+	lastErr error
 }
 
 var _ directory.Directory = (*Directory)(nil)
@@ -168,7 +167,7 @@ func (d *Directory) Load(ctx context.Context) error {
 	d.m.resyncs.WithLabelValues("ok").Inc()
 	d.m.lastResync.Set(float64(now.UnixNano()) / 1e9)
 	d.stateMu.Lock()
-	d.loaded, d.lastErr, d.lastLoad = true, nil, now
+	d.loaded, d.lastErr = true, nil
 	d.stateMu.Unlock()
 	mem, teams, ships := d.idx.sizes()
 	d.log.Debug("sigma index loaded", "members", mem, "teams", teams, "memberships", ships)
@@ -327,14 +326,6 @@ func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id st
 		d.m.auditFailures.Inc()
 		d.log.Error("append audit entry", "op", op, "id", id, "err", aerr)
 	}
-}
-
-// outcome is ok, or dry_run in dry-run mode.
-func (d *Directory) outcome() store.Outcome {
-	if d.opts.DryRun {
-		return store.OutcomeDryRun
-	}
-	return store.OutcomeOK
 }
 
 // ---- store ---------------------------------------------------------------
