@@ -65,6 +65,10 @@ func (d *Directory) getGroup(ctx context.Context, id string) (sigma.SCIMResource
 	if strings.TrimSpace(id) == "" {
 		return nil, false, nil
 	}
+	// Team ids are never reused: a tombstone answers without a call.
+	if r, _, err := d.resource(ctx, store.KindGroup, id); err != nil || r.Tombstoned {
+		return nil, false, err
+	}
 	res, err := d.scim.GetGroup(ctx, id)
 	if err == nil {
 		d.observe(nil)
@@ -480,8 +484,8 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	return g, nil
 }
 
-// DeleteGroup implements directory.Directory: Sigma deletes the team; the
-// store forgets its externalId.
+// DeleteGroup implements directory.Directory: Sigma deletes the team and
+// the store tombstones it.
 func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 	const op = "group.delete"
 	fail := func(err error) error {
@@ -502,17 +506,22 @@ func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 		d.audit(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have deleted the team")
 		return nil
 	}
+	if r, _, err := d.resource(ctx, store.KindGroup, id); err != nil {
+		return fail(err)
+	} else if r.Tombstoned {
+		return fmt.Errorf("delete group %s: %w", id, directory.ErrNotFound)
+	}
 	if err := d.scim.DeleteGroup(ctx, id); err != nil {
-		err = d.missing(ctx, "delete group", err)
-		if errors.Is(err, directory.ErrNotFound) {
-			_ = d.store.DeleteResource(context.WithoutCancel(ctx), store.KindGroup, id)
+		if err = d.missing(ctx, "delete group", err); errors.Is(err, directory.ErrNotFound) {
 			return fmt.Errorf("delete group %s: %w", id, directory.ErrNotFound)
 		}
 		return fail(err)
 	}
 	d.observe(nil)
-	if err := d.store.DeleteResource(context.WithoutCancel(ctx), store.KindGroup, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fail(fmt.Errorf("forget group %s in store: %w", id, err))
+	// Tombstoned as on the REST path: replicas answer 404 at once, and the
+	// externalId is free again (only live records hold one).
+	if err := d.putRecord(ctx, store.KindGroup, id, "", true); err != nil {
+		return fail(err)
 	}
 	d.audit(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "deleted the team")
 	return nil
