@@ -245,7 +245,8 @@ func ResolvePath(k Kind, path string) (Path, bool) {
 		for _, s := range append([]*Schema{core}, exts...) {
 			id := strings.ToLower(s.ID)
 			if lower == id {
-				return Path{Schema: s.ID}, s != core
+				// The whole schema: an object of its attributes (Attr empty).
+				return Path{Schema: s.ID}, true
 			}
 			if strings.HasPrefix(lower, id+":") {
 				rest = path[len(id)+1:]

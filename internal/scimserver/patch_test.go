@@ -75,6 +75,8 @@ func TestUserPatchForms(t *testing.T) {
 			func(u directory.User) bool { return u.GivenName == "Ada" && u.ExternalID == "" }}, // a missing given name is completed from displayName
 		{"add to emails merges on value", `{"Operations":[{"op":"add","path":"emails","value":[{"value":"ADA@example.com","type":"work","primary":true}]}]}`,
 			func(u directory.User) bool { return len(u.Emails) == 2 && u.Emails[0].Value == "ADA@example.com" }},
+		{"core schema object without path", `{"Operations":[{"op":"replace","value":{"urn:ietf:params:scim:schemas:core:2.0:User":{"active":false,"name":{"familyName":"King"}}}}]}`,
+			func(u directory.User) bool { return !u.Active && u.FamilyName == "King" && u.GivenName == "Ada" }},
 		{"id echoed unchanged, meta and schemas ignored", `{"Operations":[{"op":"replace","value":{"id":"m1","schemas":["x"],"meta":{"version":"1"},"active":false}}]}`,
 			func(u directory.User) bool { return !u.Active }},
 	} {
