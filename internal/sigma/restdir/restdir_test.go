@@ -410,6 +410,11 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err := e.dir.DeleteGroup(ctx, team.TeamID); err != nil {
 		t.Fatalf("dry-run DeleteGroup: %v", err)
 	}
+	// A member archived outside the bridge would be revived, not created.
+	gone := e.srv.AddMember(sigmafake.Member{Email: "archived@example.org", FirstName: "Ar", LastName: "Chived", IsArchived: true})
+	if r, err := e.dir.CreateUser(ctx, directory.User{UserName: "archived@example.org", Active: true}); err != nil || r.ID != gone.MemberID || !r.Active {
+		t.Errorf("dry-run CreateUser of an archived member = %+v, %v; want %s active", r, err, gone.MemberID)
+	}
 
 	if n := writes(e.srv); n != 0 {
 		t.Errorf("dry run sent %d writes upstream", n)
@@ -438,7 +443,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		}
 	}
 	sort.Strings(ops)
-	want := []string{"group.create", "group.delete", "group.members", "user.create", "user.delete", "user.replace"}
+	want := []string{"group.create", "group.delete", "group.members", "user.create", "user.create", "user.delete", "user.replace"}
 	if !slices.Equal(ops, want) {
 		t.Errorf("dry-run audit operations = %q, want %q", ops, want)
 	}

@@ -326,6 +326,13 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	}
 	nm := sigma.NewMember{Email: email, FirstName: u.GivenName, LastName: u.FamilyName, MemberType: at, UserKind: u.UserKind}
 	if d.opts.DryRun {
+		// No create to be refused with 409: ask Sigma whether the email exists.
+		if existing, ok, err := d.client.FindMemberByEmail(ctx, email); err != nil {
+			return fail("", upstreamErr("find member by email", err))
+		} else if ok {
+			d.idx.putMember(existing)
+			return d.createExisting(ctx, existing, u, at)
+		}
 		m := sigma.Member{MemberID: dryRunID(email), Email: email, FirstName: nm.FirstName, LastName: nm.LastName,
 			MemberType: at, UserKind: u.UserKind, CreatedAt: d.opts.Now(), UpdatedAt: d.opts.Now()}
 		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create member "+email)
