@@ -88,6 +88,12 @@ func (s *server) answerUserList(w http.ResponseWriter, r *http.Request, lq listQ
 	if lookups, ok := planLookups(mapping.User, lq.filter); ok {
 		seen := map[string]bool{}
 		for _, l := range lookups {
+			if (l.attr == directory.AttrUserName || l.attr == directory.AttrEmail) && !mapping.IsEmail(l.value) {
+				// Every Sigma member is known by an email: a userName that is
+				// not one (Entra's test connection sends a GUID) matches
+				// nobody, and asking Sigma would only cost a call.
+				continue
+			}
 			found, err := s.dir.LookupUsers(ctx, l.attr, l.value)
 			if err != nil {
 				s.writeError(w, r, err, "user")
