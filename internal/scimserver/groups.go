@@ -74,16 +74,19 @@ func (s *server) getGroup(w http.ResponseWriter, r *http.Request) {
 	s.writeResource(w, r, http.StatusOK, mapping.GroupToSCIM(g, s.base(r)), g.Version)
 }
 
-func decodeGroup(r *http.Request) (directory.Group, error) {
+// decodeGroup reads a Group body; membersSent says whether it had a
+// members attribute at all (null counts as absent).
+func decodeGroup(r *http.Request) (g directory.Group, membersSent bool, err error) {
 	body, err := decodeObject(r)
 	if err != nil {
-		return directory.Group{}, err
+		return g, false, err
 	}
 	norm, err := mapping.Normalize(mapping.Group, body)
 	if err != nil {
-		return directory.Group{}, err
+		return g, false, err
 	}
-	return mapping.GroupFromSCIM(norm)
+	g, err = mapping.GroupFromSCIM(norm)
+	return g, norm["members"] != nil, err
 }
 
 func memberIDs(g directory.Group) []string {
@@ -95,7 +98,7 @@ func memberIDs(g directory.Group) []string {
 }
 
 func (s *server) createGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := decodeGroup(r)
+	g, _, err := decodeGroup(r)
 	if err != nil {
 		s.writeError(w, r, err, "group")
 		return
@@ -120,12 +123,17 @@ func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, "group")
 		return
 	}
-	g, err := decodeGroup(r)
+	g, membersSent, err := decodeGroup(r)
 	if err != nil {
 		s.writeError(w, r, err, "group")
 		return
 	}
 	g.ID = cur.ID
+	if !membersSent {
+		// A PUT that leaves members out (some IdPs rename this way) keeps
+		// them: emptying a team takes an explicit "members": [].
+		g.Members = cur.Members
+	}
 	if g.ExternalID == "" {
 		g.ExternalID = cur.ExternalID
 	}

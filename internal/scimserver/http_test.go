@@ -574,3 +574,20 @@ func TestBasePathAndBaseURL(t *testing.T) {
 		t.Error("New with a rule without account type succeeded")
 	}
 }
+
+func TestPutGroupWithoutMembersKeepsThem(t *testing.T) {
+	ts := newTestServer(t)
+	u := ts.createUser(t, "kept@example.com")
+	g := ts.createGroup(t, "Keepers", u)
+	r := ts.do(t, "PUT", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Keepers Renamed"}`).want(t, 200)
+	if m := r.Body["members"].([]any); len(m) != 1 || r.Body["displayName"] != "Keepers Renamed" {
+		t.Fatalf("PUT without members: %s", r.Raw)
+	}
+	r = ts.do(t, "PUT", "/Groups/"+g, `{"displayName":"Keepers Renamed","members":[]}`).want(t, 200)
+	if m := r.Body["members"].([]any); len(m) != 0 {
+		t.Fatalf("PUT with members []: %s", r.Raw)
+	}
+	if team, _ := ts.Fake.Team(g); len(team.Members) != 0 || team.Name != "Keepers Renamed" {
+		t.Fatalf("team %+v", team)
+	}
+}
