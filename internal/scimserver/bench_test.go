@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scim-bridge/internal/scimserver/scimtest"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 )
 
 // onboard does what Okta does for one new user assigned through a pushed
@@ -46,4 +47,27 @@ func BenchmarkOktaOnboarding(b *testing.B) {
 		calls += len(onboard(b, ts, group, i))
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "sigma-calls/user")
+}
+
+// BenchmarkListPage times one Okta import page (count=100) over an org of
+// 5000 members: every list request renders and orders the whole index.
+func BenchmarkListPage(b *testing.B) {
+	ts := newTestServer(b, withFake(func(o *sigmafake.Options) { o.Members = 5000 }))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := ts.do(b, "GET", fmt.Sprintf("/Users?startIndex=%d&count=100", 1+(i%50)*100), nil).want(b, http.StatusOK)
+		if r.Body["itemsPerPage"] != float64(100) {
+			b.Fatalf("page: %v", r.Body["itemsPerPage"])
+		}
+	}
+}
+
+// BenchmarkFilterScan times a filter no index answers (userName sw) over
+// 5000 members.
+func BenchmarkFilterScan(b *testing.B) {
+	ts := newTestServer(b, withFake(func(o *sigmafake.Options) { o.Members = 5000 }))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ts.do(b, "GET", "/Users?filter="+urlq(`userName sw "zz" or emails[type eq "home"]`), nil).want(b, http.StatusOK)
+	}
 }

@@ -447,20 +447,24 @@ func resourceName(k mapping.Kind) string {
 	return "User"
 }
 
+// pageBounds returns the slice bounds of the requested page of total.
+func pageBounds(total int, lq listQuery) (start, end int) {
+	start = min(lq.startIndex-1, total)
+	end = min(start+lq.count, total)
+	return start, end
+}
+
 // listResponse pages sorted resources.
 func listResponse(all []map[string]any, lq listQuery) map[string]any {
-	total := len(all)
-	start := lq.startIndex - 1
-	if start > total {
-		start = total
-	}
-	end := start + lq.count
-	if end > total {
-		end = total
-	}
-	page := make([]any, 0, end-start)
+	start, end := pageBounds(len(all), lq)
+	return pageResponse(all[start:end], len(all), lq)
+}
+
+// pageResponse answers one page of total resources.
+func pageResponse(resources []map[string]any, total int, lq listQuery) map[string]any {
+	page := make([]any, 0, len(resources))
 	proj := projection{attrs: lq.attrs, excluded: lq.excluded}
-	for _, m := range all[start:end] {
+	for _, m := range resources {
 		page = append(page, project(m, proj))
 	}
 	return map[string]any{

@@ -112,6 +112,18 @@ func (s *server) answerUserList(w http.ResponseWriter, r *http.Request, lq listQ
 		return
 	}
 	base := s.base(r)
+	if lq.filter == nil && lq.sortBy == nil {
+		// The default order is by id: render only the requested page, so an
+		// import of a large org does not render every resource per page.
+		sort.SliceStable(users, func(i, j int) bool { return users[i].ID < users[j].ID })
+		start, end := pageBounds(len(users), lq)
+		res := make([]map[string]any, 0, end-start)
+		for _, x := range users[start:end] {
+			res = append(res, mapping.UserToSCIM(x, base))
+		}
+		writeJSON(w, http.StatusOK, pageResponse(res, len(users), lq))
+		return
+	}
 	ev := evaluator{kind: mapping.User}
 	res := make([]map[string]any, 0, len(users))
 	for _, u := range users {
