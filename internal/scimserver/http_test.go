@@ -590,4 +590,12 @@ func TestPutGroupWithoutMembersKeepsThem(t *testing.T) {
 	if team, _ := ts.Fake.Team(g); len(team.Members) != 0 || team.Name != "Keepers Renamed" {
 		t.Fatalf("team %+v", team)
 	}
+	ts.createGroup(t, "Second")
+	l := ts.do(t, "GET", "/Groups?startIndex=2&count=1&excludedAttributes=members", nil).want(t, 200).Body
+	if l["totalResults"] != float64(2) || l["itemsPerPage"] != float64(1) || l["startIndex"] != float64(2) {
+		t.Fatalf("group page: %v", l)
+	}
+	if g0 := l["Resources"].([]any)[0].(map[string]any); g0["members"] != nil || g0["displayName"] == nil {
+		t.Fatalf("group page resource: %v", g0)
+	}
 }
