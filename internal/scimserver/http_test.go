@@ -110,6 +110,8 @@ func TestTolerantRouting(t *testing.T) {
 	ts.do(t, "POST", "/Users", toJSON(newUser("text@example.com")), "Content-Type", "text/plain;charset=UTF-8").want(t, 201)
 	ts.do(t, "POST", "/Users", `<user name="x"/>`, "Content-Type", "application/xml").wantError(t, 400, "invalidSyntax")
 	ts.do(t, "GET", "/Nope", nil).want(t, 404)
+	ts.do(t, "POST", "/Bulk", `{}`).wantError(t, 501, "")
+	ts.do(t, "GET", "/me", nil).wantError(t, 501, "")
 }
 
 func toJSON(v any) string {

@@ -156,6 +156,15 @@ func New(opts Options) (http.Handler, error) {
 			}
 		}
 
+		// Advertised as unsupported in /ServiceProviderConfig (bulk) or
+		// meaningless for a bearer token that names an IdP, not a user (Me).
+		r.HandleFunc("/Bulk", func(w http.ResponseWriter, r *http.Request) {
+			writeAPIError(w, errorf(http.StatusNotImplemented, "", "bulk operations are not supported; send requests one by one"))
+		})
+		r.HandleFunc("/Me", func(w http.ResponseWriter, r *http.Request) {
+			writeAPIError(w, errorf(http.StatusNotImplemented, "", "/Me is not supported: the bearer token identifies an identity provider, not a user"))
+		})
+
 		r.Get("/Users", s.listUsers)
 		r.Post("/Users", s.createUser)
 		r.Post("/Users/.search", s.searchUsers)
@@ -375,7 +384,7 @@ func tooLarge(limit int64) *apiError {
 }
 
 // canonicalSegments are the endpoint names, matched case-insensitively.
-var canonicalSegments = []string{"Users", "Groups", "ServiceProviderConfig", "Schemas", "ResourceTypes", ".search"}
+var canonicalSegments = []string{"Users", "Groups", "ServiceProviderConfig", "Schemas", "ResourceTypes", "Bulk", "Me", ".search"}
 
 // normalize strips the base path and trailing slashes and fixes the case
 // of endpoint names, so "/scim/v2/users/?filter=" reaches GET /Users. The
