@@ -126,17 +126,17 @@ func (s *server) createGroup(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	g, membersSent, err := decodeGroup(r)
+	if err != nil {
+		s.writeError(w, r, err, "group")
+		return
+	}
 	cur, err := s.dir.GetGroup(ctx, chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err, "group")
 		return
 	}
 	if err := checkIfMatch(r, cur.Version); err != nil {
-		s.writeError(w, r, err, "group")
-		return
-	}
-	g, membersSent, err := decodeGroup(r)
-	if err != nil {
 		s.writeError(w, r, err, "group")
 		return
 	}

@@ -288,6 +288,17 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 	})
+	t.Run("requests that cannot be applied cost no Sigma call", func(t *testing.T) {
+		ts.Fake.ResetRequests()
+		ts.do(t, "PUT", "/Users/"+uid, `{"userName":`).wantError(t, 400, "invalidSyntax")
+		ts.do(t, "PATCH", "/Users/"+uid, `{"Operations":[{"op":"jump"}]}`).wantError(t, 400, "invalidSyntax")
+		ts.do(t, "PUT", "/Groups/"+gid, `{"displayName":""}`).wantError(t, 400, "invalidValue")
+		ts.do(t, "PATCH", "/Groups/"+gid, `{"Operations":[{"op":"remove","path":"members"}]}`).wantError(t, 400, "invalidValue")
+		ts.do(t, "GET", "/Users?filter="+urlq(`userName eq`), nil).wantError(t, 400, "invalidFilter")
+		if calls := scimtest.Calls(ts.Fake); len(calls) != 0 {
+			t.Errorf("upstream calls: %q", calls)
+		}
+	})
 	t.Run("missing token", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", ts.URL+"/Users", nil)
 		resp, err := http.DefaultClient.Do(req)

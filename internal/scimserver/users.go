@@ -189,17 +189,18 @@ func keepUnsent(u *directory.User, cur directory.User) {
 
 func (s *server) replaceUser(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// The body first: a request that cannot be applied costs no Sigma call.
+	u, err := s.decodeUser(r)
+	if err != nil {
+		s.writeError(w, r, err, "user")
+		return
+	}
 	cur, err := s.dir.GetUser(ctx, chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err, "user")
 		return
 	}
 	if err := checkIfMatch(r, cur.Version); err != nil {
-		s.writeError(w, r, err, "user")
-		return
-	}
-	u, err := s.decodeUser(r)
-	if err != nil {
 		s.writeError(w, r, err, "user")
 		return
 	}
