@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
@@ -19,14 +20,33 @@ import (
 // REST path, and Sigma's SCIM receives the built-ins in lower case and
 // custom types as named. Without one, the canonical name is the SCIM
 // spelling itself, matched case-insensitively against the built-ins, the
-// configured custom types and every userType Sigma has shown us.
+// configured custom types and every userType Sigma has shown us. When the
+// REST API stops answering, the last list it gave (or else the local
+// matching) decides, so the SCIM path does not fail with it.
 type typeResolver struct {
 	rest    *sigma.Client
 	aliases map[string]string // lower-cased alias -> target
 
-	mu    sync.Mutex
-	known map[string]string   // lower-cased -> SCIM spelling (no REST)
-	list  []sigma.AccountType // last list the REST client gave
+	mu       sync.Mutex
+	known    map[string]string   // lower-cased -> SCIM spelling (no REST)
+	list     []sigma.AccountType // last list the REST client gave
+	downTill time.Time           // REST failed: do not ask it again before
+}
+
+// restBackoff is how long a failing REST API is left alone: each request
+// would otherwise wait for the REST client's retries before falling back.
+const restBackoff = 30 * time.Second
+
+func (t *typeResolver) restDown() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return time.Now().Before(t.downTill)
+}
+
+func (t *typeResolver) restFailed() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.downTill = time.Now().Add(restBackoff)
 }
 
 func newTypeResolver(rest *sigma.Client, custom []string, aliases map[string]string) *typeResolver {
@@ -56,7 +76,13 @@ func scimSpelling(at sigma.AccountType) string {
 // restList returns the REST client's (cached) account type list, falling
 // back to the last good one when the reload fails.
 func (t *typeResolver) restList(ctx context.Context) ([]sigma.AccountType, error) {
-	list, err := t.rest.AccountTypes(ctx)
+	var list []sigma.AccountType
+	err := errRESTDown
+	if !t.restDown() {
+		if list, err = t.rest.AccountTypes(ctx); err != nil {
+			t.restFailed()
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil {
@@ -69,6 +95,8 @@ func (t *typeResolver) restList(ctx context.Context) ([]sigma.AccountType, error
 	return nil, err
 }
 
+var errRESTDown = errors.New("sigma REST API failed recently; not asked again yet")
+
 // resolve maps the name an IdP sent to the canonical name and to the
 // userType Sigma's SCIM wants. An unknown name is an *InvalidValueError
 // listing the valid ones; nothing has been written when it is returned.
@@ -78,29 +106,26 @@ func (t *typeResolver) resolve(ctx context.Context, name string) (canonical, sci
 		want = a
 	}
 	if t.rest == nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if n, ok := t.known[strings.ToLower(want)]; ok {
-			return n, n, nil
-		}
-		valid := make([]string, 0, len(t.known))
-		for _, n := range t.known {
-			valid = append(valid, n)
-		}
-		slices.Sort(valid)
-		return "", "", &directory.InvalidValueError{Attribute: "userType", Value: name, Reason: "unknown account type", Valid: valid}
+		return t.resolveLocal(name, want)
 	}
-	canonical, err = t.rest.ResolveAccountType(ctx, want)
+	err = errRESTDown
+	if !t.restDown() {
+		canonical, err = t.rest.ResolveAccountType(ctx, want)
+	}
 	var unknown *sigma.UnknownAccountTypeError
 	if errors.As(err, &unknown) {
 		return "", "", &directory.InvalidValueError{Attribute: "userType", Value: name, Reason: "unknown account type", Valid: unknown.Valid}
 	}
+	if err != nil && !errors.Is(err, errRESTDown) {
+		t.restFailed()
+	}
 	list, lerr := t.restList(ctx)
 	if err != nil {
-		// REST is unreachable: decide from the last list we saw, so the
-		// SCIM path keeps working while REST has an outage.
+		// REST does not answer (an outage, or credentials that stopped
+		// working): the SCIM path must not stop with it. Decide from the
+		// last list REST gave, or else as without REST.
 		if lerr != nil {
-			return "", "", upstreamErr("resolve account type", err)
+			return t.resolveLocal(name, want)
 		}
 		for _, at := range list {
 			if strings.EqualFold(at.Name, want) {
@@ -115,6 +140,22 @@ func (t *typeResolver) resolve(ctx context.Context, name string) (canonical, sci
 		}
 	}
 	return canonical, canonical, nil
+}
+
+// resolveLocal matches want against the built-ins, the configured custom
+// types and the userTypes Sigma has shown, case-insensitively.
+func (t *typeResolver) resolveLocal(name, want string) (canonical, scimType string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n, ok := t.known[strings.ToLower(want)]; ok {
+		return n, n, nil
+	}
+	valid := make([]string, 0, len(t.known))
+	for _, n := range t.known {
+		valid = append(valid, n)
+	}
+	slices.Sort(valid)
+	return "", "", &directory.InvalidValueError{Attribute: "userType", Value: name, Reason: "unknown account type", Valid: valid}
 }
 
 // canonical maps a userType read from Sigma's SCIM to the canonical name.
@@ -132,6 +173,11 @@ func (t *typeResolver) canonical(ctx context.Context, scimType string) string {
 	}
 	list, err := t.restList(ctx)
 	if err != nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if _, ok := t.known[strings.ToLower(scimType)]; !ok {
+			t.known[strings.ToLower(scimType)] = scimType
+		}
 		return scimType
 	}
 	for _, at := range list {

@@ -148,9 +148,11 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 }
 
 // ListGroups implements directory.Directory: every group Sigma's SCIM shows
-// (paged), ordered by id.
+// (paged, reused for Options.ListCacheTTL), ordered by id.
 func (d *Directory) ListGroups(ctx context.Context) ([]directory.Group, error) {
-	all, err := d.listAll(ctx, "list groups", d.scim.FilterGroups)
+	all, err := d.cachedList(ctx, &d.groups, func(ctx context.Context) ([]map[string]any, error) {
+		return d.listAll(ctx, "list groups", d.scim.FilterGroups)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}

@@ -43,6 +43,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,9 @@ const (
 	// least-privileged built-in. Sigma's SCIM endpoint refuses a user
 	// without userType, and it does not tell the org default.
 	DefaultAccountType = "view"
+	// DefaultListCacheTTL is how long a full list read from Sigma answers
+	// ListUsers/ListGroups again when Options.ListCacheTTL is zero.
+	DefaultListCacheTTL = 15 * time.Second
 	// DefaultReadyCheckInterval bounds how long Ready trusts the last
 	// successful answer from Sigma before it pings again.
 	DefaultReadyCheckInterval = 30 * time.Second
@@ -94,6 +98,14 @@ type Options struct {
 	// DryRun computes, logs and audits every write (outcome dry_run) but
 	// sends none to Sigma and changes nothing in the store.
 	DryRun bool
+	// ListCacheTTL is how long a full list of users or groups read from
+	// Sigma is reused by ListUsers/ListGroups (an IdP import pages through
+	// the list with many requests; each would otherwise re-read all of
+	// Sigma's pages, and a stable snapshot keeps the pages consistent). Any
+	// write through this directory drops the cache; writes made elsewhere
+	// show after at most this long. Lookups are never cached. Default
+	// DefaultListCacheTTL; negative disables the cache.
+	ListCacheTTL time.Duration
 	// ReadyCheckInterval: Ready pings Sigma when it has not answered for
 	// this long (default DefaultReadyCheckInterval); while a problem is
 	// known Ready pings every time, so it recovers as soon as Sigma does.
@@ -114,6 +126,10 @@ type Directory struct {
 	locks keyedMutex
 	m     *metrics
 
+	writes atomic.Uint64 // bumped after every write decision: drops the list cache
+	users  listCache
+	groups listCache
+
 	hMu      sync.Mutex
 	rejected int   // status of the last rejection of the token, 0 if none
 	gone     bool  // the endpoint answered 404 as a whole
@@ -128,6 +144,9 @@ var _ directory.Directory = (*Directory)(nil)
 // over on delete. reg may be nil (metrics not registered); logger may be
 // nil (discard). New makes no network call.
 func New(scim *sigma.SCIMClient, rest *sigma.Client, st store.Store, opts Options, reg prometheus.Registerer, logger *slog.Logger) *Directory {
+	if opts.ListCacheTTL == 0 {
+		opts.ListCacheTTL = DefaultListCacheTTL
+	}
 	if opts.ReadyCheckInterval <= 0 {
 		opts.ReadyCheckInterval = DefaultReadyCheckInterval
 	}
@@ -360,6 +379,7 @@ func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id st
 		UpstreamStatus: upstreamStatus(err),
 		Detail:         truncate("via sigma scim: "+detail, 500),
 	}
+	d.writes.Add(1) // after Sigma changed (or refused): lists read before are stale
 	d.m.writes.WithLabelValues(op, string(outcome)).Inc()
 	lvl := slog.LevelInfo
 	if outcome == store.OutcomeFailed {
@@ -526,4 +546,37 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Audit entries of the Sigma SCIM directory that the store refused to append.",
 		}),
 	}
+}
+
+// ---- list cache ----------------------------------------------------------
+
+// listCache holds the last full list of one kind read from Sigma. Its mu
+// is held while a list is read, so concurrent list requests share one read.
+type listCache struct {
+	mu     sync.Mutex
+	valid  bool
+	writes uint64 // Directory.writes when the read started
+	at     time.Time
+	list   []map[string]any
+}
+
+// cachedList returns the cached list when no write happened since it was
+// read and it is younger than ListCacheTTL; otherwise it reads a new one.
+func (d *Directory) cachedList(ctx context.Context, c *listCache, load func(context.Context) ([]map[string]any, error)) ([]map[string]any, error) {
+	if d.opts.ListCacheTTL < 0 {
+		return load(ctx)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := d.writes.Load()
+	if c.valid && c.writes == w && d.opts.Now().Sub(c.at) < d.opts.ListCacheTTL {
+		return c.list, nil
+	}
+	list, err := load(ctx)
+	if err != nil {
+		c.valid = false
+		return nil, err
+	}
+	c.valid, c.writes, c.at, c.list = true, w, d.opts.Now(), list
+	return list, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -513,3 +514,81 @@ func TestDeleteHandsDocumentsOver(t *testing.T) {
 }
 
 var _ = context.Background
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestListCache: an IdP paging through the users costs one read of
+// Sigma's list per ListCacheTTL; the bridge's own writes show at once,
+// writes made elsewhere after the TTL.
+func TestListCache(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 5}, dir: scimdir.Options{ListCacheTTL: time.Minute, Now: clk.Now}})
+	ctx := actorCtx(t)
+	count := func() int {
+		t.Helper()
+		us, err := e.dir.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(us)
+	}
+	if n := count(); n != 5 {
+		t.Fatalf("ListUsers = %d users, want 5", n)
+	}
+	e.srv.ResetRequests()
+	count()
+	count()
+	if n := e.srv.CountRequests("GET", "/scim/v2/Users"); n != 0 {
+		t.Errorf("repeated ListUsers within the TTL: %d upstream reads, want 0", n)
+	}
+
+	e.srv.AddMember(sigmafake.Member{Email: "elsewhere@example.org", FirstName: "Else", LastName: "Where"})
+	if n := count(); n != 5 {
+		t.Errorf("a member added elsewhere shows within the TTL: %d users", n)
+	}
+	clk.Advance(time.Minute)
+	if n := count(); n != 6 {
+		t.Errorf("after the TTL: %d users, want 6", n)
+	}
+
+	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "mine@example.org", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 7 {
+		t.Errorf("right after the bridge's own create: %d users, want 7", n)
+	}
+}
+
+// TestRESTDownSCIMStillWorks: REST credentials that stop working must not
+// stop the SCIM path (account types are then matched locally).
+func TestRESTDownSCIMStillWorks(t *testing.T) {
+	e := newEnv(t, envOpts{rest: true})
+	e.srv.SetClientSecret("rotated-elsewhere")
+	e.srv.ExpireTokens()
+	u, err := e.dir.CreateUser(actorCtx(t), directory.User{UserName: "norest@example.org", AccountType: "Pro", Active: true})
+	if err != nil {
+		t.Fatalf("CreateUser with REST down: %v", err)
+	}
+	if got := sentUserTypes(t, e.srv); !slices.Equal(got, []string{`"pro"`}) {
+		t.Errorf("userType sent = %q, want \"pro\"", got)
+	}
+	if !strings.EqualFold(u.AccountType, "pro") {
+		t.Errorf("AccountType = %q", u.AccountType)
+	}
+}

@@ -326,13 +326,16 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 }
 
 // ListUsers implements directory.Directory: every user Sigma's SCIM shows
-// (paged, PageSize at a time), minus tombstoned ones, ordered by id.
+// (paged, PageSize at a time, reused for Options.ListCacheTTL), minus
+// tombstoned ones, ordered by id.
 func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 	recs, err := d.records(ctx, store.KindUser)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	all, err := d.listAll(ctx, "list users", d.scim.FilterUsers)
+	all, err := d.cachedList(ctx, &d.users, func(ctx context.Context) ([]map[string]any, error) {
+		return d.listAll(ctx, "list users", d.scim.FilterUsers)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -349,8 +352,8 @@ func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 
 // listAll pages through a Sigma SCIM list. Offset paging over a list that
 // changes meanwhile may repeat an entry; repeats are dropped.
-func (d *Directory) listAll(ctx context.Context, op string, page func(context.Context, string, int, int) (sigma.SCIMListResponse, error)) ([]sigma.SCIMResource, error) {
-	var out []sigma.SCIMResource
+func (d *Directory) listAll(ctx context.Context, op string, page func(context.Context, string, int, int) (sigma.SCIMListResponse, error)) ([]map[string]any, error) {
+	var out []map[string]any
 	seen := map[string]bool{}
 	start := 1
 	for range 100_000 { // a bound, never reached: Sigma's orgs are far smaller
