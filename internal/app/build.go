@@ -56,6 +56,7 @@ func (a *App) build(ctx context.Context) (http.Handler, error) {
 		Rules:             rules,
 		UserNameFromEmail: cfg.Provisioning.UserNameFromEmail,
 		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
+		BaseURL:           cfg.PublicURL,
 		Logger:            a.logger,
 		Registerer:        a.reg,
 	})

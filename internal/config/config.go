@@ -40,6 +40,10 @@ type Config struct {
 	AdminListen string `yaml:"admin_listen"`
 	// Store is "sqlite:PATH" or a postgres:// URL.
 	Store string `yaml:"store"`
+	// PublicURL is the SCIM base URL as the IdP reaches it (behind a proxy
+	// or load balancer), used in meta.location. Empty: derived from each
+	// request's Host and X-Forwarded-Proto.
+	PublicURL string `yaml:"public_url"`
 
 	Log          Log          `yaml:"log"`
 	Sigma        Sigma        `yaml:"sigma"`
@@ -268,6 +272,7 @@ var envVars = []envVar{
 	{"SCIM_BRIDGE_LISTEN", str(func(c *Config) *string { return &c.Listen })},
 	{"SCIM_BRIDGE_ADMIN_LISTEN", str(func(c *Config) *string { return &c.AdminListen })},
 	{"SCIM_BRIDGE_STORE", str(func(c *Config) *string { return &c.Store })},
+	{"SCIM_BRIDGE_PUBLIC_URL", str(func(c *Config) *string { return &c.PublicURL })},
 	{"SCIM_BRIDGE_SIGMA_API_URL", str(func(c *Config) *string { return &c.Sigma.APIURL })},
 	{"SCIM_BRIDGE_SIGMA_CLIENT_ID", str(func(c *Config) *string { return &c.Sigma.ClientID })},
 	{"SCIM_BRIDGE_SIGMA_CLIENT_SECRET", func(c *Config, v string) error { c.Sigma.ClientSecret = secret.Value(v); return nil }},
@@ -349,6 +354,9 @@ func (c *Config) Validate() error {
 		add("store (SCIM_BRIDGE_STORE): %q is neither sqlite:PATH nor a postgres:// URL", redactDSN(c.Store))
 	}
 
+	if c.PublicURL != "" {
+		checkURL(add, "public_url (SCIM_BRIDGE_PUBLIC_URL)", c.PublicURL, "the SCIM base URL the IdP uses, e.g. https://scim.example.com/scim/v2")
+	}
 	switch c.Log.Format {
 	case "json", "text":
 	default:

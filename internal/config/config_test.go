@@ -151,6 +151,7 @@ func TestBadConfigs(t *testing.T) {
 			name: "file problems",
 			file: `
 store: "sqlite:"
+public_url: scim.example.com
 sigma:
   scim_url: https://u:p@example.com/scim
   scim_token: t
@@ -165,6 +166,7 @@ http:
 `,
 			want: "invalid configuration:\n" +
 				"  - store (SCIM_BRIDGE_STORE): sqlite needs a file path, e.g. sqlite:/var/lib/scim-bridge/state.db\n" +
+				"  - public_url (SCIM_BRIDGE_PUBLIC_URL): \"scim.example.com\" is not a URL; want the SCIM base URL the IdP uses, e.g. https://scim.example.com/scim/v2\n" +
 				"  - sigma.scim_url (SCIM_BRIDGE_SIGMA_SCIM_URL): must not carry credentials in the URL; use the secret settings\n" +
 				"  - sigma.scim_token (SCIM_BRIDGE_SIGMA_SCIM_TOKEN): set both as a value and as a file (scim_token_file); choose one\n" +
 				"  - sigma.max_concurrent: must be at least 1, got 0\n" +
