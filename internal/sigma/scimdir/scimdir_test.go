@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -592,3 +593,101 @@ func TestRESTDownSCIMStillWorks(t *testing.T) {
 		t.Errorf("AccountType = %q", u.AccountType)
 	}
 }
+
+// TestTwoReplicas: two bridges (own clients, own locks) over one org and
+// one store. Concurrent creates of one userName give exactly one user;
+// a delete on one replica is a 404 on the other at once; the other's
+// create revives the member.
+func TestTwoReplicas(t *testing.T) {
+	a := newEnv(t, envOpts{fake: sigmafake.Options{Members: 2}})
+	b := scimdir.New(newSCIM(t, a.srv, nil, nil), nil, a.store, scimdir.Options{}, nil, nil)
+	dirs := []*scimdir.Directory{a.dir, b}
+	ctx := actorCtx(t)
+	const n = 8
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		ok, conf int
+		other    []error
+	)
+	for i := range n {
+		wg.Go(func() {
+			_, err := dirs[i%2].CreateUser(ctx, directory.User{UserName: "twin@example.org", Active: true})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, directory.ErrConflict):
+				conf++
+			default:
+				other = append(other, err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || conf != n-1 {
+		t.Fatalf("%d concurrent creates over two replicas: %d ok, %d conflict, others %v", n, ok, conf, other)
+	}
+	us, err := b.LookupUsers(ctx, directory.AttrUserName, "twin@example.org")
+	if err != nil || len(us) != 1 {
+		t.Fatalf("lookup on replica b: %v, %v", us, err)
+	}
+	if err := a.dir.DeleteUser(ctx, us[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetUser(ctx, us[0].ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("replica b after delete on a: %v, want ErrNotFound", err)
+	}
+	again, err := b.CreateUser(ctx, directory.User{UserName: "twin@example.org", Active: true})
+	if err != nil || again.ID != us[0].ID {
+		t.Errorf("revive on replica b = %s, %v; want %s", again.ID, err, us[0].ID)
+	}
+	if _, err := a.dir.GetUser(ctx, us[0].ID); err != nil {
+		t.Errorf("replica a after revive on b: %v", err)
+	}
+}
+
+// TestNoSecretInLogsOrErrors: the SCIM token is in no log line and no
+// error, also when Sigma rejects it.
+func TestNoSecretInLogsOrErrors(t *testing.T) {
+	const tok = "very-secret-scim-token-0123456789"
+	var buf strings.Builder
+	var bmu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		bmu.Lock()
+		defer bmu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := startFake(t, sigmafake.Options{SCIMToken: tok})
+	st := openStore(t)
+	sc := newSCIM(t, srv, secret.NewStatic(secret.Value(tok)), nil)
+	d := scimdir.New(sc, nil, st, scimdir.Options{}, nil, logger)
+	ctx := actorCtx(t)
+	var errs []error
+	_, err := d.CreateUser(ctx, directory.User{UserName: "s@example.org", Active: true})
+	errs = append(errs, err)
+	srv.SetSCIMToken("another")
+	_, err = d.ListUsers(ctx)
+	errs = append(errs, err, d.Ready(ctx))
+	if errs[1] == nil || errs[2] == nil {
+		t.Fatalf("want failures with a rejected token, got %v", errs)
+	}
+	for _, err := range errs {
+		if err != nil && strings.Contains(err.Error(), tok) {
+			t.Errorf("error carries the token: %v", err)
+		}
+	}
+	bmu.Lock()
+	defer bmu.Unlock()
+	if strings.Contains(buf.String(), tok) {
+		t.Errorf("log carries the token:\n%s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "sigma scim token was rejected") {
+		t.Errorf("log does not say the token was rejected:\n%s", buf.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
