@@ -429,10 +429,14 @@ func TestUpstreamCalls(t *testing.T) {
 			[]string{"GET /scim/v2/Users/" + u.ID}},
 		{"externalId", func() error { _, err := e.dir.LookupUsers(ctx, directory.AttrExternalID, "ext-calls"); return err },
 			[]string{"GET /scim/v2/Users/" + u.ID}},
+		{"create", func() error {
+			_, err := e.dir.CreateUser(ctx, directory.User{UserName: "new@example.org", GivenName: "New", FamilyName: "User", Active: true})
+			return err
+		}, []string{"POST /scim/v2/Users"}},
 		{"externalId miss", func() error { _, err := e.dir.LookupUsers(ctx, directory.AttrExternalID, "ext-none"); return err }, nil},
 		{"list", func() error {
 			us, err := e.dir.ListUsers(ctx)
-			if err == nil && (len(us) != 2501 || !slices.IsSortedFunc(us, func(a, b directory.User) int { return strings.Compare(a.ID, b.ID) })) {
+			if err == nil && (len(us) != 2502 || !slices.IsSortedFunc(us, func(a, b directory.User) int { return strings.Compare(a.ID, b.ID) })) {
 				err = fmt.Errorf("ListUsers: %d users, sorted %v", len(us), slices.IsSortedFunc(us, func(a, b directory.User) int { return strings.Compare(a.ID, b.ID) }))
 			}
 			return err

@@ -392,11 +392,11 @@ func newUserBody(u directory.User, email, scimType string) sigma.SCIMResource {
 	return body
 }
 
-// CreateUser implements directory.Directory. The userName is looked up
-// first (one filtered list): an active, live user is a conflict; an
-// inactive or tombstoned one is revived. Sigma's SCIM POST of a deleted
-// (deactivated) member's email reactivates that member, which is the same
-// revival seen from Sigma's side.
+// CreateUser implements directory.Directory with one POST for a new user.
+// When Sigma answers 409 the user is looked up: an active, live user is a
+// conflict; an inactive or tombstoned one is revived. Sigma's SCIM POST of
+// a deleted (deactivated) member's email reactivates that member itself,
+// which is the same revival seen from Sigma's side.
 func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory.User, error) {
 	const op = "user.create"
 	email := strings.TrimSpace(u.UserName)
@@ -417,15 +417,32 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	}
 	defer d.locks.lock("email:" + lowerTrim(email))()
 
-	existing, ok, err := d.findUser(ctx, email)
-	if err != nil {
-		return fail("", err)
+	// Sigma is asked to create first: for a new user (the common case) that
+	// is the only call. Sigma's 409 (the userName is visible: active, or
+	// inactive) sends us down the existing-user path; a deactivated
+	// (deleted) member's userName is revived by Sigma's POST itself.
+	// Looking up first is needed only in dry-run and when the externalId is
+	// already held, possibly by this very user.
+	lookFirst := d.opts.DryRun
+	if u.ExternalID != "" {
+		switch r, err := d.store.ResourceByExternalID(ctx, store.KindUser, u.ExternalID); {
+		case err == nil:
+			lookFirst = lookFirst || r.ID != ""
+		case !errors.Is(err, store.ErrNotFound):
+			return fail("", fmt.Errorf("look up externalId in store: %w", err))
+		}
 	}
-	if ok {
-		return d.createExisting(ctx, existing, u, scimType)
-	}
-	if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
-		return fail("", err)
+	if lookFirst {
+		existing, ok, err := d.findUser(ctx, email)
+		if err != nil {
+			return fail("", err)
+		}
+		if ok {
+			return d.createExisting(ctx, existing, u, scimType)
+		}
+		if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
+			return fail("", err)
+		}
 	}
 	body := newUserBody(u, email, scimType)
 	if d.opts.DryRun {
@@ -437,8 +454,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	}
 	res, err := d.scim.CreateUser(ctx, body)
 	if errors.Is(err, sigma.ErrDuplicate) {
-		// Created a moment ago by another replica (or hidden from our
-		// lookup): decide on what Sigma holds now.
+		d.observe(nil)
 		existing, ok, ferr := d.findUser(ctx, email)
 		if ferr != nil {
 			return fail("", ferr)
@@ -450,6 +466,11 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	}
 	if err != nil {
 		return fail("", d.userWriteErr(ctx, "create user", err, u.AccountType))
+	}
+	if u.Active && !boolean(res, "active") {
+		// An ambiguous create that the client resolved by lookup found the
+		// user already there, inactive: revive it like any other.
+		return d.createExisting(ctx, res, u, scimType)
 	}
 	d.observe(nil)
 	id := str(res, "id")
