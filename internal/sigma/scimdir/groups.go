@@ -221,12 +221,15 @@ func (d *Directory) groupWriteErr(ctx context.Context, op string, err error, add
 	}
 	d.observe(nil)
 	for _, id := range added {
-		_, ok, gerr := d.getUser(ctx, id)
+		res, ok, gerr := d.getUser(ctx, id)
 		if gerr != nil {
 			return gerr
 		}
 		if !ok {
 			return &directory.InvalidValueError{Attribute: "members", Value: id, Reason: "no such user"}
+		}
+		if !boolean(res, "active") {
+			return &directory.InvalidValueError{Attribute: "members", Value: id, Reason: "the user is deactivated, and Sigma does not add deactivated users to teams"}
 		}
 	}
 	return &directory.InvalidValueError{Attribute: "members", Reason: "Sigma refused the change: " + truncate(ae.Message, maxMessage)}

@@ -695,3 +695,48 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestDeactivatedMembers: Sigma's SCIM lets an IdP drop a deactivated
+// member from a group but refuses to add one; that refusal is an
+// *InvalidValueError naming the member.
+func TestDeactivatedMembers(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := actorCtx(t)
+	a, err := e.dir.CreateUser(ctx, directory.User{UserName: "keep@example.org", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.dir.CreateUser(ctx, directory.User{UserName: "leave@example.org", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.dir.CreateGroup(ctx, directory.Group{DisplayName: "Deact", Members: []directory.Ref{{ID: a.ID}, {ID: b.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Active = false
+	if _, err := e.dir.ReplaceUser(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.dir.ModifyGroupMembers(ctx, g.ID, nil, []string{b.ID}); err != nil {
+		t.Errorf("removing a deactivated member: %v", err)
+	}
+	g.DisplayName = "Deact Renamed"
+	g.Members = []directory.Ref{{ID: a.ID}}
+	got, err := e.dir.ReplaceGroup(ctx, g)
+	if err != nil {
+		t.Fatalf("replace dropping a deactivated member: %v", err)
+	}
+	if got.DisplayName != "Deact Renamed" {
+		t.Errorf("rename lost: %q", got.DisplayName)
+	}
+	other, err := e.dir.CreateGroup(ctx, directory.Group{DisplayName: "Other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.dir.ModifyGroupMembers(ctx, other.ID, []string{b.ID}, nil)
+	var ive *directory.InvalidValueError
+	if !errors.As(err, &ive) || ive.Attribute != "members" || ive.Value != b.ID {
+		t.Errorf("adding a deactivated member: %v, want *InvalidValueError for members %s", err, b.ID)
+	}
+}
