@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -54,14 +55,28 @@ type Token struct {
 // Resource is the bridge's record of a SCIM resource whose primary data
 // lives in Sigma. ID is the SCIM id (Sigma memberId or teamId).
 type Resource struct {
-	Kind        Kind
-	ID          string
-	ExternalID  string // unique per Kind when not empty
+	Kind       Kind
+	ID         string
+	ExternalID string // unique per Kind when not empty
+	// UserName is the userName the IdP sent when it differs from the email
+	// Sigma knows the member by (a JumpCloud or Okta login such as "jdoe"),
+	// kept as sent so the IdP can find the user by it again; empty
+	// otherwise. When not empty it is unique per Kind among live records,
+	// compared case-insensitively (FoldUserName).
+	UserName    string
 	Tombstoned  bool
 	TombstoneAt time.Time // zero unless Tombstoned
 	Version     int64     // incremented by every successful PutResource/UpdateResource
 	UpdatedAt   time.Time
 }
+
+// FoldUserName is the case-insensitive form of a Resource.UserName under
+// which stores compare and index it: two userNames clash, and
+// ResourceByUserName finds one by the other, when their folds are equal.
+// It is computed here rather than by each database so SQLite (whose
+// lower() knows only ASCII) and PostgreSQL (whose lower() depends on the
+// database's locale) agree.
+func FoldUserName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
 
 // Outcome of an audited operation.
 type Outcome string
@@ -142,13 +157,19 @@ type Store interface {
 	// returns it as stored: Version one more than the replaced record's (1
 	// when new; r.Version is ignored), UpdatedAt now. ErrConflict if
 	// r.ExternalID is set and another live (not tombstoned) resource of the
-	// same kind holds it. An unknown Kind or empty ID is an error.
+	// same kind holds it, or if r.UserName is set and another live resource
+	// of the same kind holds it in any case. An unknown Kind or empty ID is
+	// an error.
 	PutResource(ctx context.Context, r Resource) (Resource, error)
 	// GetResource returns the record; ErrNotFound if none.
 	GetResource(ctx context.Context, kind Kind, id string) (Resource, error)
 	// ResourceByExternalID returns the live resource with that externalId;
 	// ErrNotFound if none.
 	ResourceByExternalID(ctx context.Context, kind Kind, externalID string) (Resource, error)
+	// ResourceByUserName returns the live resource whose UserName equals
+	// userName case-insensitively (FoldUserName); ErrNotFound if none, and
+	// for an empty userName. Tombstoned records are never returned.
+	ResourceByUserName(ctx context.Context, kind Kind, userName string) (Resource, error)
 	// ListResources returns all records of kind (tombstoned included),
 	// ordered by ID.
 	ListResources(ctx context.Context, kind Kind) ([]Resource, error)
@@ -158,7 +179,7 @@ type Store interface {
 	// more than once and must have no side effects. An error from fn aborts
 	// and is returned as is. fn must not change Kind or ID; its Version is
 	// ignored (the stored one is incremented). ErrConflict on an externalId
-	// clash.
+	// or userName clash.
 	UpdateResource(ctx context.Context, kind Kind, id string, fn func(*Resource) error) (Resource, error)
 	// DeleteResource removes the record; ErrNotFound if none.
 	DeleteResource(ctx context.Context, kind Kind, id string) error

@@ -188,18 +188,21 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
-const resourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at`
+const resourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at, user_name, user_name_fold`
 
 func scanResource(row pgx.Row) (store.Resource, error) {
 	var r store.Resource
 	var kind string
-	var ext *string
+	var ext, userName, fold *string
 	var tombAt *time.Time
 	var updated time.Time
-	err := row.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated)
+	err := row.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated, &userName, &fold)
 	r.Kind, r.TombstoneAt, r.UpdatedAt = store.Kind(kind), goTime(tombAt), updated.UTC()
 	if ext != nil {
 		r.ExternalID = *ext
+	}
+	if userName != nil {
+		r.UserName = *userName
 	}
 	return r, err
 }
@@ -239,13 +242,15 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource) (store.Resour
 		return store.Resource{}, fmt.Errorf("%s: empty id", op)
 	}
 	s.normalize(&r)
-	err := s.pool.QueryRow(ctx, `INSERT INTO resources AS r (`+resourceColumns+`) VALUES ($1, $2, $3, $4, $5, 1, $6)
+	err := s.pool.QueryRow(ctx, `INSERT INTO resources AS r (`+resourceColumns+`) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)
 		ON CONFLICT (kind, id) DO UPDATE SET
 			external_id = excluded.external_id, tombstoned = excluded.tombstoned,
 			tombstone_at = excluded.tombstone_at, version = r.version + 1,
-			updated_at = excluded.updated_at
+			updated_at = excluded.updated_at, user_name = excluded.user_name,
+			user_name_fold = excluded.user_name_fold
 		RETURNING version`,
-		string(r.Kind), r.ID, nullString(r.ExternalID), r.Tombstoned, dbTime(r.TombstoneAt), dbTime(r.UpdatedAt)).
+		string(r.Kind), r.ID, nullString(r.ExternalID), r.Tombstoned, dbTime(r.TombstoneAt), dbTime(r.UpdatedAt),
+		nullString(r.UserName), nullString(store.FoldUserName(r.UserName))).
 		Scan(&r.Version)
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
@@ -277,6 +282,23 @@ func (s *Store) ResourceByExternalID(ctx context.Context, kind store.Kind, exter
 	}
 	r, err := scanResource(s.pool.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources
 		WHERE kind = $1 AND external_id = $2 AND NOT tombstoned`, string(kind), externalID))
+	if err != nil {
+		return store.Resource{}, s.mapErr(op, err)
+	}
+	return r, nil
+}
+
+// ResourceByUserName implements store.Store.
+func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userName string) (store.Resource, error) {
+	const op = "resource by userName"
+	if err := s.check(op); err != nil {
+		return store.Resource{}, err
+	}
+	if userName == "" {
+		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	r, err := scanResource(s.pool.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources
+		WHERE kind = $1 AND user_name_fold = $2 AND NOT tombstoned`, string(kind), store.FoldUserName(userName)))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
 	}
@@ -327,9 +349,11 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 		s.normalize(&next)
 		next.Version = cur.Version + 1
 		tag, err := tx.Exec(ctx, `UPDATE resources SET external_id = $1, tombstoned = $2, tombstone_at = $3,
-			version = $4, updated_at = $5 WHERE kind = $6 AND id = $7 AND version = $8`,
+			version = $4, updated_at = $5, user_name = $6, user_name_fold = $7
+			WHERE kind = $8 AND id = $9 AND version = $10`,
 			nullString(next.ExternalID), next.Tombstoned, dbTime(next.TombstoneAt), next.Version,
-			dbTime(next.UpdatedAt), string(kind), id, cur.Version)
+			dbTime(next.UpdatedAt), nullString(next.UserName), nullString(store.FoldUserName(next.UserName)),
+			string(kind), id, cur.Version)
 		if err != nil {
 			return err
 		}

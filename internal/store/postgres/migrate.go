@@ -60,10 +60,22 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_time ON audit (time, id);
 CREATE INDEX audit_by_resource ON audit (kind, resource_id, time);
 `,
+	// 2: the userName the IdP sent when it is not the member's email.
+	// user_name keeps it as sent; user_name_fold (store.FoldUserName of it)
+	// is what uniqueness and lookups compare, computed in Go so that
+	// PostgreSQL and SQLite fold alike whatever the database's locale.
+	// Adding nullable columns without a default rewrites nothing; existing
+	// rows read back as "no alias".
+	`
+ALTER TABLE resources ADD COLUMN user_name text, ADD COLUMN user_name_fold text;
+-- Like externalIds: one live holder per kind; tombstones keep theirs.
+CREATE UNIQUE INDEX resources_live_user_name ON resources (kind, user_name_fold)
+	WHERE user_name_fold IS NOT NULL AND NOT tombstoned;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Advisory lock keys (two-int4 form). lockClass tags them as the bridge's
 // so they do not collide with another application's locks.

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
@@ -56,6 +58,59 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	if v, err := s.CurrentSchemaVersion(t.Context()); err != nil || v != postgres.SchemaVersion {
 		t.Errorf("schema version = %d, %v; want %d", v, err, postgres.SchemaVersion)
 	}
+}
+
+// A database written by a version-1 build is upgraded when the first
+// replica opens it: its records survive and userNames work on them.
+func TestUpgradeFromVersion1(t *testing.T) {
+	dsn := pgtest.NewSchema(t)
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY, applied_at timestamptz NOT NULL)`)
+	exec(postgres.Migrations[0])
+	exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (1, now())`)
+	for _, r := range storetest.V1Rows {
+		var ext *string
+		if r.ExternalID != "" {
+			ext = &r.ExternalID
+		}
+		exec(`INSERT INTO resources (kind, id, external_id, tombstoned, tombstone_at, version, updated_at)
+			VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() END, $5, now())`, string(r.Kind), r.ID, ext, r.Tombstoned, r.Version)
+	}
+	_ = conn.Close(ctx)
+
+	// Replicas starting together: one migrates, all see version 2.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 2})
+			if err == nil {
+				_ = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d of a version-1 database: %v", i, err)
+		}
+	}
+	s := openAt(t, dsn)
+	if v, err := s.CurrentSchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("schema version after upgrade = %d, %v; want 2", v, err)
+	}
+	storetest.CheckUpgradedFromV1(t, s)
 }
 
 func TestOpenErrorsHidePassword(t *testing.T) {

@@ -182,15 +182,15 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
-const resourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at`
+const resourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at, user_name, user_name_fold`
 
 func scanResource(sc scanner) (store.Resource, error) {
 	var r store.Resource
-	var ext sql.NullString
+	var ext, userName, fold sql.NullString
 	var tombAt, updated sql.NullInt64
 	var kind string
-	err := sc.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated)
-	r.Kind, r.ExternalID = store.Kind(kind), ext.String
+	err := sc.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated, &userName, &fold)
+	r.Kind, r.ExternalID, r.UserName = store.Kind(kind), ext.String, userName.String
 	r.TombstoneAt, r.UpdatedAt = goTime(tombAt), goTime(updated)
 	return r, err
 }
@@ -230,13 +230,15 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource) (store.Resour
 		return store.Resource{}, fmt.Errorf("%s: empty id", op)
 	}
 	s.normalize(&r)
-	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (`+resourceColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (`+resourceColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
 		ON CONFLICT (kind, id) DO UPDATE SET
 			external_id = excluded.external_id, tombstoned = excluded.tombstoned,
 			tombstone_at = excluded.tombstone_at, version = resources.version + 1,
-			updated_at = excluded.updated_at
+			updated_at = excluded.updated_at, user_name = excluded.user_name,
+			user_name_fold = excluded.user_name_fold
 		RETURNING version`,
-		string(r.Kind), r.ID, nullString(r.ExternalID), r.Tombstoned, dbTime(r.TombstoneAt), dbTime(r.UpdatedAt)).
+		string(r.Kind), r.ID, nullString(r.ExternalID), r.Tombstoned, dbTime(r.TombstoneAt), dbTime(r.UpdatedAt),
+		nullString(r.UserName), nullString(store.FoldUserName(r.UserName))).
 		Scan(&r.Version)
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
@@ -268,6 +270,23 @@ func (s *Store) ResourceByExternalID(ctx context.Context, kind store.Kind, exter
 	}
 	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources
 		WHERE kind = ? AND external_id = ? AND tombstoned = 0`, string(kind), externalID))
+	if err != nil {
+		return store.Resource{}, s.mapErr(op, err)
+	}
+	return r, nil
+}
+
+// ResourceByUserName implements store.Store.
+func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userName string) (store.Resource, error) {
+	const op = "resource by userName"
+	if err := s.check(op); err != nil {
+		return store.Resource{}, err
+	}
+	if userName == "" {
+		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources
+		WHERE kind = ? AND user_name_fold = ? AND tombstoned = 0`, string(kind), store.FoldUserName(userName)))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
 	}
@@ -321,9 +340,10 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 		s.normalize(&next)
 		next.Version = cur.Version + 1
 		res, err := tx.ExecContext(ctx, `UPDATE resources SET external_id = ?, tombstoned = ?, tombstone_at = ?,
-			version = ?, updated_at = ? WHERE kind = ? AND id = ? AND version = ?`,
+			version = ?, updated_at = ?, user_name = ?, user_name_fold = ? WHERE kind = ? AND id = ? AND version = ?`,
 			nullString(next.ExternalID), next.Tombstoned, dbTime(next.TombstoneAt), next.Version,
-			dbTime(next.UpdatedAt), string(kind), id, cur.Version)
+			dbTime(next.UpdatedAt), nullString(next.UserName), nullString(store.FoldUserName(next.UserName)),
+			string(kind), id, cur.Version)
 		if err != nil {
 			return s.mapErr(op, err)
 		}

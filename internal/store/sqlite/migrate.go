@@ -61,10 +61,21 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_time ON audit (time, id);
 CREATE INDEX audit_by_resource ON audit (kind, resource_id, time);
 `,
+	// 2: the userName the IdP sent when it is not the member's email.
+	// user_name keeps it as sent; user_name_fold (store.FoldUserName of it)
+	// is what uniqueness and lookups compare, computed in Go so that SQLite
+	// and PostgreSQL fold alike. Existing rows get NULLs: no alias.
+	`
+ALTER TABLE resources ADD COLUMN user_name TEXT;
+ALTER TABLE resources ADD COLUMN user_name_fold TEXT;
+-- Like externalIds: one live holder per kind; tombstones keep theirs.
+CREATE UNIQUE INDEX resources_live_user_name ON resources (kind, user_name_fold)
+	WHERE user_name_fold IS NOT NULL AND tombstoned = 0;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the schema up to SchemaVersion in one write transaction,
 // so a second process opening the same file at the same moment waits and

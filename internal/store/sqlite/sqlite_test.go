@@ -108,6 +108,58 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
+// A file written by a version-1 build is upgraded when opened: its records
+// survive and the new userName column works on them.
+func TestUpgradeFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// What Open did in version 1, by hand: the bookkeeping table, the first
+	// migration, its record.
+	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`)
+	exec(sqlite.Migrations[0])
+	exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)`)
+	for _, r := range storetest.V1Rows {
+		var ext any
+		if r.ExternalID != "" {
+			ext = r.ExternalID
+		}
+		var tombAt any
+		if r.Tombstoned {
+			tombAt = int64(1)
+		}
+		exec(`INSERT INTO resources (kind, id, external_id, tombstoned, tombstone_at, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1)`,
+			string(r.Kind), r.ID, ext, r.Tombstoned, tombAt, r.Version)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openAt(t, path)
+	if got, err := s.CurrentSchemaVersion(ctx); err != nil || got != 2 {
+		t.Fatalf("schema version after upgrade = %d, %v; want 2", got, err)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckUpgradedFromV1(t, s)
+	// Opening again applies nothing more.
+	_ = s.Close()
+	s = openAt(t, path)
+	if got, err := s.CurrentSchemaVersion(ctx); err != nil || got != 2 {
+		t.Errorf("schema version after reopen = %d, %v; want 2", got, err)
+	}
+}
+
 const crashPathEnv = "SCIM_BRIDGE_TEST_SQLITE_CRASH_PATH"
 
 // TestCrashChild is the process TestCrashRecovery kills; on its own it

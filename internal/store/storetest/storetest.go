@@ -39,6 +39,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"TokenTouch", testTokenTouch},
 		{"ResourcePutGet", testResourcePutGet},
 		{"ResourceExternalID", testResourceExternalID},
+		{"ResourceUserName", testResourceUserName},
 		{"ResourceList", testResourceList},
 		{"ResourceUpdate", testResourceUpdate},
 		{"ResourceDelete", testResourceDelete},
@@ -50,6 +51,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"Closed", testClosed},
 		{"Reopen", testReopen},
 		{"RaceCreateExternalID", testRaceCreateExternalID},
+		{"RaceCreateUserName", testRaceCreateUserName},
 		{"RaceRotate", testRaceRotate},
 		{"RaceRotateRevoke", testRaceRotateRevoke},
 		{"RaceTombstoneRevive", testRaceTombstoneRevive},
@@ -398,6 +400,125 @@ func testResourceExternalID(t *testing.T, open Opener) {
 	}
 }
 
+func aliased(id, userName string) store.Resource {
+	return store.Resource{Kind: store.KindUser, ID: id, UserName: userName}
+}
+
+// testResourceUserName: the IdP's own userName of a member is unique per
+// kind among live records, case-insensitively, and kept as sent.
+func testResourceUserName(t *testing.T, open Opener) {
+	ctx, s := ctxFor(t), open(t)
+	put, err := s.PutResource(ctx, store.Resource{Kind: store.KindUser, ID: "m1", ExternalID: "ext1", UserName: "JDoe"})
+	must(t, "put m1", err)
+	if put.UserName != "JDoe" {
+		t.Errorf("put returned UserName %q, want %q", put.UserName, "JDoe")
+	}
+	got, err := s.GetResource(ctx, store.KindUser, "m1")
+	must(t, "get m1", err)
+	if !sameResource(got, put) {
+		t.Errorf("get = %+v, want %+v", got, put)
+	}
+	for _, q := range []string{"JDoe", "jdoe", "JDOE", "jDoE"} {
+		got, err := s.ResourceByUserName(ctx, store.KindUser, q)
+		must(t, "by userName "+q, err)
+		if !sameResource(got, put) {
+			t.Errorf("by userName %q = %+v, want %+v (kept as sent)", q, got, put)
+		}
+	}
+	// Case folding beyond ASCII: both stores fold alike.
+	_, err = s.PutResource(ctx, aliased("m9", "Ørjan.Åsen"))
+	must(t, "put non-ASCII", err)
+	got, err = s.ResourceByUserName(ctx, store.KindUser, "øRJAN.åSEN")
+	must(t, "by non-ASCII userName in other case", err)
+	if got.ID != "m9" || got.UserName != "Ørjan.Åsen" {
+		t.Errorf("by non-ASCII userName = %+v, want m9 as sent", got)
+	}
+	_, err = s.PutResource(ctx, aliased("m10", "ØRJAN.ÅSEN"))
+	wantErr(t, "non-ASCII clash in other case", err, store.ErrConflict)
+
+	for _, q := range []string{"nobody", "", "jdoe "} {
+		_, err = s.ResourceByUserName(ctx, store.KindUser, q)
+		wantErr(t, fmt.Sprintf("by userName %q", q), err, store.ErrNotFound)
+	}
+	_, err = s.ResourceByUserName(ctx, store.KindGroup, "jdoe")
+	wantErr(t, "by userName, other kind", err, store.ErrNotFound)
+
+	// A second live holder, in any case, is refused and writes nothing.
+	_, err = s.PutResource(ctx, aliased("m2", "jdoe"))
+	wantErr(t, "second live holder", err, store.ErrConflict)
+	_, err = s.GetResource(ctx, store.KindUser, "m2")
+	wantErr(t, "m2 after conflict", err, store.ErrNotFound)
+	_, err = s.PutResource(ctx, store.Resource{Kind: store.KindGroup, ID: "g1", UserName: "jdoe"})
+	must(t, "same userName, other kind", err)
+	// Records without one do not clash, and the alias space is its own:
+	// an externalId equal to a userName is no clash either.
+	_, err = s.PutResource(ctx, aliased("m3", ""))
+	must(t, "no userName", err)
+	_, err = s.PutResource(ctx, store.Resource{Kind: store.KindUser, ID: "m4", ExternalID: "jdoe"})
+	must(t, "externalId equal to a userName", err)
+
+	// Changing the alias frees the old one; an update onto a taken one
+	// fails and changes nothing.
+	_, err = s.UpdateResource(ctx, store.KindUser, "m3", func(r *store.Resource) error { r.UserName = "JDOE"; return nil })
+	wantErr(t, "update onto a taken userName", err, store.ErrConflict)
+	got, err = s.GetResource(ctx, store.KindUser, "m3")
+	must(t, "m3", err)
+	if got.UserName != "" || got.Version != 1 {
+		t.Errorf("failed update changed m3: %+v", got)
+	}
+	_, err = s.UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.UserName = "john.d"; return nil })
+	must(t, "rename m1's userName", err)
+	_, err = s.ResourceByUserName(ctx, store.KindUser, "jdoe")
+	wantErr(t, "old userName after rename", err, store.ErrNotFound)
+	_, err = s.PutResource(ctx, aliased("m2", "jdoe"))
+	must(t, "old userName taken by another", err)
+
+	// A tombstone keeps its userName but is not found by it and does not
+	// block a new live holder; reviving onto a taken one fails.
+	_, err = s.UpdateResource(ctx, store.KindUser, "m2", func(r *store.Resource) error { r.Tombstoned = true; return nil })
+	must(t, "tombstone m2", err)
+	_, err = s.ResourceByUserName(ctx, store.KindUser, "jdoe")
+	wantErr(t, "userName of a tombstone", err, store.ErrNotFound)
+	got, err = s.GetResource(ctx, store.KindUser, "m2")
+	must(t, "tombstoned m2", err)
+	if got.UserName != "jdoe" {
+		t.Errorf("tombstone lost its userName: %+v", got)
+	}
+	_, err = s.PutResource(ctx, aliased("m5", "JDoe"))
+	must(t, "new holder after tombstone", err)
+	_, err = s.UpdateResource(ctx, store.KindUser, "m2", func(r *store.Resource) error { r.Tombstoned = false; return nil })
+	wantErr(t, "revive onto a taken userName", err, store.ErrConflict)
+	got, err = s.GetResource(ctx, store.KindUser, "m2")
+	must(t, "m2", err)
+	if !got.Tombstoned {
+		t.Errorf("failed revival changed m2: %+v", got)
+	}
+	// Deleting the holder frees the userName.
+	must(t, "delete m5", s.DeleteResource(ctx, store.KindUser, "m5"))
+	_, err = s.UpdateResource(ctx, store.KindUser, "m2", func(r *store.Resource) error { r.Tombstoned = false; return nil })
+	must(t, "revive after the holder was deleted", err)
+	got, err = s.ResourceByUserName(ctx, store.KindUser, "JDOE")
+	must(t, "by userName after revive", err)
+	if got.ID != "m2" {
+		t.Errorf("by userName after revive = %+v, want m2", got)
+	}
+	// PutResource without a userName clears it.
+	_, err = s.PutResource(ctx, aliased("m2", ""))
+	must(t, "clear m2's userName", err)
+	_, err = s.ResourceByUserName(ctx, store.KindUser, "jdoe")
+	wantErr(t, "cleared userName", err, store.ErrNotFound)
+	list, err := s.ListResources(ctx, store.KindUser)
+	must(t, "list", err)
+	names := map[string]string{}
+	for _, r := range list {
+		names[r.ID] = r.UserName
+	}
+	want := map[string]string{"m1": "john.d", "m2": "", "m3": "", "m4": "", "m9": "Ørjan.Åsen"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("listed userNames = %v, want %v", names, want)
+	}
+}
+
 func testResourceList(t *testing.T, open Opener) {
 	ctx, s := ctxFor(t), open(t)
 	for _, r := range []store.Resource{
@@ -638,6 +759,8 @@ func testClosed(t *testing.T, open Opener) {
 	wantErr(t, "GetResource", err, u)
 	_, err = s.ResourceByExternalID(ctx, store.KindUser, "x")
 	wantErr(t, "ResourceByExternalID", err, u)
+	_, err = s.ResourceByUserName(ctx, store.KindUser, "x")
+	wantErr(t, "ResourceByUserName", err, u)
 	_, err = s.ListResources(ctx, store.KindUser)
 	wantErr(t, "ListResources", err, u)
 	_, err = s.UpdateResource(ctx, store.KindUser, "m", func(*store.Resource) error { return nil })
@@ -657,9 +780,9 @@ func testReopen(t *testing.T, open Opener) {
 	must(t, "rotate", s.RotateToken(ctx, "a", at(time.Hour), at(time.Minute), tok("b", "okta")))
 	must(t, "revoked", s.CreateToken(ctx, tok("c", "entra")))
 	must(t, "revoke", s.RevokeToken(ctx, "entra", at(time.Minute)))
-	live, err := s.PutResource(ctx, user("m1", "ext1"))
+	live, err := s.PutResource(ctx, store.Resource{Kind: store.KindUser, ID: "m1", ExternalID: "ext1", UserName: "JDoe"})
 	must(t, "put live", err)
-	tomb, err := s.PutResource(ctx, store.Resource{Kind: store.KindUser, ID: "m2", ExternalID: "ext2", Tombstoned: true, TombstoneAt: at(time.Hour)})
+	tomb, err := s.PutResource(ctx, store.Resource{Kind: store.KindUser, ID: "m2", ExternalID: "ext2", UserName: "asmith", Tombstoned: true, TombstoneAt: at(time.Hour)})
 	must(t, "put tombstone", err)
 	e, err := s.AppendAudit(ctx, entry("user.delete", store.KindUser, "m2", at(time.Hour)))
 	must(t, "audit", err)
@@ -681,6 +804,13 @@ func testReopen(t *testing.T, open Opener) {
 	if !sameResource(got, live) {
 		t.Errorf("live record after reopen = %+v, want %+v", got, live)
 	}
+	got, err = s.ResourceByUserName(ctx, store.KindUser, "jdoe")
+	must(t, "userName after reopen", err)
+	if !sameResource(got, live) {
+		t.Errorf("by userName after reopen = %+v, want %+v", got, live)
+	}
+	_, err = s.ResourceByUserName(ctx, store.KindUser, "asmith")
+	wantErr(t, "tombstone's userName after reopen", err, store.ErrNotFound)
 	got, err = s.GetResource(ctx, store.KindUser, "m2")
 	must(t, "tombstone after reopen", err)
 	if !sameResource(got, tomb) {
@@ -693,6 +823,8 @@ func testReopen(t *testing.T, open Opener) {
 	}
 	// The constraints survive too.
 	wantErr(t, "second current token after reopen", s.CreateToken(ctx, tok("d", "okta")), store.ErrConflict)
+	_, err = s.PutResource(ctx, aliased("m3", "JDOE"))
+	wantErr(t, "second holder of a userName after reopen", err, store.ErrConflict)
 }
 
 // racers is how many goroutines each race test starts, half on each of
@@ -764,6 +896,53 @@ func testRaceCreateExternalID(t *testing.T, open Opener) {
 	must(t, "list", err)
 	if len(all) != 1 {
 		t.Errorf("%d records after the race, want 1", len(all))
+	}
+}
+
+// Two replicas creating different members with one IdP userName (in
+// different cases): exactly one holds it afterwards.
+func testRaceCreateUserName(t *testing.T, open Opener) {
+	ctx, rs := ctxFor(t), twoReplicas(t, open)
+	errs := race(rs, func(i int, s store.Store) error {
+		name := "jdoe"
+		if i%2 == 1 {
+			name = "JDoe"
+		}
+		_, err := s.PutResource(ctx, aliased(fmt.Sprint("m", i), name))
+		return err
+	})
+	winner := exactlyOneWinner(t, "create same userName", errs)
+	for _, s := range rs {
+		got, err := s.ResourceByUserName(ctx, store.KindUser, "JDOE")
+		must(t, "by userName", err)
+		if got.ID != fmt.Sprint("m", winner) {
+			t.Errorf("userName held by %s, winner was m%d", got.ID, winner)
+		}
+	}
+	all, err := rs[0].ListResources(ctx, store.KindUser)
+	must(t, "list", err)
+	if len(all) != 1 {
+		t.Errorf("%d records after the race, want 1", len(all))
+	}
+
+	// Existing records racing to take one alias by update: one wins.
+	for i := range racers {
+		_, err := rs[0].PutResource(ctx, aliased(fmt.Sprint("n", i), ""))
+		must(t, "put", err)
+	}
+	errs = race(rs, func(i int, s store.Store) error {
+		_, err := s.UpdateResource(ctx, store.KindUser, fmt.Sprint("n", i), func(r *store.Resource) error {
+			r.UserName = "asmith"
+			return nil
+		})
+		return err
+	})
+	// m<winner> still holds jdoe; the update race is about asmith.
+	winner = exactlyOneWinner(t, "update onto same userName", errs)
+	got, err := rs[1].ResourceByUserName(ctx, store.KindUser, "ASmith")
+	must(t, "by userName", err)
+	if got.ID != fmt.Sprint("n", winner) {
+		t.Errorf("userName held by %s, winner was n%d", got.ID, winner)
 	}
 }
 
@@ -902,4 +1081,39 @@ func sameEntry(a, b store.AuditEntry) bool {
 	ok := a.Time.Equal(b.Time)
 	a.Time, b.Time = time.Time{}, time.Time{}
 	return ok && a == b
+}
+
+// V1Rows are the resource rows an upgrade test writes into a database at
+// schema version 1 (before userNames were kept) with that version's own
+// SQL, and CheckUpgradedFromV1 then expects to read back.
+var V1Rows = []store.Resource{
+	{Kind: store.KindUser, ID: "m1", ExternalID: "ext1", Version: 3},
+	{Kind: store.KindUser, ID: "m2", ExternalID: "ext2", Version: 1, Tombstoned: true},
+	{Kind: store.KindGroup, ID: "g1", Version: 2},
+}
+
+// CheckUpgradedFromV1 checks a store just opened on a version-1 database
+// holding V1Rows: the records read back unchanged with no userName, and
+// userNames work on them (set, found, unique) as on a new database.
+func CheckUpgradedFromV1(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := ctxFor(t)
+	for _, want := range V1Rows {
+		got, err := s.GetResource(ctx, want.Kind, want.ID)
+		must(t, "read a version-1 record", err)
+		if got.ExternalID != want.ExternalID || got.Tombstoned != want.Tombstoned || got.Version != want.Version || got.UserName != "" {
+			t.Errorf("version-1 record read back as %+v, want %+v", got, want)
+		}
+	}
+	_, err := s.UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.UserName = "JDoe"; return nil })
+	must(t, "give a version-1 record a userName", err)
+	got, err := s.ResourceByUserName(ctx, store.KindUser, "jdoe")
+	must(t, "by userName", err)
+	if got.ID != "m1" || got.ExternalID != "ext1" || got.UserName != "JDoe" || got.Version != 4 {
+		t.Errorf("upgraded record = %+v, want m1 with ext1, JDoe, Version 4", got)
+	}
+	_, err = s.PutResource(ctx, aliased("m3", "JDOE"))
+	wantErr(t, "second holder on an upgraded database", err, store.ErrConflict)
+	_, err = s.ResourceByExternalID(ctx, store.KindUser, "ext1")
+	must(t, "externalId on an upgraded database", err)
 }

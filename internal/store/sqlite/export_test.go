@@ -1,0 +1,5 @@
+package sqlite
+
+// Migrations exposes the schema history so tests can build a database as
+// an older release left it.
+var Migrations = migrations
