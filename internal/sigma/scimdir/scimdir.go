@@ -21,6 +21,10 @@
 //     against the built-ins, the configured types and aliases; the default
 //     is filled in when the IdP sends none, so Sigma never sees a null
 //     userType;
+//   - members the REST path deactivated (archived: Sigma's SCIM hides them)
+//     still answer by id, as inactive, when a REST client is configured,
+//     and their reactivation goes through REST, so a switch from REST to
+//     SCIM does not turn them into 404s for the IdP;
 //   - an audit entry for every write, with the request's directory.Actor.
 //
 // Nothing is cached between requests except the account type list (in the

@@ -740,3 +740,60 @@ func TestDeactivatedMembers(t *testing.T) {
 		t.Errorf("adding a deactivated member: %v, want *InvalidValueError for members %s", err, b.ID)
 	}
 }
+
+// TestDeactivatedOnRESTPath: a member the REST path deactivated (archived,
+// which Sigma's SCIM no longer shows) keeps answering by id on the SCIM
+// path, as inactive and with the same ETag, and the IdP's reactivation
+// works, as it would have on the REST path.
+func TestDeactivatedOnRESTPath(t *testing.T) {
+	e := newEnv(t, envOpts{rest: true})
+	ctx := actorCtx(t)
+	rd := restdir.New(e.rest, e.store, restdir.Options{}, nil, nil)
+	if err := rd.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := rd.CreateUser(ctx, directory.User{UserName: "arch@example.org", GivenName: "Arch", FamilyName: "Ived", AccountType: "Pro", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.CreateGroup(ctx, directory.Group{DisplayName: "Arch Team", Members: []directory.Ref{{ID: u.ID}}}); err != nil {
+		t.Fatal(err)
+	}
+	u.Active = false
+	viaREST, err := rd.ReplaceUser(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := e.srv.Member(u.ID); !m.IsArchived {
+		t.Fatalf("the REST path no longer archives on active=false; this test is moot: %+v", m)
+	}
+
+	got, err := e.dir.GetUser(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("GetUser on the SCIM path: %v", err)
+	}
+	if got.Active || got.Version != viaREST.Version || got.AccountType != "Pro" || len(got.Groups) != 1 {
+		t.Errorf("SCIM path shows %+v\nREST path showed %+v", got, viaREST)
+	}
+
+	// A rename while deactivated goes through REST; then the IdP
+	// reactivates.
+	got.FamilyName = "Renamed"
+	if got, err = e.dir.ReplaceUser(ctx, got); err != nil || got.FamilyName != "Renamed" || got.Active {
+		t.Fatalf("rename while deactivated = %+v, %v", got, err)
+	}
+	got.Active = true
+	back, err := e.dir.ReplaceUser(ctx, got)
+	if err != nil {
+		t.Fatalf("reactivate: %v", err)
+	}
+	if !back.Active || back.FamilyName != "Renamed" {
+		t.Errorf("after reactivation: %+v", back)
+	}
+	if m, _ := e.srv.Member(u.ID); m.IsArchived || m.IsInactive || m.LastName != "Renamed" {
+		t.Errorf("member after reactivation: %+v", m)
+	}
+	if us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, "arch@example.org"); err != nil || len(us) != 1 {
+		t.Errorf("lookup after reactivation: %v, %v", us, err)
+	}
+}

@@ -234,6 +234,9 @@ func (d *Directory) getUser(ctx context.Context, id string) (sigma.SCIMResource,
 		return res, true, nil
 	}
 	if err = d.missing(ctx, "get user", err); errors.Is(err, directory.ErrNotFound) {
+		if res, ok := d.archivedMember(ctx, id); ok {
+			return res, true, nil
+		}
 		return nil, false, nil
 	}
 	return nil, false, err
@@ -583,7 +586,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 	if err := checkUserKind(u.UserKind); err != nil {
 		return fail(err)
 	}
-	_, scimType, err := d.accountTypeFor(ctx, u.AccountType, false)
+	canonical, scimType, err := d.accountTypeFor(ctx, u.AccountType, false)
 	if err != nil {
 		return fail(err)
 	}
@@ -611,6 +614,24 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		if taken && str(other, "id") != u.ID {
 			return fail(fmt.Errorf("userName %s is taken by user %s: %w", email, str(other, "id"), directory.ErrConflict))
 		}
+	}
+	if isArchived(res) && !d.opts.DryRun {
+		next, changed, err := d.replaceArchived(ctx, res, u, canonical, scimType)
+		if err != nil {
+			return fail(err)
+		}
+		if extChanged {
+			if err := d.putRecord(ctx, store.KindUser, u.ID, u.ExternalID, false); err != nil {
+				return fail(err)
+			}
+			changed = append(changed, "externalId")
+		}
+		if len(changed) == 0 {
+			d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeSkipped, nil, "no change")
+			return d.toUser(ctx, res, r.ExternalID), nil
+		}
+		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, "changed "+strings.Join(changed, ", "))
+		return d.toUser(ctx, next, u.ExternalID), nil
 	}
 	ops, changed := userOps(stateOf(res), u, scimType)
 	if extChanged {
