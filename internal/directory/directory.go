@@ -29,9 +29,19 @@ type Ref struct {
 
 // User is a SCIM user as the bridge models it. ID is the Sigma memberId.
 type User struct {
-	ID          string
-	UserName    string // the email Sigma knows the member by
-	ExternalID  string // the IdP's id, kept in the bridge's store
+	ID         string
+	UserName   string // the email Sigma knows the member by
+	ExternalID string // the IdP's id, kept in the bridge's store
+	// IdPUserName is the userName the IdP itself sent when it is not the
+	// email Sigma knows the member by (a JumpCloud or Okta login such as
+	// "jdoe", replaced by the work email on the way in). The SCIM edge sets
+	// it on write when it made that replacement and leaves it empty when
+	// the IdP's userName is the email; implementations keep it in the
+	// bridge's store, return it on every read, answer LookupUsers by it,
+	// and refuse (ErrConflict) to give one IdPUserName, compared
+	// case-insensitively, to two live users. A write with it empty clears
+	// it. The edge shows it to the IdP as the user's userName.
+	IdPUserName string
 	GivenName   string
 	FamilyName  string
 	DisplayName string
@@ -68,7 +78,7 @@ type Attr string
 // Indexed attributes.
 const (
 	AttrID          Attr = "id"
-	AttrUserName    Attr = "userName" // case-insensitive
+	AttrUserName    Attr = "userName" // the email or the IdPUserName, case-insensitive
 	AttrExternalID  Attr = "externalId"
 	AttrEmail       Attr = "email" // any of the user's emails, case-insensitive
 	AttrDisplayName Attr = "displayName"
@@ -87,21 +97,29 @@ type Directory interface {
 	// ones included as Active=false), in a stable order (by ID).
 	ListUsers(ctx context.Context) ([]User, error)
 	// LookupUsers returns the live users whose attr equals value: at most
-	// one for unique attributes, never a scan of all members.
+	// one for unique attributes, never a scan of all members. AttrUserName
+	// matches a user whose UserName (the email) or IdPUserName equals value
+	// case-insensitively; a value without an "@" cannot be a Sigma email,
+	// so it should be answered without an upstream call (Entra's test
+	// connection asks for a random GUID).
 	LookupUsers(ctx context.Context, attr Attr, value string) ([]User, error)
 	// GetUser returns a live user; ErrNotFound if absent or tombstoned.
 	GetUser(ctx context.Context, id string) (User, error)
 	// CreateUser provisions u (u.ID ignored). If an active user already has
-	// u.UserName it returns ErrConflict. If the member exists but was
-	// deprovisioned (tombstoned or deactivated) it is reactivated, updated
-	// and returned: for the IdP that is a create. An unknown account type
-	// is an *InvalidValueError and nothing is written.
+	// u.UserName, or another live user has u.IdPUserName, it returns
+	// ErrConflict. If the member exists but was deprovisioned (tombstoned
+	// or deactivated) it is reactivated, updated and returned: for the IdP
+	// that is a create. An unknown account type is an *InvalidValueError
+	// and nothing is written.
 	CreateUser(ctx context.Context, u User) (User, error)
-	// ReplaceUser sets every writable attribute of user u.ID to u's values,
-	// sending upstream only what changed. Active=false deactivates.
+	// ReplaceUser sets every writable attribute of user u.ID to u's values
+	// (IdPUserName included: empty clears it; ErrConflict if another live
+	// user has it), sending upstream only what changed. Active=false
+	// deactivates.
 	ReplaceUser(ctx context.Context, u User) (User, error)
 	// DeleteUser deactivates the member and tombstones it: later reads
-	// answer ErrNotFound, a later CreateUser with its userName revives it.
+	// answer ErrNotFound, its IdPUserName is free for another user, and a
+	// later CreateUser with its userName (the email) revives it.
 	DeleteUser(ctx context.Context, id string) error
 
 	// ListGroups returns every group in a stable order (by ID).

@@ -10,8 +10,10 @@
 // several bridge replicas sharing one org and one store stay correct
 // without talking to each other. Lookups never scan upstream.
 //
-// What Sigma cannot hold lives in the store: externalIds, and tombstones
-// of users the IdP deleted (Sigma only deactivates members). Every write,
+// What Sigma cannot hold lives in the store: externalIds, the IdP's own
+// userNames of members whose userName was not their email (LookupUsers by
+// userName finds them, the edge shows them to the IdP), and tombstones of
+// users the IdP deleted (Sigma only deactivates members). Every write,
 // and every decision in dry-run mode, is appended to the store's audit
 // trail with the directory.Actor of the request.
 package restdir
@@ -374,19 +376,49 @@ func (d *Directory) checkExternalID(ctx context.Context, kind store.Kind, id, ex
 	return nil
 }
 
+// checkUserName returns ErrConflict when the IdP userName name is held,
+// in any case, by a live user other than id.
+func (d *Directory) checkUserName(ctx context.Context, id, name string) error {
+	if name == "" {
+		return nil
+	}
+	r, err := d.store.ResourceByUserName(ctx, store.KindUser, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("look up userName in store: %w", err)
+	case r.ID != id:
+		return fmt.Errorf("userName %q is taken by user %s: %w", name, r.ID, directory.ErrConflict)
+	}
+	return nil
+}
+
 // putRecord writes the store record of (kind, id) with ext and the
 // tombstone state, keeping nothing else of the old record.
 func (d *Directory) putRecord(ctx context.Context, kind store.Kind, id, ext string, tombstoned bool) error {
-	r := store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned}
-	if tombstoned {
+	return d.putResource(ctx, store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned})
+}
+
+// putResource writes r (Kind, ID, ExternalID, UserName, Tombstoned) as the
+// whole store record, stamping a tombstone with the directory's clock. A
+// clash of its externalId or userName with another live record is
+// directory.ErrConflict.
+func (d *Directory) putResource(ctx context.Context, r store.Resource) error {
+	r = store.Resource{Kind: r.Kind, ID: r.ID, ExternalID: r.ExternalID, UserName: r.UserName, Tombstoned: r.Tombstoned}
+	if r.Tombstoned {
 		r.TombstoneAt = d.opts.Now()
 	}
 	_, err := d.store.PutResource(context.WithoutCancel(ctx), r)
 	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("store externalId %q of %s %s: %w", ext, kind, id, directory.ErrConflict)
+		what := fmt.Sprintf("externalId %q", r.ExternalID)
+		if r.UserName != "" {
+			what += fmt.Sprintf(" or userName %q", r.UserName)
+		}
+		return fmt.Errorf("store %s of %s %s: %w", what, r.Kind, r.ID, directory.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s %s: %w", kind, id, err)
+		return fmt.Errorf("store %s %s: %w", r.Kind, r.ID, err)
 	}
 	return nil
 }

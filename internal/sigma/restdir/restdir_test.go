@@ -181,6 +181,9 @@ func TestLookupUpstreamCalls(t *testing.T) {
 	if _, err := e.dir.ReplaceUser(ctx, directory.User{ID: u.ID, UserName: u.UserName, ExternalID: "ext-known", Active: true}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "kj@example.org", IdPUserName: "kjohnson", Active: true}); err != nil {
+		t.Fatal(err)
+	}
 	team := e.srv.Teams()[1]
 
 	for _, tc := range []struct {
@@ -205,6 +208,18 @@ func TestLookupUpstreamCalls(t *testing.T) {
 			us, err := e.dir.LookupUsers(ctx, directory.AttrExternalID, "ext-known")
 			return len(us), err
 		}, 1, nil},
+		{"IdP userName hit", func() (int, error) {
+			us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, "KJohnson")
+			return len(us), err
+		}, 1, nil},
+		{"IdP userName miss: not an email, so Sigma is not asked", func() (int, error) {
+			us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, "3f0c6b1e-5a4e-4c8e-9e55-0f1c1d2e3f40")
+			return len(us), err
+		}, 0, nil},
+		{"IdP userName is not an email", func() (int, error) {
+			us, err := e.dir.LookupUsers(ctx, directory.AttrEmail, "kjohnson")
+			return len(us), err
+		}, 0, nil},
 		{"externalId miss", func() (int, error) {
 			us, err := e.dir.LookupUsers(ctx, directory.AttrExternalID, "ext-nobody")
 			return len(us), err
@@ -232,7 +247,7 @@ func TestLookupUpstreamCalls(t *testing.T) {
 		{"list users", func() (int, error) {
 			us, err := e.dir.ListUsers(ctx)
 			return len(us), err
-		}, 31, nil},
+		}, 32, nil},
 		{"list groups", func() (int, error) {
 			gs, err := e.dir.ListGroups(ctx)
 			return len(gs), err
@@ -334,6 +349,41 @@ func testTwoReplicas(t *testing.T, stA, stB store.Store) {
 		t.Fatalf("B CreateUser after A deleted = %+v, %v; want member %s revived", revived, err, u.ID)
 	}
 
+	// The IdP's own userName lives in the shared store: B finds a user A
+	// created by it (one GET of the member B has not seen), sees A change
+	// it at once, and cannot give it to another user.
+	ju, err := a.CreateUser(ctx, directory.User{UserName: "jdoe@example.org", IdPUserName: "jdoe", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetRequests()
+	got, err = b.LookupUsers(ctx, directory.AttrUserName, "JDoe")
+	if err != nil || len(got) != 1 || got[0].ID != ju.ID || got[0].IdPUserName != "jdoe" {
+		t.Fatalf("B LookupUsers(IdP userName) = %+v, %v; want %s with IdPUserName jdoe", got, err, ju.ID)
+	}
+	if got[0].Version != ju.Version {
+		t.Errorf("B Version %q, A %q", got[0].Version, ju.Version)
+	}
+	if calls := apiCalls(srv); !slices.Equal(calls, []string{"GET /v2/members/" + ju.ID}) {
+		t.Errorf("B upstream calls = %q, want one GET of the member", calls)
+	}
+	if _, err := b.CreateUser(ctx, directory.User{UserName: "other@example.org", IdPUserName: "JDOE", Active: true}); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("B CreateUser with A's user's IdP userName: %v, want ErrConflict", err)
+	}
+	ju.IdPUserName = "john.doe"
+	if ju, err = a.ReplaceUser(ctx, ju); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.LookupUsers(ctx, directory.AttrUserName, "jdoe"); err != nil || len(got) != 0 {
+		t.Errorf("B LookupUsers(old IdP userName) = %+v, %v; want none", got, err)
+	}
+	if got, err := b.GetUser(ctx, ju.ID); err != nil || got.IdPUserName != "john.doe" || got.Version != ju.Version {
+		t.Errorf("B GetUser = %+v, %v; want IdPUserName john.doe, Version %s", got, err, ju.Version)
+	}
+	if us, err := b.ListUsers(ctx); err != nil || !slices.ContainsFunc(us, func(x directory.User) bool { return x.ID == ju.ID && x.IdPUserName == "john.doe" }) {
+		t.Errorf("B ListUsers lacks %s with IdPUserName john.doe (%v)", ju.ID, err)
+	}
+
 	// Groups: created on A, found by name on B.
 	g, err := a.CreateGroup(ctx, directory.Group{DisplayName: "Replicated", Members: []directory.Ref{{ID: u.ID}}})
 	if err != nil {
@@ -381,6 +431,94 @@ func testTwoReplicas(t *testing.T, stA, stB store.Store) {
 	}
 	if _, err := b.CreateGroup(ctx, directory.Group{DisplayName: "Short Lived"}); err != nil {
 		t.Errorf("B CreateGroup of a name A freed: %v", err)
+	}
+}
+
+// TestIdPUserName: the userName a JumpCloud-style IdP sent (not an email)
+// is kept in the store, returned on every read, found by LookupUsers, part
+// of the Version, unique among live users, and freed by a delete.
+func TestIdPUserName(t *testing.T) {
+	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3}})
+	ctx := ctxWithActor(t)
+	u, err := e.dir.CreateUser(ctx, directory.User{UserName: "kj@example.org", IdPUserName: "KJohnson", ExternalID: "jc-1", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.IdPUserName != "KJohnson" || u.UserName != "kj@example.org" {
+		t.Errorf("create = %+v, want IdPUserName KJohnson, UserName the email", u)
+	}
+	rec, err := e.store.GetResource(ctx, store.KindUser, u.ID)
+	if err != nil || rec.UserName != "KJohnson" || rec.ExternalID != "jc-1" {
+		t.Errorf("store record = %+v, %v; want UserName KJohnson, ExternalID jc-1", rec, err)
+	}
+	for _, q := range []string{"kjohnson", "KJOHNSON", "kj@example.org"} {
+		us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, q)
+		if err != nil || len(us) != 1 || us[0].ID != u.ID || us[0].IdPUserName != "KJohnson" || us[0].Version != u.Version {
+			t.Errorf("LookupUsers(userName %q) = %+v, %v; want %s as created", q, us, err, u.ID)
+		}
+	}
+	if got, err := e.dir.GetUser(ctx, u.ID); err != nil || got.IdPUserName != "KJohnson" || got.Version != u.Version {
+		t.Errorf("GetUser = %+v, %v", got, err)
+	}
+
+	// Taken by a live user: refused before anything is written upstream.
+	e.srv.ResetRequests()
+	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "other@example.org", IdPUserName: "kjohnson", Active: true}); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("CreateUser with a taken IdP userName: %v, want ErrConflict", err)
+	}
+	if n := writes(e.srv); n != 0 {
+		t.Errorf("refused create wrote %d times upstream", n)
+	}
+	other := mustCreate(t, ctx, e.dir, "other@example.org")
+	other.IdPUserName = "KJOHNSON"
+	e.srv.ResetRequests()
+	if _, err := e.dir.ReplaceUser(ctx, other); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("ReplaceUser onto a taken IdP userName: %v, want ErrConflict", err)
+	}
+	if n := writes(e.srv); n != 0 {
+		t.Errorf("refused replace wrote %d times upstream", n)
+	}
+
+	// Only the alias changes: nothing upstream, a new Version; a change of
+	// case is kept as the IdP's new spelling.
+	for _, name := range []string{"kjohnson", "k.johnson", ""} {
+		e.srv.ResetRequests()
+		prev := u
+		u.IdPUserName = name
+		if u, err = e.dir.ReplaceUser(ctx, u); err != nil {
+			t.Fatalf("ReplaceUser(IdPUserName %q): %v", name, err)
+		}
+		if n := writes(e.srv); n != 0 {
+			t.Errorf("alias change to %q wrote %d times upstream", name, n)
+		}
+		if u.IdPUserName != name || u.Version == prev.Version {
+			t.Errorf("after alias change to %q: %+v (Version was %s)", name, u, prev.Version)
+		}
+		if got, _ := e.dir.GetUser(ctx, u.ID); got.IdPUserName != name || got.Version != u.Version {
+			t.Errorf("GetUser after alias change to %q = %+v", name, got)
+		}
+	}
+	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "kjohnson"); len(us) != 0 {
+		t.Errorf("cleared alias still found: %+v", us)
+	}
+
+	// Delete frees the alias; a revival with it takes it back.
+	u.IdPUserName = "kjohnson"
+	if u, err = e.dir.ReplaceUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dir.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "kjohnson"); len(us) != 0 {
+		t.Errorf("deleted user found by alias: %+v", us)
+	}
+	revived, err := e.dir.CreateUser(ctx, directory.User{UserName: "kj@example.org", IdPUserName: "kjohnson", Active: true})
+	if err != nil || revived.ID != u.ID || revived.IdPUserName != "kjohnson" {
+		t.Fatalf("revive = %+v, %v", revived, err)
+	}
+	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "KJohnson"); len(us) != 1 || us[0].ID != u.ID {
+		t.Errorf("revived user by alias = %+v", us)
 	}
 }
 

@@ -18,13 +18,14 @@ import (
 
 func active(m sigma.Member) bool { return !m.IsArchived && !m.IsInactive }
 
-// toUser maps a member (and its externalId from the store) to a User; its
-// groups come from the index.
-func (d *Directory) toUser(m sigma.Member, externalID string) directory.User {
+// toUser maps a member and its store record (externalId, the IdP's
+// userName) to a User; its groups come from the index.
+func (d *Directory) toUser(m sigma.Member, r store.Resource) directory.User {
 	u := directory.User{
 		ID:          m.MemberID,
 		UserName:    m.Email,
-		ExternalID:  externalID,
+		ExternalID:  r.ExternalID,
+		IdPUserName: r.UserName,
 		GivenName:   m.FirstName,
 		FamilyName:  m.LastName,
 		DisplayName: displayName(m.FirstName, m.LastName, m.Email),
@@ -48,8 +49,18 @@ func (d *Directory) toUser(m sigma.Member, externalID string) directory.User {
 	for _, g := range u.Groups {
 		parts = append(parts, g.ID, g.Display)
 	}
+	if u.IdPUserName != "" {
+		// Last and only when set, so users without one keep their ETags
+		// (and the SCIM path, which hashes the same parts, agrees).
+		parts = append(parts, "idpUserName="+u.IdPUserName)
+	}
 	u.Version = version(parts...)
 	return u
+}
+
+// record is the store record a write of u leaves for member id.
+func record(id string, u directory.User) store.Resource {
+	return store.Resource{Kind: store.KindUser, ID: id, ExternalID: u.ExternalID, UserName: u.IdPUserName}
 }
 
 func displayName(first, last, email string) string {
@@ -207,12 +218,18 @@ func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, err
 	if !ok {
 		return directory.User{}, fmt.Errorf("get user %s: %w", id, directory.ErrNotFound)
 	}
-	return d.toUser(m, r.ExternalID), nil
+	return d.toUser(m, r), nil
 }
 
-// LookupUsers implements directory.Directory for AttrID, AttrUserName,
-// AttrEmail (the same as userName: a member has one email) and
-// AttrExternalID.
+// LookupUsers implements directory.Directory for AttrID, AttrUserName (the
+// email, or the IdP's own userName kept in the store), AttrEmail (the same
+// email: a member has one) and AttrExternalID.
+//
+// An email is looked up in the index and, on a miss, confirmed with one
+// GET /v2/members?email= — unless the value has no "@", which no Sigma
+// email lacks (Entra's test connection asks for a GUID). The IdP's
+// userName is looked up in the store on every call, so an alias another
+// replica just wrote is seen.
 func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
 	var id string
 	switch attr {
@@ -222,21 +239,27 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 		if strings.TrimSpace(value) == "" {
 			return nil, nil
 		}
-		m, ok, err := d.memberByEmail(ctx, value)
+		var out []directory.User
+		u, ok, err := d.lookupByEmail(ctx, value)
 		if err != nil {
 			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
 		}
-		if !ok {
-			return nil, nil
+		if ok {
+			out = append(out, u)
 		}
-		r, err := d.resource(ctx, store.KindUser, m.MemberID)
-		if err != nil {
-			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		if attr == directory.AttrUserName {
+			a, ok, err := d.lookupByIdPUserName(ctx, value)
+			if err != nil {
+				return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+			}
+			// Aliases are not emails, so both matching is a corner the
+			// edge never creates; answer both rather than pick one.
+			if ok && (len(out) == 0 || out[0].ID != a.ID) {
+				out = append(out, a)
+				sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+			}
 		}
-		if r.Tombstoned {
-			return nil, nil
-		}
-		return []directory.User{d.toUser(m, r.ExternalID)}, nil
+		return out, nil
 	case directory.AttrExternalID:
 		r, err := d.store.ResourceByExternalID(ctx, store.KindUser, value)
 		if errors.Is(err, store.ErrNotFound) {
@@ -259,7 +282,46 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 	if !ok {
 		return nil, nil
 	}
-	return []directory.User{d.toUser(m, r.ExternalID)}, nil
+	return []directory.User{d.toUser(m, r)}, nil
+}
+
+// lookupByEmail returns the live user whose email is email.
+func (d *Directory) lookupByEmail(ctx context.Context, email string) (directory.User, bool, error) {
+	var m sigma.Member
+	var ok bool
+	if strings.Contains(email, "@") {
+		var err error
+		if m, ok, err = d.memberByEmail(ctx, email); err != nil {
+			return directory.User{}, false, err
+		}
+	} else if m, ok = d.idx.memberByEmail(email); ok {
+		d.m.lookups.WithLabelValues("user", "hit").Inc()
+	}
+	if !ok {
+		return directory.User{}, false, nil
+	}
+	r, err := d.resource(ctx, store.KindUser, m.MemberID)
+	if err != nil || r.Tombstoned {
+		return directory.User{}, false, err
+	}
+	return d.toUser(m, r), true, nil
+}
+
+// lookupByIdPUserName returns the live user the store records the IdP
+// userName name for.
+func (d *Directory) lookupByIdPUserName(ctx context.Context, name string) (directory.User, bool, error) {
+	r, err := d.store.ResourceByUserName(ctx, store.KindUser, strings.TrimSpace(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return directory.User{}, false, nil
+	}
+	if err != nil {
+		return directory.User{}, false, fmt.Errorf("look up userName in store: %w", err)
+	}
+	m, ok, err := d.member(ctx, r.ID)
+	if !ok || err != nil {
+		return directory.User{}, false, err
+	}
+	return d.toUser(m, r), true, nil
 }
 
 // ListUsers implements directory.Directory.
@@ -280,7 +342,7 @@ func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 	sort.Slice(ms, func(i, j int) bool { return ms[i].MemberID < ms[j].MemberID })
 	out := make([]directory.User, len(ms))
 	for i, m := range ms {
-		out[i] = d.toUser(m, recs[m.MemberID].ExternalID)
+		out[i] = d.toUser(m, recs[m.MemberID])
 	}
 	return out, nil
 }
@@ -324,6 +386,9 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
 		return fail("", err)
 	}
+	if err := d.checkUserName(ctx, "", u.IdPUserName); err != nil {
+		return fail("", err)
+	}
 	nm := sigma.NewMember{Email: email, FirstName: u.GivenName, LastName: u.FamilyName, MemberType: at, UserKind: u.UserKind}
 	if d.opts.DryRun {
 		// No create to be refused with 409: ask Sigma whether the email exists.
@@ -336,7 +401,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		m := sigma.Member{MemberID: dryRunID(email), Email: email, FirstName: nm.FirstName, LastName: nm.LastName,
 			MemberType: at, UserKind: u.UserKind, CreatedAt: d.opts.Now(), UpdatedAt: d.opts.Now()}
 		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create member "+email)
-		return d.toUser(m, u.ExternalID), nil
+		return d.toUser(m, record(m.MemberID, u)), nil
 	}
 	m, err := d.client.CreateMember(ctx, nm)
 	if errors.Is(err, sigma.ErrDuplicate) {
@@ -361,13 +426,13 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		// deactivated: revive it like any other.
 		return d.createExisting(ctx, m, u, at)
 	}
-	if u.ExternalID != "" {
-		if err := d.putRecord(ctx, store.KindUser, m.MemberID, u.ExternalID, false); err != nil {
+	if u.ExternalID != "" || u.IdPUserName != "" {
+		if err := d.putResource(ctx, record(m.MemberID, u)); err != nil {
 			return fail(m.MemberID, err)
 		}
 	}
 	d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, "created member "+email)
-	return d.toUser(m, u.ExternalID), nil
+	return d.toUser(m, record(m.MemberID, u)), nil
 }
 
 // createExisting finishes a CreateUser whose email Sigma already knows:
@@ -390,6 +455,9 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 	if err := d.checkExternalID(ctx, store.KindUser, m.MemberID, u.ExternalID); err != nil {
 		return fail(err)
 	}
+	if err := d.checkUserName(ctx, m.MemberID, u.IdPUserName); err != nil {
+		return fail(err)
+	}
 	p, changed := memberPatch(m, u, at)
 	detail := "reactivated member"
 	if len(changed) > 0 {
@@ -399,7 +467,7 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 		m = applyPatch(m, p)
 		m.IsArchived, m.IsInactive = false, false
 		d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeDryRun, nil, "would have "+detail)
-		return d.toUser(m, u.ExternalID), nil
+		return d.toUser(m, record(m.MemberID, u)), nil
 	}
 	if !active(m) {
 		if m, err = d.client.ReactivateMember(ctx, m.MemberID); err != nil {
@@ -413,11 +481,11 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 		}
 		d.idx.putMember(m)
 	}
-	if err := d.putRecord(ctx, store.KindUser, m.MemberID, u.ExternalID, false); err != nil {
+	if err := d.putResource(ctx, record(m.MemberID, u)); err != nil {
 		return fail(err)
 	}
 	d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, detail)
-	return d.toUser(m, u.ExternalID), nil
+	return d.toUser(m, record(m.MemberID, u)), nil
 }
 
 func dryRunID(email string) string {
@@ -463,6 +531,13 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 			return fail(err)
 		}
 	}
+	// Exact comparison: a change of case is the IdP's new spelling, kept.
+	aliasChanged := u.IdPUserName != r.UserName
+	if aliasChanged {
+		if err := d.checkUserName(ctx, u.ID, u.IdPUserName); err != nil {
+			return fail(err)
+		}
+	}
 	p, changed := memberPatch(m, u, at)
 	reactivate := u.Active && !active(m)
 	deactivate := !u.Active && active(m)
@@ -475,9 +550,12 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 	if u.ExternalID != r.ExternalID {
 		changed = append(changed, "externalId")
 	}
+	if aliasChanged {
+		changed = append(changed, "IdP userName")
+	}
 	if len(changed) == 0 {
 		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeSkipped, nil, "no change")
-		return d.toUser(m, r.ExternalID), nil
+		return d.toUser(m, r), nil
 	}
 	detail := "changed " + strings.Join(changed, ", ")
 	if d.opts.DryRun {
@@ -486,7 +564,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 			m.IsArchived, m.IsInactive = deactivate, false
 		}
 		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeDryRun, nil, "would have "+detail)
-		return d.toUser(m, u.ExternalID), nil
+		return d.toUser(m, record(u.ID, u)), nil
 	}
 	// Reactivate first and deactivate last: Sigma may refuse changes to a
 	// deactivated member.
@@ -508,13 +586,13 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		}
 		d.idx.putMember(m)
 	}
-	if u.ExternalID != r.ExternalID {
-		if err := d.putRecord(ctx, store.KindUser, u.ID, u.ExternalID, false); err != nil {
+	if u.ExternalID != r.ExternalID || aliasChanged {
+		if err := d.putResource(ctx, record(u.ID, u)); err != nil {
 			return fail(err)
 		}
 	}
 	d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, detail)
-	return d.toUser(m, u.ExternalID), nil
+	return d.toUser(m, record(u.ID, u)), nil
 }
 
 // DeleteUser implements directory.Directory: Sigma cannot delete a member,
@@ -558,7 +636,10 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 		}
 		d.idx.putMember(m)
 	}
-	if err := d.putRecord(ctx, store.KindUser, id, r.ExternalID, true); err != nil {
+	// The tombstone keeps the externalId and the IdP's userName (a revival
+	// can be matched) but no longer holds them: another user may take them.
+	r.Tombstoned = true
+	if err := d.putResource(ctx, r); err != nil {
 		return fail(err)
 	}
 	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
