@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,14 @@ func New(opts Options, st store.Store, reg prometheus.Registerer, logger *slog.L
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// A typed nil (a nil *scimdir.Directory in the interface) means "not
+	// configured" too; calling it would panic.
+	if isNil(opts.SCIM) {
+		opts.SCIM = nil
+	}
+	if isNil(opts.REST) {
+		opts.REST = nil
+	}
 	if opts.SCIM != nil && opts.SCIMProbe == nil {
 		opts.SCIMProbe = opts.SCIM.Ready
 	}
@@ -237,13 +246,17 @@ func (s *Selector) probe(ctx context.Context) {
 		reasons = append(reasons, "Sigma SCIM is not configured")
 	}
 	if s.opts.REST != nil {
-		err := s.opts.RESTProbe(ctx)
-		if err == nil && s.cur.Load().mode != ModeREST {
-			if l, ok := s.opts.REST.(Loader); ok {
-				if lerr := l.Load(ctx); lerr != nil {
-					err = fmt.Errorf("reload the REST index: %w", lerr)
-				}
+		// The index is reloaded before the probe: it has not seen what was
+		// written through SCIM, and a REST directory's Ready (the default
+		// probe) needs it loaded.
+		var err error
+		if l, ok := s.opts.REST.(Loader); ok && s.cur.Load().mode != ModeREST {
+			if lerr := l.Load(ctx); lerr != nil {
+				err = fmt.Errorf("reload the REST index: %w", lerr)
 			}
+		}
+		if err == nil {
+			err = s.opts.RESTProbe(ctx)
 		}
 		s.m.probes.WithLabelValues(ModeREST, result(err)).Inc()
 		if err == nil {
@@ -264,6 +277,14 @@ func (s *Selector) probe(ctx context.Context) {
 		return
 	}
 	s.cur.Store(&live{mode: ModeNone, why: problem})
+}
+
+func isNil(d directory.Directory) bool {
+	if d == nil {
+		return true
+	}
+	v := reflect.ValueOf(d)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func result(err error) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -66,14 +67,16 @@ func newEnv(t *testing.T, mode string, fake sigmafake.Options) *env {
 		t.Fatal(err)
 	}
 	e := &env{srv: srv, st: st, rest: rest, reg: prometheus.NewRegistry()}
-	e.scim = scimdir.New(sc, rest, st, scimdir.Options{}, nil, nil)
-	e.rdir = restdir.New(rest, st, restdir.Options{}, nil, nil)
+	// Warnings go to the test output: a failure then says what went wrong.
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e.scim = scimdir.New(sc, rest, st, scimdir.Options{}, nil, logger)
+	e.rdir = restdir.New(rest, st, restdir.Options{}, nil, logger)
 	e.sel = modes.New(modes.Options{
 		Mode: mode,
 		SCIM: e.scim, SCIMProbe: e.scim.Probe,
 		REST: e.rdir, RESTProbe: rest.Ping,
 		ProbeInterval: time.Hour, // tests probe with ProbeNow
-	}, st, e.reg, nil)
+	}, st, e.reg, logger)
 	return e
 }
 
@@ -173,7 +176,7 @@ func TestAutoFallsBackAndReturns(t *testing.T) {
 		t.Fatalf("GetUser on REST = %+v, %v", got, err)
 	}
 	if got.Version != u.Version {
-		t.Errorf("ETag changed with the path: %s via SCIM, %s via REST", u.Version, got.Version)
+		t.Errorf("ETag changed with the path: %s via SCIM, %s via REST\n%+v\n%+v", u.Version, got.Version, u, got)
 	}
 	if n := e.srv.CountRequests("", "/scim/v2"); n != 0 {
 		t.Errorf("%d SCIM requests while REST is live", n)
@@ -370,4 +373,16 @@ func TestSwitchUnderLoad(t *testing.T) {
 		t.Errorf("requests_repeated_total{from=scim} = %v, want at least one per outage", v)
 	}
 	t.Logf("%d rounds of five requests across four switches", done.Load())
+}
+
+// TestTypedNilIsNotConfigured: a nil *scimdir.Directory passed as SCIM
+// (what wiring code does when no SCIM URL is set) counts as not
+// configured instead of panicking.
+func TestTypedNilIsNotConfigured(t *testing.T) {
+	e := newEnv(t, modes.ModeAuto, sigmafake.Options{})
+	var none *scimdir.Directory
+	sel := modes.New(modes.Options{SCIM: none, REST: e.rdir}, e.st, nil, nil)
+	if mode, why := sel.ProbeNow(context.Background()); mode != modes.ModeREST || !strings.Contains(why, "not configured") {
+		t.Errorf("live = %s (%s), want rest because SCIM is not configured", mode, why)
+	}
 }

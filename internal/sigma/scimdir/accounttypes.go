@@ -3,6 +3,7 @@ package scimdir
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 type typeResolver struct {
 	rest    *sigma.Client
 	aliases map[string]string // lower-cased alias -> target
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	known    map[string]string   // lower-cased -> SCIM spelling (no REST)
@@ -43,14 +45,17 @@ func (t *typeResolver) restDown() bool {
 	return time.Now().Before(t.downTill)
 }
 
-func (t *typeResolver) restFailed() {
+func (t *typeResolver) restFailed(ctx context.Context, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if time.Now().After(t.downTill) {
+		t.log.WarnContext(ctx, "sigma REST account type list unavailable; matching account types from the last list or locally", "err", err, "retry_in", restBackoff)
+	}
 	t.downTill = time.Now().Add(restBackoff)
 }
 
-func newTypeResolver(rest *sigma.Client, custom []string, aliases map[string]string) *typeResolver {
-	t := &typeResolver{rest: rest, aliases: map[string]string{}, known: map[string]string{}}
+func newTypeResolver(rest *sigma.Client, custom []string, aliases map[string]string, log *slog.Logger) *typeResolver {
+	t := &typeResolver{rest: rest, aliases: map[string]string{}, known: map[string]string{}, log: log}
 	for k, v := range aliases {
 		t.aliases[lowerTrim(k)] = strings.TrimSpace(v)
 	}
@@ -80,7 +85,7 @@ func (t *typeResolver) restList(ctx context.Context) ([]sigma.AccountType, error
 	err := errRESTDown
 	if !t.restDown() {
 		if list, err = t.rest.AccountTypes(ctx); err != nil {
-			t.restFailed()
+			t.restFailed(ctx, err)
 		}
 	}
 	t.mu.Lock()
@@ -117,7 +122,7 @@ func (t *typeResolver) resolve(ctx context.Context, name string) (canonical, sci
 		return "", "", &directory.InvalidValueError{Attribute: "userType", Value: name, Reason: "unknown account type", Valid: unknown.Valid}
 	}
 	if err != nil && !errors.Is(err, errRESTDown) {
-		t.restFailed()
+		t.restFailed(ctx, err)
 	}
 	list, lerr := t.restList(ctx)
 	if err != nil {

@@ -161,7 +161,7 @@ func New(scim *sigma.SCIMClient, rest *sigma.Client, st store.Store, opts Option
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Directory{scim: scim, rest: rest, store: st, opts: opts, log: logger, m: newMetrics(reg)}
-	d.types = newTypeResolver(rest, opts.AccountTypes, opts.AccountTypeAliases)
+	d.types = newTypeResolver(rest, opts.AccountTypes, opts.AccountTypeAliases, logger)
 	return d
 }
 
