@@ -216,6 +216,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	adminListen := fs.String("admin-listen", "127.0.0.1:9090", "admin listener `address`")
 	members := fs.Int("members", 25, "members to seed the emulator with")
 	teams := fs.Int("teams", 4, "teams to seed the emulator with")
+	mode := fs.String("mode", "auto", "Sigma path: auto (Enterprise SCIM while it answers, else REST), scim or rest")
 	verbose := fs.Bool("v", false, "log every request (text) to stderr")
 	if code := parse(fs, e, args); code >= 0 {
 		return code
@@ -228,7 +229,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	}
 	logger, _ := app.NewLogger(e.stderr, "text", level)
 	err := app.Demo(ctx, app.DemoOptions{
-		Listen: *listen, AdminListen: *adminListen, Members: *members, Teams: *teams, Logger: logger,
+		Listen: *listen, AdminListen: *adminListen, Members: *members, Teams: *teams, Mode: *mode, Logger: logger,
 	}, e.stdout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "scim-bridge demo: %v\n", err)

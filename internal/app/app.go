@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/sigma/modes"
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
@@ -45,8 +46,9 @@ type App struct {
 	scimSrv         *http.Server
 	adminSrv        *http.Server
 
-	store  store.Store
-	tokens *tokens.Service
+	store    store.Store
+	tokens   *tokens.Service
+	selector *modes.Selector
 
 	mu     sync.Mutex
 	checks []ReadyCheck
@@ -148,6 +150,9 @@ func (a *App) SCIMBaseURL() string { return "http://" + a.SCIMAddr() + SCIMPrefi
 
 // Tokens is the IdP token service (demo and tests issue tokens with it).
 func (a *App) Tokens() *tokens.Service { return a.tokens }
+
+// sigmaMode says which Sigma path is live ("scim", "rest" or "none") and why.
+func (a *App) sigmaMode() (mode, why string) { return a.selector.Live() }
 
 // Registry is the app's Prometheus registry (no global registry is used).
 func (a *App) Registry() *prometheus.Registry { return a.reg }

@@ -12,7 +12,9 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/scimserver"
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/modes"
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
+	"github.com/scimbridge/scim-bridge/internal/sigma/scimdir"
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/storeopen"
 	"github.com/scimbridge/scim-bridge/internal/tokens"
@@ -89,26 +91,49 @@ func (a *App) secretSource(name string, v secret.Value, file string) (secret.Sou
 	return src, nil
 }
 
-// buildDirectory builds the Sigma side: the REST directory when REST
-// credentials are configured.
+// buildDirectory builds the Sigma side: a REST directory when REST
+// credentials are configured, an Enterprise SCIM directory when a SCIM URL
+// and token are, and the mode selector that routes each request to the
+// live one (sigma.mode).
 func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 	cfg := a.cfg
 	s := cfg.Sigma
-	if s.APIURL == "" {
-		return nil, &config.Error{Problems: []string{"sigma: the Enterprise SCIM path is not built into this version yet; configure the REST API (SCIM_BRIDGE_SIGMA_API_URL, _CLIENT_ID, _CLIENT_SECRET)"}}
+	p := cfg.Provisioning
+	opts := modes.Options{Mode: s.Mode, ProbeInterval: s.ProbeInterval.D()}
+	var client *sigma.Client
+	if s.APIURL != "" {
+		var err error
+		if client, err = a.restClient(); err != nil {
+			return nil, err
+		}
+		rd := restdir.New(client, st, restdir.Options{
+			DefaultAccountType: p.DefaultAccountType,
+			DeprovisionOwnerID: p.DeprovisionOwnerID,
+			DryRun:             p.DryRun,
+			ResyncInterval:     p.ResyncInterval.D(),
+		}, a.reg, a.logger.With("path", "rest"))
+		a.background = append(a.background, rd.Start)
+		opts.REST = rd
 	}
-	client, err := a.restClient()
-	if err != nil {
-		return nil, err
+	if s.SCIMURL != "" {
+		sc, err := a.scimClient()
+		if err != nil {
+			return nil, err
+		}
+		// With REST credentials too, account types are validated through
+		// /v2/accountTypes and documents can be handed over on delete.
+		opts.SCIM = scimdir.New(sc, client, st, scimdir.Options{
+			DefaultAccountType: p.DefaultAccountType,
+			AccountTypes:       s.AccountTypes,
+			AccountTypeAliases: s.AccountTypeAliases,
+			DeprovisionOwnerID: p.DeprovisionOwnerID,
+			DryRun:             p.DryRun,
+		}, a.reg, a.logger.With("path", "scim"))
 	}
-	rd := restdir.New(client, st, restdir.Options{
-		DefaultAccountType: cfg.Provisioning.DefaultAccountType,
-		DeprovisionOwnerID: cfg.Provisioning.DeprovisionOwnerID,
-		DryRun:             cfg.Provisioning.DryRun,
-		ResyncInterval:     cfg.Provisioning.ResyncInterval.D(),
-	}, a.reg, a.logger)
-	a.background = append(a.background, rd.Start)
-	return rd, nil
+	sel := modes.New(opts, st, a.reg, a.logger)
+	a.selector = sel
+	a.background = append(a.background, sel.Run)
+	return sel, nil
 }
 
 func (a *App) scimClient() (*sigma.SCIMClient, error) {

@@ -18,7 +18,10 @@ import (
 type DemoOptions struct {
 	Listen, AdminListen string // default 127.0.0.1:8080 and 127.0.0.1:9090
 	Members, Teams      int    // emulator seed, default 25 and 4
-	Logger              *slog.Logger
+	// Mode is sigma.mode: "auto" (default: the emulator's Enterprise SCIM
+	// endpoint, REST for what SCIM cannot do), "scim" or "rest".
+	Mode   string
+	Logger *slog.Logger
 	// Ready, if set, is called once the bridge serves, with its SCIM base
 	// URL and the demo token (tests use it; people read stdout).
 	Ready func(baseURL, token string)
@@ -59,7 +62,12 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 	cfg.Listen, cfg.AdminListen = o.Listen, o.AdminListen
 	cfg.Store = "sqlite:" + filepath.Join(dir, "demo.db")
 	cfg.Log.Format = "text"
-	cfg.Sigma.Mode = config.ModeREST
+	cfg.Sigma.Mode = o.Mode
+	if cfg.Sigma.Mode == "" {
+		cfg.Sigma.Mode = config.ModeAuto
+	}
+	cfg.Sigma.SCIMURL = fake.SCIMURL()
+	cfg.Sigma.SCIMToken = secret.Value(sigmafake.DefaultSCIMToken)
 	cfg.Sigma.APIURL = fake.URL()
 	cfg.Sigma.ClientID = sigmafake.DefaultClientID
 	cfg.Sigma.ClientSecret = secret.Value(sigmafake.DefaultClientSecret)
@@ -84,11 +92,13 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 		return err
 	}
 	base := a.SCIMBaseURL()
+	mode, why := a.sigmaMode()
 	fmt.Fprintf(out, `scim-bridge demo: the bridge runs on an embedded Sigma emulator (%d members, %d teams) with a temporary store.
 
   SCIM base URL   %s
   Admin           http://%s/metrics  /healthz  /readyz
-  Sigma emulator  %s (REST API v2)
+  Sigma emulator  %s (REST API v2), %s (Enterprise SCIM)
+  Sigma path      %s (%s)
 
 Try it:
   curl -s -H "Authorization: Bearer %s" '%s/Users?count=2'
@@ -99,7 +109,7 @@ Try it:
 Press Ctrl-C to stop; everything is discarded.
 Bearer token for your IdP (shown once):
 %s
-`, o.Members, o.Teams, base, a.AdminAddr(), fake.URL(), token, base, token, base, token)
+`, o.Members, o.Teams, base, a.AdminAddr(), fake.URL(), fake.SCIMURL(), mode, why, token, base, token, base, token)
 	if o.Ready != nil {
 		o.Ready(base, token)
 	}

@@ -59,6 +59,12 @@ func scimDo(t *testing.T, method, url, token, body string) (int, map[string]any)
 // TestDemo runs the demo as the README tells people to, on loopback ports
 // chosen by the OS, and provisions through it with the printed token.
 func TestDemo(t *testing.T) {
+	for _, mode := range []string{"auto", "scim", "rest"} {
+		t.Run(mode, func(t *testing.T) { testDemo(t, mode) })
+	}
+}
+
+func testDemo(t *testing.T, mode string) {
 	ctx, cancel := context.WithCancel(t.Context())
 	type ready struct{ base, token string }
 	readyc := make(chan ready, 1)
@@ -66,7 +72,7 @@ func TestDemo(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Demo(ctx, DemoOptions{
-			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Members: 7, Teams: 2,
+			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Members: 7, Teams: 2, Mode: mode,
 			Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 			Ready:  func(base, token string) { readyc <- ready{base, token} },
 		}, &out)
@@ -80,6 +86,10 @@ func TestDemo(t *testing.T) {
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
 	if last := lines[len(lines)-1]; last != r.token || !strings.HasPrefix(last, "scimb_") {
 		t.Errorf("the token is not the last line of stdout: %q", last)
+	}
+	wantPath := map[string]string{"auto": "Sigma path      scim (auto:", "scim": "Sigma path      scim", "rest": "Sigma path      rest"}[mode]
+	if !strings.Contains(out.String(), wantPath) {
+		t.Errorf("stdout does not say the live path is %q:\n%s", wantPath, out.String())
 	}
 	if !strings.Contains(out.String(), r.base) || !strings.Contains(out.String(), "curl -s -H \"Authorization: Bearer "+r.token) {
 		t.Errorf("stdout lacks the base URL or the curl:\n%s", out.String())

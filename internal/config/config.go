@@ -73,6 +73,10 @@ type Sigma struct {
 	// AccountTypeAliases maps names an IdP sends to the org's account type
 	// names, e.g. Viewer: View. Keys are matched case-insensitively.
 	AccountTypeAliases map[string]string `yaml:"account_type_aliases"`
+	// AccountTypes lists the org's custom account types, named exactly as
+	// in Sigma. Needed only on the Enterprise SCIM path without REST
+	// credentials (REST lists them itself); built-ins are always known.
+	AccountTypes []string `yaml:"account_types"`
 	// SendInvite makes Sigma email new members an invitation.
 	SendInvite bool `yaml:"send_invite"`
 	// MaxConcurrent bounds concurrent calls to Sigma.
