@@ -376,22 +376,22 @@ func (d *Directory) checkExternalID(ctx context.Context, kind store.Kind, id, ex
 	return nil
 }
 
-// checkUserName returns ErrConflict when the IdP userName name is held,
-// in any case, by a live user other than id.
-func (d *Directory) checkUserName(ctx context.Context, id, name string) error {
+// checkUserName returns ErrConflict (and held true) when the IdP userName
+// name is held, in any case, by a live user other than id.
+func (d *Directory) checkUserName(ctx context.Context, id, name string) (held bool, err error) {
 	if name == "" {
-		return nil
+		return false, nil
 	}
 	r, err := d.store.ResourceByUserName(ctx, store.KindUser, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("look up userName in store: %w", err)
+		return false, fmt.Errorf("look up userName in store: %w", err)
 	case r.ID != id:
-		return fmt.Errorf("userName %q is taken by user %s: %w", name, r.ID, directory.ErrConflict)
+		return true, fmt.Errorf("userName %q is taken by user %s: %w", name, r.ID, directory.ErrConflict)
 	}
-	return nil
+	return false, nil
 }
 
 // putRecord writes the store record of (kind, id) with ext and the

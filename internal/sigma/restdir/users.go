@@ -386,7 +386,20 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
 		return fail("", err)
 	}
-	if err := d.checkUserName(ctx, "", u.IdPUserName); err != nil {
+	held, err := d.checkUserName(ctx, "", u.IdPUserName)
+	if held {
+		// Held perhaps by this very member, deactivated and missing from
+		// the index (another replica wrote it): only Sigma can tell.
+		existing, ok, ferr := d.client.FindMemberByEmail(ctx, email)
+		if ferr != nil {
+			return fail("", upstreamErr("find member by email", ferr))
+		}
+		if ok {
+			d.idx.putMember(existing)
+			return d.createExisting(ctx, existing, u, at)
+		}
+	}
+	if err != nil {
 		return fail("", err)
 	}
 	nm := sigma.NewMember{Email: email, FirstName: u.GivenName, LastName: u.FamilyName, MemberType: at, UserKind: u.UserKind}
@@ -455,7 +468,7 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 	if err := d.checkExternalID(ctx, store.KindUser, m.MemberID, u.ExternalID); err != nil {
 		return fail(err)
 	}
-	if err := d.checkUserName(ctx, m.MemberID, u.IdPUserName); err != nil {
+	if _, err := d.checkUserName(ctx, m.MemberID, u.IdPUserName); err != nil {
 		return fail(err)
 	}
 	p, changed := memberPatch(m, u, at)
@@ -534,7 +547,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 	// Exact comparison: a change of case is the IdP's new spelling, kept.
 	aliasChanged := u.IdPUserName != r.UserName
 	if aliasChanged {
-		if err := d.checkUserName(ctx, u.ID, u.IdPUserName); err != nil {
+		if _, err := d.checkUserName(ctx, u.ID, u.IdPUserName); err != nil {
 			return fail(err)
 		}
 	}
