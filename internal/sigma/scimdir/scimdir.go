@@ -450,18 +450,65 @@ func (d *Directory) checkExternalID(ctx context.Context, kind store.Kind, id, ex
 }
 
 // putRecord writes the store record of (kind, id) with ext and the
-// tombstone state.
+// tombstone state (for groups, which have nothing else).
 func (d *Directory) putRecord(ctx context.Context, kind store.Kind, id, ext string, tombstoned bool) error {
-	r := store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned}
-	if tombstoned {
+	return d.putResource(ctx, store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned})
+}
+
+// record is the store record a write of u leaves for user id: its
+// externalId and the IdP's own userName, both held only while live.
+func record(id string, u directory.User) store.Resource {
+	return store.Resource{Kind: store.KindUser, ID: id, ExternalID: u.ExternalID, UserName: u.IdPUserName}
+}
+
+// putResource writes r (Kind, ID, ExternalID, UserName, Tombstoned) as the
+// whole store record, stamping a tombstone with the directory's clock. A
+// clash of its externalId or userName with another live record is
+// directory.ErrConflict.
+func (d *Directory) putResource(ctx context.Context, r store.Resource) error {
+	r = store.Resource{Kind: r.Kind, ID: r.ID, ExternalID: r.ExternalID, UserName: r.UserName, Tombstoned: r.Tombstoned}
+	if r.Tombstoned {
 		r.TombstoneAt = d.opts.Now()
 	}
 	_, err := d.store.PutResource(context.WithoutCancel(ctx), r)
 	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("store externalId %q of %s %s: %w", ext, kind, id, directory.ErrConflict)
+		what := fmt.Sprintf("externalId %q", r.ExternalID)
+		if r.UserName != "" {
+			what += fmt.Sprintf(" or userName %q", r.UserName)
+		}
+		return fmt.Errorf("store %s of %s %s: %w", what, r.Kind, r.ID, directory.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s %s: %w", kind, id, err)
+		return fmt.Errorf("store %s %s: %w", r.Kind, r.ID, err)
+	}
+	return nil
+}
+
+// userNameHolder returns the id of the live user whose IdP userName is
+// name (case-insensitively), "" if none.
+func (d *Directory) userNameHolder(ctx context.Context, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	r, err := d.store.ResourceByUserName(ctx, store.KindUser, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("look up userName in store: %w", err)
+	}
+	return r.ID, nil
+}
+
+// checkUserName returns ErrConflict when the IdP userName name is held by
+// a live user other than id.
+func (d *Directory) checkUserName(ctx context.Context, id, name string) error {
+	holder, err := d.userNameHolder(ctx, name)
+	if err != nil {
+		return err
+	}
+	if holder != "" && holder != id {
+		return fmt.Errorf("userName %q is taken by user %s: %w", name, holder, directory.ErrConflict)
 	}
 	return nil
 }

@@ -797,3 +797,113 @@ func TestDeactivatedOnRESTPath(t *testing.T) {
 		t.Errorf("lookup after reactivation: %v, %v", us, err)
 	}
 }
+
+func mustCreate(t *testing.T, ctx context.Context, d directory.Directory, email string) directory.User {
+	t.Helper()
+	u, err := d.CreateUser(ctx, directory.User{UserName: email, GivenName: "Test", FamilyName: "User", Active: true})
+	if err != nil {
+		t.Fatalf("CreateUser(%s): %v", email, err)
+	}
+	return u
+}
+
+// TestIdPUserName: the userName a JumpCloud-style IdP sent (not an email)
+// is kept in the store, returned on every read, found by LookupUsers
+// without asking Sigma, part of the Version (as on the REST path), unique
+// among live users, and freed by a delete.
+func TestIdPUserName(t *testing.T) {
+	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3}, rest: true})
+	ctx := actorCtx(t)
+	u, err := e.dir.CreateUser(ctx, directory.User{UserName: "kj@example.org", IdPUserName: "KJohnson", ExternalID: "jc-1", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.IdPUserName != "KJohnson" || u.UserName != "kj@example.org" {
+		t.Errorf("create = %+v, want IdPUserName KJohnson, UserName the email", u)
+	}
+	if rec, err := e.store.GetResource(ctx, store.KindUser, u.ID); err != nil || rec.UserName != "KJohnson" || rec.ExternalID != "jc-1" {
+		t.Errorf("store record = %+v, %v; want UserName KJohnson, ExternalID jc-1", rec, err)
+	}
+	for _, q := range []string{"kjohnson", "KJOHNSON", "kj@example.org"} {
+		us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, q)
+		if err != nil || len(us) != 1 || us[0].ID != u.ID || us[0].IdPUserName != "KJohnson" || us[0].Version != u.Version {
+			t.Errorf("LookupUsers(userName %q) = %+v, %v; want %s as created", q, us, err, u.ID)
+		}
+	}
+	e.srv.ResetRequests()
+	if us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, "3f0c6b1e-5a4e-4c8e-9e55-0f1c1d2e3f40"); err != nil || len(us) != 0 {
+		t.Errorf("LookupUsers(GUID) = %+v, %v", us, err)
+	}
+	if us, err := e.dir.LookupUsers(ctx, directory.AttrEmail, "kjohnson"); err != nil || len(us) != 0 {
+		t.Errorf("LookupUsers(email kjohnson) = %+v, %v; an IdP userName is not an email", us, err)
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Errorf("lookups of values without @ cost %d upstream calls, want none", n)
+	}
+	rd := restdir.New(e.rest, e.store, restdir.Options{}, nil, nil)
+	if err := rd.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rd.GetUser(ctx, u.ID); err != nil || got.IdPUserName != "KJohnson" || got.Version != u.Version {
+		t.Errorf("the REST path reads %+v, %v; want the same IdPUserName and Version %s", got, err, u.Version)
+	}
+
+	// Taken by a live user: refused before anything is written upstream.
+	e.srv.ResetRequests()
+	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "other@example.org", IdPUserName: "kjohnson", Active: true}); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("CreateUser with a taken IdP userName: %v, want ErrConflict", err)
+	}
+	if n := writes(e.srv); n != 0 {
+		t.Errorf("refused create wrote %d times upstream", n)
+	}
+	other := mustCreate(t, ctx, e.dir, "other@example.org")
+	other.IdPUserName = "KJOHNSON"
+	e.srv.ResetRequests()
+	if _, err := e.dir.ReplaceUser(ctx, other); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("ReplaceUser onto a taken IdP userName: %v, want ErrConflict", err)
+	}
+	if n := writes(e.srv); n != 0 {
+		t.Errorf("refused replace wrote %d times upstream", n)
+	}
+
+	// Only the alias changes: nothing upstream, a new Version.
+	for _, name := range []string{"kjohnson", "k.johnson", ""} {
+		e.srv.ResetRequests()
+		prev := u
+		u.IdPUserName = name
+		if u, err = e.dir.ReplaceUser(ctx, u); err != nil {
+			t.Fatalf("ReplaceUser(IdPUserName %q): %v", name, err)
+		}
+		if n := writes(e.srv); n != 0 {
+			t.Errorf("alias change to %q wrote %d times upstream", name, n)
+		}
+		if u.IdPUserName != name || u.Version == prev.Version {
+			t.Errorf("after alias change to %q: %+v (Version was %s)", name, u, prev.Version)
+		}
+		if got, _ := e.dir.GetUser(ctx, u.ID); got.IdPUserName != name || got.Version != u.Version {
+			t.Errorf("GetUser after alias change to %q = %+v", name, got)
+		}
+	}
+	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "kjohnson"); len(us) != 0 {
+		t.Errorf("cleared alias still found: %+v", us)
+	}
+
+	// Delete frees the alias; a revival with it takes it back.
+	u.IdPUserName = "kjohnson"
+	if u, err = e.dir.ReplaceUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dir.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "kjohnson"); len(us) != 0 {
+		t.Errorf("deleted user found by alias: %+v", us)
+	}
+	revived, err := e.dir.CreateUser(ctx, directory.User{UserName: "kj@example.org", IdPUserName: "kjohnson", Active: true})
+	if err != nil || revived.ID != u.ID || revived.IdPUserName != "kjohnson" {
+		t.Fatalf("revive = %+v, %v", revived, err)
+	}
+	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "KJohnson"); len(us) != 1 || us[0].ID != u.ID {
+		t.Errorf("revived user by alias = %+v", us)
+	}
+}

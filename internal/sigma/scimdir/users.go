@@ -78,14 +78,16 @@ func stateOf(res sigma.SCIMResource) scimState {
 	}
 }
 
-// toUser maps Sigma's SCIM user (and its externalId from the store) to a
-// User, exactly as the REST path maps the same member.
-func (d *Directory) toUser(ctx context.Context, res sigma.SCIMResource, externalID string) directory.User {
+// toUser maps Sigma's SCIM user and its store record (externalId, the
+// IdP's own userName) to a User, exactly as the REST path maps the same
+// member.
+func (d *Directory) toUser(ctx context.Context, res sigma.SCIMResource, r store.Resource) directory.User {
 	s := stateOf(res)
 	u := directory.User{
 		ID:          s.id,
 		UserName:    s.userName,
-		ExternalID:  externalID,
+		ExternalID:  r.ExternalID,
+		IdPUserName: r.UserName,
 		GivenName:   s.given,
 		FamilyName:  s.family,
 		DisplayName: displayName(s.given, s.family, s.userName),
@@ -103,6 +105,10 @@ func (d *Directory) toUser(ctx context.Context, res sigma.SCIMResource, external
 		u.AccountType, u.UserKind, stamp(u.Created), stamp(u.Modified)}
 	for _, g := range u.Groups {
 		parts = append(parts, g.ID, g.Display)
+	}
+	if u.IdPUserName != "" {
+		// Last and only when set, as on the REST path.
+		parts = append(parts, "idpUserName="+u.IdPUserName)
 	}
 	u.Version = version(parts...)
 	return u
@@ -275,7 +281,7 @@ func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, err
 	if !ok {
 		return directory.User{}, fmt.Errorf("get user %s: %w", id, directory.ErrNotFound)
 	}
-	return d.toUser(ctx, res, r.ExternalID), nil
+	return d.toUser(ctx, res, r), nil
 }
 
 // LookupUsers implements directory.Directory for AttrID (one GET),
@@ -287,25 +293,44 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 	case directory.AttrID:
 		id = value
 	case directory.AttrUserName, directory.AttrEmail:
-		if strings.TrimSpace(value) == "" {
+		value = strings.TrimSpace(value)
+		if value == "" {
 			return nil, nil
 		}
-		res, ok, err := d.findUser(ctx, value)
-		if err != nil {
-			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		var out []directory.User
+		if strings.Contains(value, "@") { // no Sigma email lacks one: no call for a GUID
+			res, ok, err := d.findUser(ctx, value)
+			if err != nil {
+				return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+			}
+			if ok {
+				r, _, err := d.resource(ctx, store.KindUser, str(res, "id"))
+				if err != nil {
+					return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+				}
+				if !r.Tombstoned {
+					out = append(out, d.toUser(ctx, res, r))
+				}
+			}
 		}
-		if !ok {
-			return nil, nil
+		if attr == directory.AttrUserName {
+			// The IdP's own userName, kept in the store.
+			holder, err := d.userNameHolder(ctx, value)
+			if err != nil {
+				return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+			}
+			if holder != "" && (len(out) == 0 || out[0].ID != holder) {
+				res, r, ok, err := d.liveUser(ctx, holder)
+				if err != nil {
+					return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+				}
+				if ok {
+					out = append(out, d.toUser(ctx, res, r))
+					sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+				}
+			}
 		}
-		id = str(res, "id")
-		r, _, err := d.resource(ctx, store.KindUser, id)
-		if err != nil {
-			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
-		}
-		if r.Tombstoned {
-			return nil, nil
-		}
-		return []directory.User{d.toUser(ctx, res, r.ExternalID)}, nil
+		return out, nil
 	case directory.AttrExternalID:
 		r, err := d.store.ResourceByExternalID(ctx, store.KindUser, value)
 		if errors.Is(err, store.ErrNotFound) {
@@ -325,7 +350,7 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 	if !ok {
 		return nil, nil
 	}
-	return []directory.User{d.toUser(ctx, res, r.ExternalID)}, nil
+	return []directory.User{d.toUser(ctx, res, r)}, nil
 }
 
 // ListUsers implements directory.Directory: every user Sigma's SCIM shows
@@ -346,7 +371,7 @@ func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 	for _, res := range all {
 		r := recs[str(res, "id")]
 		if !r.Tombstoned {
-			out = append(out, d.toUser(ctx, res, r.ExternalID))
+			out = append(out, d.toUser(ctx, res, r))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -435,6 +460,11 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 			return fail("", fmt.Errorf("look up externalId in store: %w", err))
 		}
 	}
+	holder, err := d.userNameHolder(ctx, u.IdPUserName)
+	if err != nil {
+		return fail("", err)
+	}
+	lookFirst = lookFirst || holder != ""
 	if lookFirst {
 		existing, ok, err := d.findUser(ctx, email)
 		if err != nil {
@@ -443,7 +473,12 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		if ok {
 			return d.createExisting(ctx, existing, u, scimType)
 		}
+		// Nobody in Sigma has the email, so whoever holds the externalId
+		// or the IdP userName is another user: refused before any write.
 		if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
+			return fail("", err)
+		}
+		if err := d.checkUserName(ctx, "", u.IdPUserName); err != nil {
 			return fail("", err)
 		}
 	}
@@ -453,7 +488,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		body["id"] = dryRunID(email)
 		body["meta"] = map[string]any{"created": now, "lastModified": now}
 		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create user "+email)
-		return d.toUser(ctx, body, u.ExternalID), nil
+		return d.toUser(ctx, body, record(dryRunID(email), u)), nil
 	}
 	res, err := d.scim.CreateUser(ctx, body)
 	if errors.Is(err, sigma.ErrDuplicate) {
@@ -485,13 +520,13 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	if found && r.Tombstoned {
 		detail = "revived deleted user " + email + " (Sigma reactivated the member)"
 	}
-	if u.ExternalID != "" || found {
-		if err := d.putRecord(ctx, store.KindUser, id, u.ExternalID, false); err != nil {
+	if u.ExternalID != "" || u.IdPUserName != "" || found {
+		if err := d.putResource(ctx, record(id, u)); err != nil {
 			return fail(id, err)
 		}
 	}
 	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
-	return d.toUser(ctx, res, u.ExternalID), nil
+	return d.toUser(ctx, res, record(id, u)), nil
 }
 
 // userWriteErr classifies a failed user write: Sigma refusing the userType
@@ -526,6 +561,9 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 	if err := d.checkExternalID(ctx, store.KindUser, id, u.ExternalID); err != nil {
 		return fail(err)
 	}
+	if err := d.checkUserName(ctx, id, u.IdPUserName); err != nil {
+		return fail(err)
+	}
 	ops, changed := userOps(cur, u, scimType)
 	detail := "revived user"
 	if len(changed) > 0 {
@@ -533,7 +571,7 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 	}
 	if d.opts.DryRun {
 		d.audit(ctx, op, store.KindUser, id, store.OutcomeDryRun, nil, "would have "+detail)
-		return d.toUser(ctx, predict(res, ops), u.ExternalID), nil
+		return d.toUser(ctx, predict(res, ops), record(id, u)), nil
 	}
 	if len(ops) > 0 {
 		out, err := d.scim.PatchUser(ctx, id, ops)
@@ -544,11 +582,11 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 			return fail(err)
 		}
 	}
-	if err := d.putRecord(ctx, store.KindUser, id, u.ExternalID, false); err != nil {
+	if err := d.putResource(ctx, record(id, u)); err != nil {
 		return fail(err)
 	}
 	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
-	return d.toUser(ctx, res, u.ExternalID), nil
+	return d.toUser(ctx, res, record(id, u)), nil
 }
 
 // afterPatch returns the user a PATCH produced, reading it back when
@@ -604,6 +642,20 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 			return fail(err)
 		}
 	}
+	// Exact comparison: a change of case is the IdP's new spelling, kept.
+	aliasChanged := u.IdPUserName != r.UserName
+	if aliasChanged {
+		if err := d.checkUserName(ctx, u.ID, u.IdPUserName); err != nil {
+			return fail(err)
+		}
+	}
+	var recChanged []string
+	if extChanged {
+		recChanged = append(recChanged, "externalId")
+	}
+	if aliasChanged {
+		recChanged = append(recChanged, "IdP userName")
+	}
 	if email := strings.TrimSpace(u.UserName); email != "" && !strings.EqualFold(email, str(res, "userName")) {
 		// A rename onto a userName another user holds is a conflict, found
 		// before anything is written.
@@ -615,53 +667,41 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 			return fail(fmt.Errorf("userName %s is taken by user %s: %w", email, str(other, "id"), directory.ErrConflict))
 		}
 	}
+	var changed []string
 	if isArchived(res) && !d.opts.DryRun {
-		next, changed, err := d.replaceArchived(ctx, res, u, canonical, scimType)
+		res, changed, err = d.replaceArchived(ctx, res, u, canonical, scimType)
 		if err != nil {
 			return fail(err)
 		}
-		if extChanged {
-			if err := d.putRecord(ctx, store.KindUser, u.ID, u.ExternalID, false); err != nil {
+	} else {
+		var ops []sigma.SCIMPatchOp
+		ops, changed = userOps(stateOf(res), u, scimType)
+		if len(changed)+len(recChanged) > 0 && d.opts.DryRun {
+			d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeDryRun, nil, "would have changed "+strings.Join(append(changed, recChanged...), ", "))
+			return d.toUser(ctx, predict(res, ops), record(u.ID, u)), nil
+		}
+		if len(ops) > 0 {
+			out, err := d.scim.PatchUser(ctx, u.ID, ops)
+			if err != nil {
+				return fail(d.userWriteErr(ctx, "update user", err, u.AccountType))
+			}
+			if res, err = d.afterPatch(ctx, u.ID, out); err != nil {
 				return fail(err)
 			}
-			changed = append(changed, "externalId")
 		}
-		if len(changed) == 0 {
-			d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeSkipped, nil, "no change")
-			return d.toUser(ctx, res, r.ExternalID), nil
-		}
-		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, "changed "+strings.Join(changed, ", "))
-		return d.toUser(ctx, next, u.ExternalID), nil
 	}
-	ops, changed := userOps(stateOf(res), u, scimType)
-	if extChanged {
-		changed = append(changed, "externalId")
-	}
+	changed = append(changed, recChanged...)
 	if len(changed) == 0 {
 		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeSkipped, nil, "no change")
-		return d.toUser(ctx, res, r.ExternalID), nil
+		return d.toUser(ctx, res, r), nil
 	}
-	detail := "changed " + strings.Join(changed, ", ")
-	if d.opts.DryRun {
-		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeDryRun, nil, "would have "+detail)
-		return d.toUser(ctx, predict(res, ops), u.ExternalID), nil
-	}
-	if len(ops) > 0 {
-		out, err := d.scim.PatchUser(ctx, u.ID, ops)
-		if err != nil {
-			return fail(d.userWriteErr(ctx, "update user", err, u.AccountType))
-		}
-		if res, err = d.afterPatch(ctx, u.ID, out); err != nil {
+	if len(recChanged) > 0 {
+		if err := d.putResource(ctx, record(u.ID, u)); err != nil {
 			return fail(err)
 		}
 	}
-	if extChanged {
-		if err := d.putRecord(ctx, store.KindUser, u.ID, u.ExternalID, false); err != nil {
-			return fail(err)
-		}
-	}
-	d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, detail)
-	return d.toUser(ctx, res, u.ExternalID), nil
+	d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, "changed "+strings.Join(changed, ", "))
+	return d.toUser(ctx, res, record(u.ID, u)), nil
 }
 
 // DeleteUser implements directory.Directory: the member is deactivated in
@@ -704,7 +744,11 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 	} else {
 		d.observe(nil)
 	}
-	if err := d.putRecord(ctx, store.KindUser, id, r.ExternalID, true); err != nil {
+	// The tombstone keeps the externalId and the IdP's userName (for the
+	// audit and a revival) but no longer holds them: another user may take
+	// them.
+	r.Tombstoned = true
+	if err := d.putResource(ctx, r); err != nil {
 		return fail(err)
 	}
 	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
