@@ -59,6 +59,25 @@ type Loader interface {
 	Load(ctx context.Context) error
 }
 
+// Prober is implemented by a directory with a probe that asks upstream
+// now (scimdir.Directory.Probe), where Ready may answer from a recent
+// success. It is the default probe when Options leave it nil.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
+// probeOf returns the probe to use for d: the given one, else d's Probe,
+// else d's Ready.
+func probeOf(d directory.Directory, given func(context.Context) error) func(context.Context) error {
+	if d == nil || given != nil {
+		return given
+	}
+	if p, ok := d.(Prober); ok {
+		return p.Probe
+	}
+	return d.Ready
+}
+
 // Options configure a Selector.
 type Options struct {
 	// Mode is "auto" (default), "scim" or "rest".
@@ -66,12 +85,14 @@ type Options struct {
 	// SCIM is the directory over Sigma's SCIM endpoint; nil when no SCIM
 	// URL and token are configured.
 	SCIM directory.Directory
-	// SCIMProbe reports whether the SCIM path works now (nil: SCIM.Ready).
+	// SCIMProbe reports whether the SCIM path works now (nil: SCIM's Probe
+	// method if it has one, else SCIM.Ready).
 	SCIMProbe func(ctx context.Context) error
 	// REST is the directory over Sigma's REST API; nil when no REST
 	// credentials are configured.
 	REST directory.Directory
-	// RESTProbe reports whether the REST path works now (nil: REST.Ready).
+	// RESTProbe reports whether the REST path works now (nil: REST's Probe
+	// method if it has one, else REST.Ready, after the index reload).
 	RESTProbe func(ctx context.Context) error
 	// ProbeInterval is how often Run re-probes in auto mode (default
 	// DefaultProbeInterval).
@@ -140,12 +161,8 @@ func New(opts Options, st store.Store, reg prometheus.Registerer, logger *slog.L
 	if isNil(opts.REST) {
 		opts.REST = nil
 	}
-	if opts.SCIM != nil && opts.SCIMProbe == nil {
-		opts.SCIMProbe = opts.SCIM.Ready
-	}
-	if opts.REST != nil && opts.RESTProbe == nil {
-		opts.RESTProbe = opts.REST.Ready
-	}
+	opts.SCIMProbe = probeOf(opts.SCIM, opts.SCIMProbe)
+	opts.RESTProbe = probeOf(opts.REST, opts.RESTProbe)
 	s := &Selector{opts: opts, store: st, log: logger, m: newMetrics(reg)}
 	first := &live{mode: ModeNone, why: "not probed yet"}
 	switch opts.Mode {

@@ -386,3 +386,26 @@ func TestTypedNilIsNotConfigured(t *testing.T) {
 		t.Errorf("live = %s (%s), want rest because SCIM is not configured", mode, why)
 	}
 }
+
+// TestDefaultProbes: wired without probe functions (as the app does), the
+// Selector probes SCIM with the directory's own Probe (not its cached
+// Ready) and REST with a reload plus Ready, and still follows the endpoint.
+func TestDefaultProbes(t *testing.T) {
+	e := newEnv(t, modes.ModeAuto, sigmafake.Options{Members: 2})
+	sel := modes.New(modes.Options{SCIM: e.scim, REST: e.rdir}, e.st, nil, nil)
+	c := ctx(t)
+	if mode, why := sel.ProbeNow(c); mode != modes.ModeSCIM {
+		t.Fatalf("live = %s (%s), want scim", mode, why)
+	}
+	if err := sel.Ready(c); err != nil { // a fresh success: Ready may now answer from it
+		t.Fatal(err)
+	}
+	e.srv.SetSCIMEnabled(false)
+	if mode, why := sel.ProbeNow(c); mode != modes.ModeREST {
+		t.Fatalf("live = %s (%s), want rest", mode, why)
+	}
+	e.srv.SetSCIMEnabled(true)
+	if mode, why := sel.ProbeNow(c); mode != modes.ModeSCIM {
+		t.Fatalf("live = %s (%s), want scim", mode, why)
+	}
+}
