@@ -396,13 +396,6 @@ func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id st
 	}
 }
 
-func (d *Directory) okOutcome() store.Outcome {
-	if d.opts.DryRun {
-		return store.OutcomeDryRun
-	}
-	return store.OutcomeOK
-}
-
 // ---- store ---------------------------------------------------------------
 
 // resource returns the store's record of (kind, id); found is false (and r

@@ -44,15 +44,14 @@ func sentUserTypes(t *testing.T, srv *sigmafake.Server) []string {
 
 func TestAccountTypeMapping(t *testing.T) {
 	for _, mode := range []struct {
-		name    string
-		opts    envOpts
-		canon   map[string]string // Sigma SCIM userType -> what the directory reports
-		aliases map[string]string
+		name  string
+		opts  envOpts
+		canon map[string]string // Sigma SCIM userType -> what the directory reports
 	}{
 		{"with REST", envOpts{rest: true, dir: scimdir.Options{AccountTypeAliases: map[string]string{"Viewer": "View"}}},
-			map[string]string{"view": "View", "pro": "Pro", "essential": "Essential", "Analyst Creator": "Analyst Creator"}, nil},
+			map[string]string{"view": "View", "pro": "Pro", "essential": "Essential", "Analyst Creator": "Analyst Creator"}},
 		{"SCIM only", envOpts{dir: scimdir.Options{AccountTypes: []string{"Analyst Creator"}, AccountTypeAliases: map[string]string{"Viewer": "view"}}},
-			map[string]string{"view": "view", "pro": "pro", "essential": "essential", "Analyst Creator": "Analyst Creator"}, nil},
+			map[string]string{"view": "view", "pro": "pro", "essential": "essential", "Analyst Creator": "Analyst Creator"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.opts)
@@ -517,8 +516,6 @@ func TestDeleteHandsDocumentsOver(t *testing.T) {
 		t.Errorf("re-create after delete = %+v, %v; want the same member, active", again, err)
 	}
 }
-
-var _ = context.Background
 
 // clock is a settable time source.
 type clock struct {
