@@ -285,8 +285,10 @@ func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, err
 }
 
 // LookupUsers implements directory.Directory for AttrID (one GET),
-// AttrUserName and AttrEmail (one filtered list: a Sigma member has one
-// email, its userName) and AttrExternalID (the store, then one GET).
+// AttrEmail (one filtered list: a Sigma member has one email, its
+// userName; none for a value without "@"), AttrUserName (the same, plus
+// the IdP's own userName in the store, then one GET) and AttrExternalID
+// (the store, then one GET).
 func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
 	var id string
 	switch attr {
