@@ -73,6 +73,9 @@ func Run(t *testing.T, newDir func(t *testing.T) Harness) {
 		{"UserDeleteAndRevive", testUserDeleteAndRevive},
 		{"UserNotFound", testUserNotFound},
 		{"UserConcurrentCreate", testUserConcurrentCreate},
+		{"UserIdPUserName", testUserIdPUserName},
+		{"UserIdPUserNameTaken", testUserIdPUserNameTaken},
+		{"UserIdPUserNameDeleteAndRevive", testUserIdPUserNameDeleteAndRevive},
 		{"GroupCreateGet", testGroupCreateGet},
 		{"GroupDuplicateName", testGroupDuplicateName},
 		{"GroupLookup", testGroupLookup},
@@ -905,5 +908,177 @@ func testGroupDelete(t *testing.T, h Harness, ctx context.Context) {
 	again := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Doomed", ExternalID: "ext-doomed"})
 	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrExternalID, "ext-doomed"); !slices.Equal(ids, []string{again.ID}) {
 		t.Errorf("LookupGroups(externalId) after re-create = %q, want %s", ids, again.ID)
+	}
+}
+
+// aliased is a user whose IdP sent userName alias (not an email), which
+// the edge replaced by the work email.
+func aliased(local, alias string) directory.User {
+	u := newUser(local, "Alias", "User")
+	u.IdPUserName = alias
+	return u
+}
+
+func wantAlias(t *testing.T, what string, got directory.User, want string) {
+	t.Helper()
+	if got.IdPUserName != want {
+		t.Errorf("%s: IdPUserName = %q, want %q", what, got.IdPUserName, want)
+	}
+}
+
+func testUserIdPUserName(t *testing.T, h Harness, ctx context.Context) {
+	u := aliased("jane.roe", "JRoe")
+	u.ExternalID = "ext-jroe"
+	created := mustCreateUser(t, ctx, h.Dir, u)
+	checkUser(t, "create", created, u)
+	wantAlias(t, "create", created, "JRoe")
+	got := mustGetUser(t, ctx, h.Dir, created.ID)
+	sameUser(t, "get", got, created)
+	wantAlias(t, "get", got, "JRoe")
+	us, err := h.Dir.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	if i := slices.IndexFunc(us, func(x directory.User) bool { return x.ID == created.ID }); i < 0 {
+		t.Error("ListUsers lacks the user")
+	} else {
+		wantAlias(t, "list", us[i], "JRoe")
+	}
+
+	// Found by its IdP userName in any case, and by its email as before;
+	// its IdP userName is not an email.
+	for _, tc := range []struct {
+		attr  directory.Attr
+		value string
+		want  []string
+	}{
+		{directory.AttrUserName, "JRoe", []string{created.ID}},
+		{directory.AttrUserName, "jroe", []string{created.ID}},
+		{directory.AttrUserName, "JROE", []string{created.ID}},
+		{directory.AttrUserName, u.UserName, []string{created.ID}},
+		{directory.AttrUserName, "jroe2", nil},
+		{directory.AttrUserName, "3f0c6b1e-5a4e-4c8e-9e55-0f1c1d2e3f40", nil},
+		{directory.AttrEmail, "jroe", nil},
+	} {
+		if got := lookupUserIDs(t, ctx, h.Dir, tc.attr, tc.value); !slices.Equal(got, tc.want) {
+			t.Errorf("LookupUsers(%s, %q) = %q, want %q", tc.attr, tc.value, got, tc.want)
+		}
+	}
+	found, err := h.Dir.LookupUsers(ctx, directory.AttrUserName, "jroe")
+	if err != nil || len(found) != 1 {
+		t.Fatalf("LookupUsers(jroe) = %v, %v", found, err)
+	}
+	sameUser(t, "lookup by IdP userName", found[0], created)
+	wantAlias(t, "lookup by IdP userName", found[0], "JRoe")
+
+	// Changing it (case included) is a change; the old one is gone.
+	prev := created
+	created.IdPUserName = "jane.r"
+	changed, err := h.Dir.ReplaceUser(ctx, created)
+	if err != nil {
+		t.Fatalf("ReplaceUser(new IdP userName): %v", err)
+	}
+	wantAlias(t, "replace", changed, "jane.r")
+	if changed.Version == prev.Version {
+		t.Error("replace: Version unchanged after the IdP userName changed")
+	}
+	sameUser(t, "get after replace", mustGetUser(t, ctx, h.Dir, created.ID), changed)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "jroe"); len(ids) != 0 {
+		t.Errorf("old IdP userName still found: %q", ids)
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "Jane.R"); !slices.Equal(ids, []string{created.ID}) {
+		t.Errorf("LookupUsers(new IdP userName) = %q, want %s", ids, created.ID)
+	}
+	changed.IdPUserName = "Jane.R"
+	recased, err := h.Dir.ReplaceUser(ctx, changed)
+	if err != nil {
+		t.Fatalf("ReplaceUser(IdP userName in another case): %v", err)
+	}
+	wantAlias(t, "replace with another case", recased, "Jane.R")
+
+	// An unchanged replace writes nothing; an empty one clears it.
+	before := h.writes()
+	same, err := h.Dir.ReplaceUser(ctx, recased)
+	if err != nil {
+		t.Fatalf("no-op ReplaceUser: %v", err)
+	}
+	sameUser(t, "no-op replace", same, recased)
+	wantWrites(t, h, "no-op ReplaceUser with an IdP userName", before)
+	recased.IdPUserName = ""
+	cleared, err := h.Dir.ReplaceUser(ctx, recased)
+	if err != nil {
+		t.Fatalf("ReplaceUser(no IdP userName): %v", err)
+	}
+	wantAlias(t, "cleared", cleared, "")
+	wantAlias(t, "get after clearing", mustGetUser(t, ctx, h.Dir, created.ID), "")
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "jane.r"); len(ids) != 0 {
+		t.Errorf("cleared IdP userName still found: %q", ids)
+	}
+}
+
+func testUserIdPUserNameTaken(t *testing.T, h Harness, ctx context.Context) {
+	a := mustCreateUser(t, ctx, h.Dir, aliased("alias.holder", "shared.login"))
+
+	// Another person with the same IdP userName, in any case: refused
+	// before anything is written.
+	before := h.writes()
+	_, err := h.Dir.CreateUser(ctx, aliased("alias.other", "Shared.Login"))
+	wantErr(t, "CreateUser with a taken IdP userName", err, directory.ErrConflict)
+	wantWrites(t, h, "refused CreateUser", before)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrEmail, email("alias.other")); len(ids) != 0 {
+		t.Errorf("user created despite the clash: %q", ids)
+	}
+
+	b := mustCreateUser(t, ctx, h.Dir, newUser("alias.other", "Alias", "Other"))
+	b.IdPUserName = "SHARED.LOGIN"
+	before = h.writes()
+	_, err = h.Dir.ReplaceUser(ctx, b)
+	wantErr(t, "ReplaceUser onto a taken IdP userName", err, directory.ErrConflict)
+	wantWrites(t, h, "refused ReplaceUser", before)
+	wantAlias(t, "after refused replace", mustGetUser(t, ctx, h.Dir, b.ID), "")
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "shared.login"); !slices.Equal(ids, []string{a.ID}) {
+		t.Errorf("LookupUsers(IdP userName) = %q, want the holder %s", ids, a.ID)
+	}
+	// The holder itself re-created: the usual uniqueness conflict.
+	_, err = h.Dir.CreateUser(ctx, aliased("alias.holder", "shared.login"))
+	wantErr(t, "CreateUser of the holder again", err, directory.ErrConflict)
+}
+
+func testUserIdPUserNameDeleteAndRevive(t *testing.T, h Harness, ctx context.Context) {
+	a := mustCreateUser(t, ctx, h.Dir, aliased("alias.leaver", "leaver"))
+	if err := h.Dir.DeleteUser(ctx, a.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "leaver"); len(ids) != 0 {
+		t.Errorf("deleted user found by its IdP userName: %q", ids)
+	}
+	// The IdP userName is free for someone else...
+	b := mustCreateUser(t, ctx, h.Dir, aliased("alias.joiner", "LEAVER"))
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "leaver"); !slices.Equal(ids, []string{b.ID}) {
+		t.Errorf("LookupUsers(IdP userName) = %q, want the new holder %s", ids, b.ID)
+	}
+	// ...so reviving the old user under it is a conflict that writes nothing.
+	before := h.writes()
+	_, err := h.Dir.CreateUser(ctx, aliased("alias.leaver", "leaver"))
+	wantErr(t, "revive onto a taken IdP userName", err, directory.ErrConflict)
+	wantWrites(t, h, "refused revive", before)
+	_, err = h.Dir.GetUser(ctx, a.ID)
+	wantErr(t, "GetUser after refused revive", err, directory.ErrNotFound)
+
+	// Once the new holder is gone, the revival works and takes it back.
+	if err := h.Dir.DeleteUser(ctx, b.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	got, err := h.Dir.CreateUser(ctx, aliased("alias.leaver", "leaver"))
+	if err != nil {
+		t.Fatalf("revive: %v", err)
+	}
+	if got.ID != a.ID {
+		t.Errorf("revived ID = %q, want the existing member %q", got.ID, a.ID)
+	}
+	wantAlias(t, "revive", got, "leaver")
+	sameUser(t, "get after revive", mustGetUser(t, ctx, h.Dir, a.ID), got)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "Leaver"); !slices.Equal(ids, []string{a.ID}) {
+		t.Errorf("LookupUsers(IdP userName) after revive = %q, want %s", ids, a.ID)
 	}
 }
