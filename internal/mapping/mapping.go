@@ -189,9 +189,9 @@ func canonicalSubs(def *Attribute, v any) (any, error) {
 // UserOptions tune UserFromSCIM.
 type UserOptions struct {
 	// UserNameFromEmail: when the IdP's userName is not an email address,
-	// use the primary (else work, else first) email instead. When false
-	// such a userName is an invalidValue error, since Sigma identifies
-	// members by email.
+	// use the primary (else work, else first) email instead, and remember
+	// the IdP's userName in User.IdPUserName. When false such a userName is
+	// an invalidValue error, since Sigma identifies members by email.
 	UserNameFromEmail bool
 }
 
@@ -201,7 +201,8 @@ type UserOptions struct {
 // derived from displayName or the email and never cause an error.
 // AccountType and UserKind are left empty when the IdP sent none; the
 // caller decides whether that means "default" (create) or "unchanged"
-// (replace).
+// (replace). IdPUserName is the IdP's userName when it was replaced by an
+// email (see UserOptions), else empty.
 func UserFromSCIM(m map[string]any, opts UserOptions) (directory.User, error) {
 	var u directory.User
 	var err error
@@ -283,7 +284,7 @@ func UserFromSCIM(m map[string]any, opts UserOptions) (directory.User, error) {
 		case email == "":
 			return u, invalidValue("userName %q is not an email address and the user has no email: send a work email in emails or an email as userName", u.UserName)
 		}
-		u.UserName = email
+		u.IdPUserName, u.UserName = u.UserName, email
 	}
 	if len(u.Emails) == 0 {
 		u.Emails = []directory.Email{{Value: u.UserName, Type: "work", Primary: true}}
@@ -419,12 +420,14 @@ func titleCase(w string) string {
 
 // UserToSCIM renders u as a SCIM User. base is the SCIM base URL (e.g.
 // "https://host/scim/v2") used for meta.location and groups.$ref; when
-// empty those are omitted. The password is never rendered.
+// empty those are omitted. The password is never rendered. userName is the
+// IdP's own (IdPUserName) when it sent one that is not an email, so the
+// IdP finds what it sent; the Sigma email is among emails either way.
 func UserToSCIM(u directory.User, base string) map[string]any {
 	m := map[string]any{
 		"schemas":  []any{SchemaUser, SchemaSigmaUser},
 		"id":       u.ID,
-		"userName": u.UserName,
+		"userName": SCIMUserName(u),
 		"active":   u.Active,
 	}
 	if u.ExternalID != "" {
@@ -491,6 +494,15 @@ func UserToSCIM(u directory.User, base string) map[string]any {
 	}
 	m["meta"] = meta("User", u.ID, u.Version, u.Created, u.Modified, base, "/Users/")
 	return m
+}
+
+// SCIMUserName is the userName the IdP sees for u: its IdPUserName when
+// set, else the email Sigma knows it by.
+func SCIMUserName(u directory.User) string {
+	if u.IdPUserName != "" {
+		return u.IdPUserName
+	}
+	return u.UserName
 }
 
 // GroupToSCIM renders g as a SCIM Group; members is always present.

@@ -124,7 +124,8 @@ func TestUserToSCIMGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if back.UserName != c.Model.UserName || back.GivenName != c.Model.GivenName || back.FamilyName != c.Model.FamilyName ||
+			if back.UserName != c.Model.UserName || back.IdPUserName != c.Model.IdPUserName ||
+				back.GivenName != c.Model.GivenName || back.FamilyName != c.Model.FamilyName ||
 				back.Active != c.Model.Active || back.AccountType != c.Model.AccountType || back.ExternalID != c.Model.ExternalID {
 				t.Errorf("round trip changed the user: %+v", back)
 			}

@@ -612,3 +612,78 @@ func TestPutGroupWithoutMembersKeepsThem(t *testing.T) {
 		t.Fatalf("group page resource: %v", g0)
 	}
 }
+
+// TestIdPUserName: a user the IdP named with a non-email userName is shown
+// under it, found by filters on it (and on its Sigma email, which a POST
+// of that email would call taken), and PATCHed without resending it.
+func TestIdPUserName(t *testing.T) {
+	for _, scim := range []bool{false, true} {
+		t.Run(map[bool]string{false: "rest", true: "scim"}[scim], func(t *testing.T) {
+			var opts []option
+			if scim {
+				opts = append(opts, withSCIMDirectory())
+			}
+			ts := newTestServer(t, opts...)
+			body := newUser("jdoe@example.com")
+			body["userName"] = "jdoe"
+			id := ts.do(t, "POST", "/Users", body).want(t, http.StatusCreated).Body["id"].(string)
+			ts.createUser(t, "jdoe.other@example.com")
+
+			for _, c := range []struct {
+				filter string
+				want   int
+			}{
+				{`userName eq "JDOE"`, 1},
+				{`userName eq "jdoe@example.com"`, 1}, // its Sigma email
+				{`userName sw "jd" and userName ew "oe"`, 1},
+				{`userName eq "jdoe" and emails.value eq "jdoe@example.com"`, 1},
+				{`userName eq "jdoe" and active eq false`, 0},
+				{`userName ne "jdoe"`, 1}, // the other user only
+			} {
+				r := ts.do(t, "GET", "/Users?filter="+urlq(c.filter), nil).want(t, 200).Body
+				res, _ := r["Resources"].([]any)
+				if len(res) != c.want {
+					t.Errorf("%s: %d results, want %d: %v", c.filter, len(res), c.want, r)
+					continue
+				}
+				for _, x := range res {
+					u := x.(map[string]any)
+					if u["id"] == id && u["userName"] != "jdoe" {
+						t.Errorf("%s: userName %v, want jdoe", c.filter, u["userName"])
+					}
+				}
+			}
+			// The bridge's own rendering of userName is not the IdP resending it.
+			r := ts.do(t, "PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","value":{"active":false}}]}`).want(t, 200).Body
+			if r["userName"] != "jdoe" || r["active"] != false {
+				t.Errorf("after PATCH: userName %v, active %v", r["userName"], r["active"])
+			}
+		})
+	}
+}
+
+// TestIdPUserNameOptionOff: with non-email userNames refused, a user given
+// one earlier is still shown under it and can still be PATCHed (an IdP's
+// deprovisioning must not fail), while a PUT resending it is refused like
+// any new non-email userName.
+func TestIdPUserNameOptionOff(t *testing.T) {
+	off := false
+	ts := newTestServer(t, withScim(func(o *scimserver.Options) { o.UserNameFromEmail = &off }))
+	ctx := directory.WithActor(context.Background(), directory.Actor{RequestID: "test"})
+	u, err := ts.Dir.CreateUser(ctx, directory.User{UserName: "kj@example.com", IdPUserName: "kjohnson", GivenName: "K", FamilyName: "J", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ts.do(t, "PATCH", "/Users/"+u.ID, `{"Operations":[{"op":"replace","path":"active","value":false}]}`).want(t, 200).Body
+	if r["userName"] != "kjohnson" || r["active"] != false {
+		t.Errorf("after PATCH: userName %v, active %v", r["userName"], r["active"])
+	}
+	if got, _ := ts.Dir.GetUser(ctx, u.ID); got.IdPUserName != "kjohnson" || got.UserName != "kj@example.com" {
+		t.Errorf("after PATCH: %+v", got)
+	}
+	ts.do(t, "PATCH", "/Users/"+u.ID, `{"Operations":[{"op":"replace","path":"userName","value":"kay"}]}`).wantError(t, 400, "invalidValue")
+	ts.do(t, "PUT", "/Users/"+u.ID, `{"userName":"kjohnson","emails":[{"value":"kj@example.com","type":"work"}]}`).wantError(t, 400, "invalidValue")
+	if r := ts.do(t, "GET", "/Users?filter="+urlq(`userName eq "kjohnson"`), nil).want(t, 200).Body; r["totalResults"] != float64(1) {
+		t.Errorf("lookup by the earlier IdP userName: %v", r)
+	}
+}

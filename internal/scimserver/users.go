@@ -88,10 +88,12 @@ func (s *server) answerUserList(w http.ResponseWriter, r *http.Request, lq listQ
 	if lookups, ok := planLookups(mapping.User, lq.filter); ok {
 		seen := map[string]bool{}
 		for _, l := range lookups {
-			if (l.attr == directory.AttrUserName || l.attr == directory.AttrEmail) && !mapping.IsEmail(l.value) {
-				// Every Sigma member is known by an email: a userName that is
-				// not one (Entra's test connection sends a GUID) matches
-				// nobody, and asking Sigma would only cost a call.
+			if l.attr == directory.AttrEmail && !mapping.IsEmail(l.value) {
+				// A value that is not an email is no member's email: asking
+				// would only cost a call. A userName that is not an email is
+				// asked for (the directory keeps the IdP's own userNames,
+				// "jdoe", and answers a GUID from Entra's test connection
+				// without a Sigma call).
 				continue
 			}
 			found, err := s.dir.LookupUsers(ctx, l.attr, l.value)
@@ -128,12 +130,30 @@ func (s *server) answerUserList(w http.ResponseWriter, r *http.Request, lq listQ
 	res := make([]map[string]any, 0, len(users))
 	for _, u := range users {
 		m := mapping.UserToSCIM(u, base)
-		if ev.match(lq.filter, m) {
+		if ev.match(lq.filter, filterView(u, m)) {
 			res = append(res, m)
 		}
 	}
 	sortResources(res, lq.sortBy, lq.descending)
 	writeJSON(w, http.StatusOK, listResponse(res, lq))
+}
+
+// filterView is what a filter is evaluated on for user u rendered as m: m
+// itself, except that a user the IdP named with a non-email userName
+// matches userName filters by that name (what m shows) and by its Sigma
+// email too, as LookupUsers does. Otherwise `userName eq "<email>"` would
+// find nobody while a POST of that userName answers 409, and an IdP that
+// switched its userName mapping to the email could never link the user.
+func filterView(u directory.User, m map[string]any) map[string]any {
+	if u.IdPUserName == "" || u.UserName == "" {
+		return m
+	}
+	v := make(map[string]any, len(m))
+	for k, x := range m {
+		v[k] = x
+	}
+	v["userName"] = []any{u.IdPUserName, u.UserName}
+	return v
 }
 
 func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -165,7 +185,11 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	created, err := s.dir.CreateUser(r.Context(), u)
 	if err != nil {
-		s.writeError(w, r, err, "a user with userName "+u.UserName)
+		what := "a user with userName " + u.UserName
+		if u.IdPUserName != "" {
+			what = "a user with userName " + u.IdPUserName + " or email " + u.UserName
+		}
+		s.writeError(w, r, err, what)
 		return
 	}
 	s.writeResource(w, r, http.StatusCreated, mapping.UserToSCIM(created, s.base(r)), created.Version)
@@ -220,9 +244,10 @@ func (s *server) saveUser(w http.ResponseWriter, r *http.Request, cur, u directo
 	s.writeResource(w, r, http.StatusOK, mapping.UserToSCIM(out, s.base(r)), out.Version)
 }
 
-// sameUser compares the writable attributes.
+// sameUser compares the writable attributes. The IdP's own userName is
+// compared exactly: a new spelling is the IdP's to keep.
 func sameUser(a, b directory.User) bool {
-	return strings.EqualFold(a.UserName, b.UserName) && a.ExternalID == b.ExternalID &&
+	return strings.EqualFold(a.UserName, b.UserName) && a.IdPUserName == b.IdPUserName && a.ExternalID == b.ExternalID &&
 		a.GivenName == b.GivenName && a.FamilyName == b.FamilyName &&
 		a.DisplayName == b.DisplayName && a.Active == b.Active &&
 		strings.EqualFold(a.AccountType, b.AccountType) && a.UserKind == b.UserKind &&
@@ -262,7 +287,14 @@ func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, "user")
 		return
 	}
-	u, err := mapping.UserFromSCIM(norm, s.userOptions())
+	opts := s.userOptions()
+	if un, _ := norm["userName"].(string); cur.IdPUserName != "" && strings.EqualFold(strings.TrimSpace(un), cur.IdPUserName) {
+		// The userName is the one the bridge rendered, not one the IdP sent
+		// in this PATCH: the user keeps it even when taking non-email
+		// userNames has been switched off since.
+		opts.UserNameFromEmail = true
+	}
+	u, err := mapping.UserFromSCIM(norm, opts)
 	if err != nil {
 		s.writeError(w, r, err, "user")
 		return
