@@ -49,6 +49,52 @@ func BenchmarkOktaOnboarding(b *testing.B) {
 	b.ReportMetric(float64(calls)/float64(b.N), "sigma-calls/user")
 }
 
+// onboardByLogin is onboard for an IdP whose userName is a login, not an
+// email (JumpCloud): lookup by userName, create with a work email, the
+// IdP's next lookup (which must find the user), group add.
+func onboardByLogin(t testing.TB, ts *testServer, group string, i int) []string {
+	login := fmt.Sprintf("jc.user%d", i)
+	ts.Fake.ResetRequests()
+	q := "/Users?filter=" + urlq(`userName eq "`+login+`"`) + "&startIndex=1&count=100"
+	if r := ts.do(t, "GET", q, nil).want(t, http.StatusOK); r.Body["totalResults"] != float64(0) {
+		t.Fatalf("user exists: %s", r.Raw)
+	}
+	body := newUser(fmt.Sprintf("jc.user%d@example.com", i))
+	body["userName"] = login
+	id := ts.do(t, "POST", "/Users", body).want(t, http.StatusCreated).Body["id"].(string)
+	if r := ts.do(t, "GET", q, nil).want(t, http.StatusOK); r.Body["totalResults"] != float64(1) {
+		t.Fatalf("user not found by its login after create: %s", r.Raw)
+	}
+	ts.do(t, "PATCH", "/Groups/"+group, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`).want(t, http.StatusOK)
+	return scimtest.Calls(ts.Fake)
+}
+
+// TestOnboardingCostByLogin pins the upstream cost of onboarding a user the
+// IdP names by a login: both lookups are answered from the store, so only
+// the create and the team PATCH reach Sigma.
+func TestOnboardingCostByLogin(t *testing.T) {
+	ts := newTestServer(t)
+	group := ts.createGroup(t, "Onboarding")
+	for i := range 3 {
+		if calls := onboardByLogin(t, ts, group, i); len(calls) != 2 {
+			t.Fatalf("user %d cost %d upstream calls, want 2: %q", i, len(calls), calls)
+		}
+	}
+}
+
+// BenchmarkJumpCloudOnboarding reports upstream calls and time per user
+// onboarded by login.
+func BenchmarkJumpCloudOnboarding(b *testing.B) {
+	ts := newTestServer(b)
+	group := ts.createGroup(b, "Onboarding")
+	calls := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		calls += len(onboardByLogin(b, ts, group, i))
+	}
+	b.ReportMetric(float64(calls)/float64(b.N), "sigma-calls/user")
+}
+
 // BenchmarkListPage times one Okta import page (count=100) over an org of
 // 5000 members: every list request renders and orders the whole index.
 func BenchmarkListPage(b *testing.B) {
