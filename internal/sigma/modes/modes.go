@@ -121,6 +121,7 @@ type Selector struct {
 	cfgErr error // a configuration that cannot work; reported by Ready
 
 	cur     atomic.Pointer[live]
+	life    atomic.Pointer[context.Context] // Run's context, once Run started
 	sf      singleflight.Group
 	started atomic.Uint64 // probe rounds started
 	done    atomic.Uint64 // highest round number finished
@@ -193,6 +194,17 @@ func New(opts Options, st store.Store, reg prometheus.Registerer, logger *slog.L
 	return s
 }
 
+// lifeContext is ctx without its cancellation, but cancelled when Run's
+// context ends; call cancel when done with it.
+func (s *Selector) lifeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if life := s.life.Load(); life != nil {
+		stop := context.AfterFunc(*life, cancel)
+		return c, func() { stop(); cancel() }
+	}
+	return c, cancel
+}
+
 // Live returns the live path ("scim", "rest" or "none") and why.
 func (s *Selector) Live() (mode, why string) {
 	l := s.cur.Load()
@@ -202,6 +214,7 @@ func (s *Selector) Live() (mode, why string) {
 // Run re-probes every ProbeInterval in auto mode until ctx ends (the first
 // probe at once). In a forced mode it only waits for ctx. It returns nil.
 func (s *Selector) Run(ctx context.Context) error {
+	s.life.Store(&ctx)
 	if s.opts.Mode != ModeAuto || s.cfgErr != nil {
 		<-ctx.Done()
 		return nil
@@ -228,7 +241,11 @@ func (s *Selector) ProbeNow(ctx context.Context) (mode, why string) {
 			n := s.started.Add(1)
 			// Detached: a caller giving up must not abort a switch half-way
 			// for everyone else waiting on it.
-			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ProbeTimeout)
+			// Detached from the caller, but bounded by the Selector's life
+			// (Run's context), so shutdown does not wait for a probe.
+			lctx, stop := s.lifeContext(ctx)
+			defer stop()
+			pctx, cancel := context.WithTimeout(lctx, s.opts.ProbeTimeout)
 			defer cancel()
 			s.probe(pctx)
 			for {
@@ -358,11 +375,9 @@ func (s *Selector) Ready(ctx context.Context) error {
 	if s.cfgErr != nil {
 		return fmt.Errorf("%w: %v", directory.ErrNotReady, s.cfgErr)
 	}
+	// Ready never probes itself: /readyz must answer fast and must not
+	// make Sigma calls of its own. Run probes at start and on its interval.
 	l := s.cur.Load()
-	if l.dir == nil && s.opts.Mode == ModeAuto {
-		s.ProbeNow(ctx)
-		l = s.cur.Load()
-	}
 	if l.dir == nil {
 		return fmt.Errorf("%w: no Sigma path is live: %s", directory.ErrNotReady, l.why)
 	}

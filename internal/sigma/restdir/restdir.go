@@ -75,7 +75,10 @@ type Directory struct {
 	locks  keyedMutex
 	m      *metrics
 
-	loadMu sync.Mutex // one full load at a time
+	// loadSem admits one full load at a time; a channel rather than a
+	// mutex so that a caller whose context ends stops waiting (Start must
+	// return at shutdown even while a probe's load is running).
+	loadSem chan struct{}
 
 	stateMu sync.Mutex
 	loaded  bool
@@ -97,7 +100,7 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex()}
+	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex(), loadSem: make(chan struct{}, 1)}
 	d.m = newMetrics(reg, d.idx)
 	return d
 }
@@ -152,8 +155,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // (keeping writes this process made meanwhile). Start calls it; tests call
 // it to resync on demand.
 func (d *Directory) Load(ctx context.Context) error {
-	d.loadMu.Lock()
-	defer d.loadMu.Unlock()
+	select {
+	case d.loadSem <- struct{}{}:
+		defer func() { <-d.loadSem }()
+	case <-ctx.Done():
+		return fmt.Errorf("load sigma index: %w", ctx.Err())
+	}
 	d.idx.beginLoad()
 	next, err := d.fetchAll(ctx)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -1083,4 +1084,54 @@ func BenchmarkFullLoad(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(len(apiCalls(srv)))/float64(n), "upstream_calls/load")
+}
+
+// TestLoadWaitingRespectsContext: a Load waiting behind another (a mode
+// probe's) gives up when its context ends, so Start returns at shutdown.
+func TestLoadWaitingRespectsContext(t *testing.T) {
+	srv := startFake(t, sigmafake.Options{Members: 3})
+	arrived := make(chan struct{}, 100)
+	hold := make(chan struct{})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/members" {
+			arrived <- struct{}{}
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	c, err := sigma.NewClient(sigma.Config{
+		BaseURL: front.URL, ClientID: sigmafake.DefaultClientID,
+		ClientSecret: secret.NewStatic(secret.Value(sigmafake.DefaultClientSecret)),
+		MaxRetries:   -1,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := restdir.New(c, openStore(t), restdir.Options{}, nil, nil)
+
+	slowCtx, cancelSlow := context.WithCancel(context.Background())
+	defer cancelSlow()
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- d.Load(slowCtx) }()
+	<-arrived // the first load holds the slot, stuck upstream
+
+	ctx, cancel := context.WithCancel(context.Background())
+	secondDone := make(chan error, 1)
+	go func() { secondDone <- d.Load(ctx) }()
+	cancel()
+	if err := <-secondDone; !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting Load = %v, want context.Canceled", err)
+	}
+	if len(arrived) != 0 {
+		t.Error("the second Load reached Sigma while the first one held the slot")
+	}
+	close(hold)
+	if err := <-firstDone; err != nil {
+		t.Errorf("first Load: %v", err)
+	}
 }
