@@ -34,6 +34,9 @@ const SCIMPrefix = "/scim/v2"
 type ReadyCheck struct {
 	Name string
 	Func func(ctx context.Context) error
+	// Info, if set, adds a note to the "ok" line (e.g. which Sigma path
+	// is live and why).
+	Info func() string
 }
 
 // App is a running bridge: both listeners bound, components built.
@@ -232,9 +235,13 @@ func ignoreClosed(f func() error) func() error {
 }
 
 func (a *App) addCheck(name string, f func(ctx context.Context) error) {
+	a.addCheckInfo(name, f, nil)
+}
+
+func (a *App) addCheckInfo(name string, f func(ctx context.Context) error, info func() string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.checks = append(a.checks, ReadyCheck{Name: name, Func: f})
+	a.checks = append(a.checks, ReadyCheck{Name: name, Func: f, Info: info})
 }
 
 func (a *App) adminHandler() http.Handler {
@@ -258,13 +265,18 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	checks := append([]ReadyCheck(nil), a.checks...)
 	a.mu.Unlock()
 	type result struct {
-		name string
-		err  error
+		name, info string
+		err        error
 	}
 	results := make([]result, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
-		wg.Go(func() { results[i] = result{c.Name, c.Func(ctx)} })
+		wg.Go(func() {
+			results[i] = result{name: c.Name, err: c.Func(ctx)}
+			if c.Info != nil {
+				results[i].info = c.Info()
+			}
+		})
 	}
 	wg.Wait()
 	var b strings.Builder
@@ -273,6 +285,8 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		if res.err != nil {
 			ready = false
 			fmt.Fprintf(&b, "%s: not ready: %v\n", res.name, res.err)
+		} else if res.info != "" {
+			fmt.Fprintf(&b, "%s: ok: %s\n", res.name, res.info)
 		} else {
 			fmt.Fprintf(&b, "%s: ok\n", res.name)
 		}

@@ -46,7 +46,10 @@ func (a *App) build(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.addCheck("sigma", dir.Ready)
+	a.addCheckInfo("sigma", dir.Ready, func() string {
+		mode, why := a.selector.Live()
+		return mode + " path live (" + why + ")"
+	})
 
 	rules := make(mapping.AccountTypeRules, len(cfg.Provisioning.GroupRules))
 	for i, r := range cfg.Provisioning.GroupRules {

@@ -23,8 +23,9 @@ type DemoOptions struct {
 	Mode   string
 	Logger *slog.Logger
 	// Ready, if set, is called once the bridge serves, with its SCIM base
-	// URL and the demo token (tests use it; people read stdout).
-	Ready func(baseURL, token string)
+	// URL, its admin URL and the demo token (tests use it; people read
+	// stdout).
+	Ready func(baseURL, adminURL, token string)
 }
 
 // Demo runs the bridge against an in-process Sigma emulator with a
@@ -111,7 +112,7 @@ Bearer token for your IdP (shown once):
 %s
 `, o.Members, o.Teams, base, a.AdminAddr(), fake.URL(), fake.SCIMURL(), mode, why, token, base, token, base, token)
 	if o.Ready != nil {
-		o.Ready(base, token)
+		o.Ready(base, "http://"+a.AdminAddr(), token)
 	}
 	return <-served
 }

@@ -66,7 +66,7 @@ func TestDemo(t *testing.T) {
 
 func testDemo(t *testing.T, mode string) {
 	ctx, cancel := context.WithCancel(t.Context())
-	type ready struct{ base, token string }
+	type ready struct{ base, admin, token string }
 	readyc := make(chan ready, 1)
 	var out lockedBuffer
 	done := make(chan error, 1)
@@ -74,7 +74,7 @@ func testDemo(t *testing.T, mode string) {
 		done <- Demo(ctx, DemoOptions{
 			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Members: 7, Teams: 2, Mode: mode,
 			Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
-			Ready:  func(base, token string) { readyc <- ready{base, token} },
+			Ready:  func(base, admin, token string) { readyc <- ready{base, admin, token} },
 		}, &out)
 	}()
 	var r ready
@@ -95,6 +95,15 @@ func testDemo(t *testing.T, mode string) {
 		t.Errorf("stdout lacks the base URL or the curl:\n%s", out.String())
 	}
 
+	// /readyz names the live Sigma path.
+	wantReady := map[string]string{
+		"auto": "sigma: ok: scim path live (auto:",
+		"scim": "sigma: ok: scim path live",
+		"rest": "sigma: ok: rest path live",
+	}[mode]
+	if code, body := get(t, r.admin+"/readyz"); code != 200 || !strings.Contains(body, wantReady) || !strings.Contains(body, "store: ok") {
+		t.Errorf("/readyz = %d %q; want 200 containing %q", code, body, wantReady)
+	}
 	if code, _ := scimDo(t, "GET", r.base+"/Users", "", ""); code != http.StatusUnauthorized {
 		t.Errorf("no token: %d, want 401", code)
 	}
