@@ -88,7 +88,7 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ctx) }()
-	if err := a.waitReady(ctx, 30*time.Second); err != nil {
+	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
 		<-served
 		return err
 	}
@@ -117,9 +117,9 @@ Bearer token for your IdP (shown once):
 	return <-served
 }
 
-// waitReady polls the readiness checks until all pass, ctx ends or the
+// WaitReady polls the readiness checks until all pass, ctx ends or the
 // timeout passes.
-func (a *App) waitReady(ctx context.Context, timeout time.Duration) error {
+func (a *App) WaitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {

@@ -44,7 +44,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	cfg.Sigma.ClientSecretFile = secretFile
 	cfg.Sigma.RequestsPerSecond = 1000
 	a, _ := startApp(t, cfg)
-	if err := a.waitReady(t.Context(), 30*time.Second); err != nil {
+	if err := a.WaitReady(t.Context(), 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	first, _, err := a.Tokens().Create(t.Context(), "okta", 0)
