@@ -34,6 +34,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -351,7 +352,7 @@ func (s *Selector) switchTo(ctx context.Context, next *live) {
 		TokenName: a.TokenName,
 		Operation: "mode.switch",
 		Outcome:   store.OutcomeOK,
-		Detail:    truncate(prev.mode+" -> "+next.mode+": "+next.why, 500),
+		Detail:    dirkit.Truncate(prev.mode+" -> "+next.mode+": "+next.why, 500),
 	}
 	if s.store == nil {
 		return
@@ -359,13 +360,6 @@ func (s *Selector) switchTo(ctx context.Context, next *live) {
 	if _, err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("append audit entry", "op", "mode.switch", "err", err)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // Ready reports nil when the live path is ready; otherwise an error

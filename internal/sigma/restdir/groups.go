@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -29,14 +30,7 @@ func (d *Directory) toGroup(t sigma.Team, externalID string) directory.Group {
 		}
 	})
 	sort.Slice(g.Members, func(i, j int) bool { return g.Members[i].ID < g.Members[j].ID })
-	// Modified is left out of the version: Sigma bumps a team's updatedAt
-	// on every membership change, which the index does not re-read, and
-	// replicas must agree on the version of the same name and members.
-	parts := []string{g.ID, g.DisplayName, g.ExternalID, stamp(g.Created)}
-	for _, m := range g.Members {
-		parts = append(parts, m.ID, m.Display)
-	}
-	g.Version = version(parts...)
+	g.Version = dirkit.GroupVersion(g)
 	return g
 }
 
@@ -203,27 +197,6 @@ func (d *Directory) ListGroups(ctx context.Context) ([]directory.Group, error) {
 	return out, nil
 }
 
-// dedupe returns ids without blanks and repeats, in first-seen order.
-func dedupe(ids []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if id = strings.TrimSpace(id); id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-func refIDs(refs []directory.Ref) []string {
-	ids := make([]string, len(refs))
-	for i, r := range refs {
-		ids[i] = r.ID
-	}
-	return dedupe(ids)
-}
-
 // fresh re-reads a member the index holds as deactivated: another replica
 // may have reactivated it, and refusing or skipping on a stale picture
 // would be wrong. Members the index holds as active are taken as they are.
@@ -293,11 +266,11 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	if name == "" {
 		return fail("", &directory.InvalidValueError{Attribute: "displayName", Reason: "required"})
 	}
-	members := refIDs(g.Members)
+	members := dirkit.RefIDs(g.Members)
 	if err := d.checkAddable(ctx, members); err != nil {
 		return fail("", err)
 	}
-	defer d.locks.lock("team:" + lowerTrim(name))()
+	defer d.locks.Lock("team:" + dirkit.LowerTrim(name))()
 	if t, ok, err := d.teamByName(ctx, name); err != nil {
 		return fail("", err)
 	} else if ok {
@@ -316,7 +289,7 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	detail := fmt.Sprintf("team %q with %d members", name, len(members))
 	if d.opts.DryRun {
 		d.audit(ctx, op, store.KindGroup, "", store.OutcomeDryRun, nil, "would create "+detail)
-		out := directory.Group{ID: dryRunID("team:" + name), DisplayName: name, ExternalID: g.ExternalID, Created: d.opts.Now(), Modified: d.opts.Now()}
+		out := directory.Group{ID: dirkit.DryRunID("team:" + name), DisplayName: name, ExternalID: g.ExternalID, Created: d.opts.Now(), Modified: d.opts.Now()}
 		for _, id := range members {
 			m, _ := d.idx.member(id)
 			out.Members = append(out.Members, directory.Ref{ID: id, Display: m.Email})
@@ -352,7 +325,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 		d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeFailed, err, "")
 		return directory.Group{}, fmt.Errorf("replace group %s: %w", g.ID, err)
 	}
-	defer d.locks.lock("teamid:" + g.ID)()
+	defer d.locks.Lock("teamid:" + g.ID)()
 	cur, err := d.fetchTeam(ctx, g.ID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Group{}, fmt.Errorf("replace group %s: %w", g.ID, err)
@@ -364,7 +337,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	if err != nil {
 		return fail(err)
 	}
-	want := refIDs(g.Members)
+	want := dirkit.RefIDs(g.Members)
 	have := make(set, len(cur.Members))
 	for _, id := range cur.Members {
 		have[id] = struct{}{}
@@ -454,7 +427,7 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	}
 	// Serialised with ReplaceGroup on the same team in this process, so a
 	// ReplaceGroup's fresh read cannot overwrite this delta in the index.
-	defer d.locks.lock("teamid:" + id)()
+	defer d.locks.Lock("teamid:" + id)()
 	t, r, err := d.liveTeam(ctx, id)
 	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)
@@ -462,10 +435,10 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	if err != nil {
 		return fail(err)
 	}
-	if remove, err = d.removable(ctx, dedupe(remove), true); err != nil {
+	if remove, err = d.removable(ctx, dirkit.Dedupe(remove), true); err != nil {
 		return fail(err)
 	}
-	add = slices.DeleteFunc(dedupe(add), func(x string) bool { return slices.Contains(remove, x) })
+	add = slices.DeleteFunc(dirkit.Dedupe(add), func(x string) bool { return slices.Contains(remove, x) })
 	if err := d.checkAddable(ctx, add); err != nil {
 		return fail(err)
 	}

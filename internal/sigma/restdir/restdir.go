@@ -20,12 +20,9 @@ package restdir
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +32,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -72,7 +70,7 @@ type Directory struct {
 	opts   Options
 	log    *slog.Logger
 	idx    *index
-	locks  keyedMutex
+	locks  dirkit.KeyedMutex
 	m      *metrics
 
 	// loadSem admits one full load at a time; a channel rather than a
@@ -278,7 +276,7 @@ func upstreamErr(op string, err error) error {
 		ue.Status, ue.RetryAfter = ae.Status, ae.RetryAfter
 		ue.Retryable = ae.Retryable || errors.Is(err, sigma.ErrUnauthorized)
 		if !ue.Retryable && ae.Message != "" {
-			ue.Message = truncate(ae.Message, maxMessage)
+			ue.Message = dirkit.Truncate(ae.Message, maxMessage)
 		}
 	}
 	return ue
@@ -290,13 +288,6 @@ func upstreamStatus(err error) int {
 		return ae.Status
 	}
 	return 0
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // ---- audit ---------------------------------------------------------------
@@ -323,7 +314,7 @@ func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id st
 		ResourceID:     id,
 		Outcome:        outcome,
 		UpstreamStatus: upstreamStatus(err),
-		Detail:         truncate(detail, 500),
+		Detail:         dirkit.Truncate(detail, 500),
 	}
 	d.m.writes.WithLabelValues(op, string(outcome)).Inc()
 	lvl := slog.LevelInfo
@@ -430,64 +421,6 @@ func (d *Directory) putResource(ctx context.Context, r store.Resource) error {
 	return nil
 }
 
-// ---- versions ------------------------------------------------------------
-
-// version hashes the exposed attributes of a resource. It depends only on
-// what Sigma and the store hold, so every replica computes the same value.
-func version(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
-}
-
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// ---- per-key locks -------------------------------------------------------
-
-// keyedMutex serialises this process's writes to one user or team, so that
-// two requests do not compute their changes from the same stale picture.
-// Other replicas are not excluded: Sigma's own uniqueness (409) and
-// delta-only membership changes keep them correct.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyLock{}
-	}
-	l := k.m[key]
-	if l == nil {
-		l = &keyLock{}
-		k.m[key] = l
-	}
-	l.n++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		if l.n--; l.n == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
-}
-
 // ---- metrics -------------------------------------------------------------
 
 type metrics struct {
@@ -543,6 +476,3 @@ func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
 		func(_, _, s int) int { return s })
 	return m
 }
-
-// lowerTrim is the index key of an email or a team name.
-func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

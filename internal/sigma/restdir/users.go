@@ -2,17 +2,14 @@ package restdir
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -28,7 +25,7 @@ func (d *Directory) toUser(m sigma.Member, r store.Resource) directory.User {
 		IdPUserName: r.UserName,
 		GivenName:   m.FirstName,
 		FamilyName:  m.LastName,
-		DisplayName: displayName(m.FirstName, m.LastName, m.Email),
+		DisplayName: dirkit.DisplayName(m.FirstName, m.LastName, m.Email),
 		Emails:      []directory.Email{{Value: m.Email, Type: "work", Primary: true}},
 		Active:      active(m),
 		AccountType: m.MemberType,
@@ -44,67 +41,13 @@ func (d *Directory) toUser(m sigma.Member, r store.Resource) directory.User {
 		}
 	})
 	sort.Slice(u.Groups, func(i, j int) bool { return u.Groups[i].ID < u.Groups[j].ID })
-	parts := []string{u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, fmt.Sprint(u.Active),
-		u.AccountType, u.UserKind, stamp(u.Created), stamp(u.Modified)}
-	for _, g := range u.Groups {
-		parts = append(parts, g.ID, g.Display)
-	}
-	if u.IdPUserName != "" {
-		// Last and only when set, so users without one keep their ETags
-		// (and the SCIM path, which hashes the same parts, agrees).
-		parts = append(parts, "idpUserName="+u.IdPUserName)
-	}
-	u.Version = version(parts...)
+	u.Version = dirkit.UserVersion(u)
 	return u
 }
 
 // record is the store record a write of u leaves for member id.
 func record(id string, u directory.User) store.Resource {
 	return store.Resource{Kind: store.KindUser, ID: id, ExternalID: u.ExternalID, UserName: u.IdPUserName}
-}
-
-func displayName(first, last, email string) string {
-	if n := strings.TrimSpace(first + " " + last); n != "" {
-		return n
-	}
-	return email
-}
-
-// completeNames fills the first and last name Sigma requires: from the
-// display name when it has two words, else from the email's local part
-// ("ada.lovelace" -> Ada Lovelace; "ada" -> Ada Ada).
-func completeNames(u *directory.User) {
-	if strings.TrimSpace(u.GivenName) != "" && strings.TrimSpace(u.FamilyName) != "" {
-		return
-	}
-	var words []string
-	if f := strings.Fields(u.DisplayName); len(f) >= 2 {
-		words = f
-	} else {
-		local, _, _ := strings.Cut(strings.TrimSpace(u.UserName), "@")
-		words = strings.FieldsFunc(local, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-		for i, w := range words {
-			words[i] = capitalize(w)
-		}
-	}
-	if len(words) == 0 {
-		words = []string{"Unknown"}
-	}
-	if strings.TrimSpace(u.GivenName) == "" {
-		u.GivenName = words[0]
-	}
-	if strings.TrimSpace(u.FamilyName) == "" {
-		if len(words) > 1 {
-			u.FamilyName = strings.Join(words[1:], " ")
-		} else {
-			u.FamilyName = words[0]
-		}
-	}
-}
-
-func capitalize(w string) string {
-	r, n := utf8.DecodeRuneInString(w)
-	return string(unicode.ToUpper(r)) + w[n:]
 }
 
 // resolveAccountType returns the canonical account type for a write:
@@ -361,12 +304,12 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	if email == "" {
 		return fail("", &directory.InvalidValueError{Attribute: "userName", Reason: "required"})
 	}
-	completeNames(&u)
+	dirkit.CompleteNames(&u)
 	at, err := d.resolveAccountType(ctx, u.AccountType)
 	if err != nil {
 		return fail("", err)
 	}
-	defer d.locks.lock("email:" + lowerTrim(email))()
+	defer d.locks.Lock("email:" + dirkit.LowerTrim(email))()
 
 	if m, ok := d.idx.memberByEmail(email); ok {
 		// Confirm against Sigma: another replica may have changed it.
@@ -411,7 +354,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 			d.idx.putMember(existing)
 			return d.createExisting(ctx, existing, u, at)
 		}
-		m := sigma.Member{MemberID: dryRunID(email), Email: email, FirstName: nm.FirstName, LastName: nm.LastName,
+		m := sigma.Member{MemberID: dirkit.DryRunID(email), Email: email, FirstName: nm.FirstName, LastName: nm.LastName,
 			MemberType: at, UserKind: u.UserKind, CreatedAt: d.opts.Now(), UpdatedAt: d.opts.Now()}
 		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create member "+email)
 		return d.toUser(m, record(m.MemberID, u)), nil
@@ -453,7 +396,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 // tombstoned one is reactivated, updated to u and untombstoned.
 func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u directory.User, at string) (directory.User, error) {
 	const op = "user.create"
-	defer d.locks.lock("member:" + m.MemberID)()
+	defer d.locks.Lock("member:" + m.MemberID)()
 	fail := func(err error) (directory.User, error) {
 		d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeFailed, err, "userName "+u.UserName)
 		return directory.User{}, fmt.Errorf("create user %s: %w", u.UserName, err)
@@ -501,11 +444,6 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 	return d.toUser(m, record(m.MemberID, u)), nil
 }
 
-func dryRunID(email string) string {
-	h := sha256.Sum256([]byte(lowerTrim(email)))
-	return "dryrun-" + hex.EncodeToString(h[:8])
-}
-
 // ReplaceUser implements directory.Directory. The member is read fresh
 // from Sigma (the index may lag another replica's write) and only the
 // fields that differ are patched. Empty names, user kind and account type
@@ -522,7 +460,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 	if err != nil {
 		return fail(err)
 	}
-	defer d.locks.lock("member:" + u.ID)()
+	defer d.locks.Lock("member:" + u.ID)()
 	r, err := d.resource(ctx, store.KindUser, u.ID)
 	if err != nil {
 		return fail(err)
@@ -618,7 +556,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "")
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
-	defer d.locks.lock("member:" + id)()
+	defer d.locks.Lock("member:" + id)()
 	r, err := d.resource(ctx, store.KindUser, id)
 	if err != nil {
 		return fail(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 )
 
 // typeResolver maps account type names between the IdP, the bridge's
@@ -57,7 +58,7 @@ func (t *typeResolver) restFailed(ctx context.Context, err error) {
 func newTypeResolver(rest *sigma.Client, custom []string, aliases map[string]string, log *slog.Logger) *typeResolver {
 	t := &typeResolver{rest: rest, aliases: map[string]string{}, known: map[string]string{}, log: log}
 	for k, v := range aliases {
-		t.aliases[lowerTrim(k)] = strings.TrimSpace(v)
+		t.aliases[dirkit.LowerTrim(k)] = strings.TrimSpace(v)
 	}
 	for _, n := range BuiltinAccountTypes {
 		t.known[n] = n

@@ -10,15 +10,15 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // toGroup maps Sigma's SCIM group (externalId from the store) to a Group.
 // Members the IdP deleted (tombstoned) are left out: Sigma keeps a
 // deactivated member in its teams but refuses to add or remove it, so to
-// the IdP it is gone, as on the REST path. The version is computed as on
-// the REST path (without the modification time, which Sigma bumps on
-// every membership change).
+// the IdP it is gone, as on the REST path. The version is the REST
+// path's: dirkit.GroupVersion.
 func toGroup(res sigma.SCIMResource, externalID string, dead map[string]bool) directory.Group {
 	g := directory.Group{
 		ID: str(res, "id"), DisplayName: str(res, "displayName"), ExternalID: externalID,
@@ -29,11 +29,7 @@ func toGroup(res sigma.SCIMResource, externalID string, dead map[string]bool) di
 			g.Members = append(g.Members, m)
 		}
 	}
-	parts := []string{g.ID, g.DisplayName, g.ExternalID, stamp(g.Created)}
-	for _, m := range g.Members {
-		parts = append(parts, m.ID, m.Display)
-	}
-	g.Version = version(parts...)
+	g.Version = dirkit.GroupVersion(g)
 	return g
 }
 
@@ -186,16 +182,6 @@ func memberValues(ids []string) []map[string]any {
 	return out
 }
 
-func dedupe(ids []string) []string {
-	var out []string
-	for _, id := range ids {
-		if id = strings.TrimSpace(id); id != "" && !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
 // checkJoinable refuses ids the store has tombstoned: for the IdP those
 // users do not exist. Sigma is left to refuse ids it does not know.
 func (d *Directory) checkJoinable(ctx context.Context, ids []string) error {
@@ -232,7 +218,7 @@ func (d *Directory) groupWriteErr(ctx context.Context, op string, err error, add
 			return &directory.InvalidValueError{Attribute: "members", Value: id, Reason: "the user is deactivated, and Sigma does not add deactivated users to teams"}
 		}
 	}
-	return &directory.InvalidValueError{Attribute: "members", Reason: "Sigma refused the change: " + truncate(ae.Message, maxMessage)}
+	return &directory.InvalidValueError{Attribute: "members", Reason: "Sigma refused the change: " + dirkit.Truncate(ae.Message, maxMessage)}
 }
 
 // CreateGroup implements directory.Directory.
@@ -246,11 +232,7 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	if name == "" {
 		return fail("", &directory.InvalidValueError{Attribute: "displayName", Reason: "required"})
 	}
-	var ids []string
-	for _, m := range g.Members {
-		ids = append(ids, m.ID)
-	}
-	ids = dedupe(ids)
+	ids := dirkit.RefIDs(g.Members)
 	if err := d.checkJoinable(ctx, ids); err != nil {
 		return fail("", err)
 	}
@@ -260,7 +242,7 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	body := sigma.SCIMResource{"schemas": []string{sigma.SCIMGroupSchema}, "displayName": name, "members": memberValues(ids)}
 	if d.opts.DryRun {
 		now := d.opts.Now().UTC().Format(time.RFC3339Nano)
-		body["id"], body["meta"] = dryRunID("group:"+name), map[string]any{"created": now, "lastModified": now}
+		body["id"], body["meta"] = dirkit.DryRunID("group:"+name), map[string]any{"created": now, "lastModified": now}
 		body["members"] = refsBody(ids)
 		d.audit(ctx, op, store.KindGroup, "", store.OutcomeDryRun, nil, "would create group "+name)
 		return toGroup(body, g.ExternalID, nil), nil
@@ -339,7 +321,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	if name == "" {
 		return fail(&directory.InvalidValueError{Attribute: "displayName", Reason: "required"})
 	}
-	defer d.locks.lock("team:" + g.ID)()
+	defer d.locks.Lock("team:" + g.ID)()
 	res, ok, err := d.getGroup(ctx, g.ID)
 	if err != nil {
 		return fail(err)
@@ -355,11 +337,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	if err != nil {
 		return fail(err)
 	}
-	var want []string
-	for _, m := range g.Members {
-		want = append(want, m.ID)
-	}
-	want = dedupe(want)
+	want := dirkit.RefIDs(g.Members)
 	var have []string
 	for _, m := range cur.Members {
 		have = append(have, m.ID)
@@ -443,7 +421,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 // nothing is read first.
 func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remove []string) (directory.Group, error) {
 	const op = "group.members"
-	add, remove = dedupe(add), dedupe(remove)
+	add, remove = dirkit.Dedupe(add), dirkit.Dedupe(remove)
 	fail := func(err error) (directory.Group, error) {
 		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
 		return directory.Group{}, fmt.Errorf("modify members of group %s: %w", id, err)
@@ -500,7 +478,7 @@ func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 	if strings.TrimSpace(id) == "" {
 		return fmt.Errorf("delete group: %w", directory.ErrNotFound)
 	}
-	defer d.locks.lock("team:" + id)()
+	defer d.locks.Lock("team:" + id)()
 	if d.opts.DryRun {
 		if _, ok, err := d.getGroup(ctx, id); err != nil || !ok {
 			if err == nil {

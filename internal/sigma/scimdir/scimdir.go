@@ -39,13 +39,10 @@ package scimdir
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +52,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -127,7 +125,7 @@ type Directory struct {
 	opts  Options
 	log   *slog.Logger
 	types *typeResolver
-	locks keyedMutex
+	locks dirkit.KeyedMutex
 	m     *metrics
 
 	writes atomic.Uint64 // bumped after every write decision: drops the list cache
@@ -323,7 +321,7 @@ func upstreamErr(op string, err error) error {
 		ue.Status, ue.RetryAfter = ae.Status, ae.RetryAfter
 		ue.Retryable = ae.Retryable || errors.Is(err, sigma.ErrUnauthorized)
 		if !ue.Retryable && ae.Message != "" {
-			ue.Message = truncate(ae.Message, maxMessage)
+			ue.Message = dirkit.Truncate(ae.Message, maxMessage)
 		}
 	}
 	return ue
@@ -350,13 +348,6 @@ func upstreamStatus(err error) int {
 	return 0
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 // ---- audit ---------------------------------------------------------------
 
 // audit records one decision. A failing audit store does not fail the
@@ -381,7 +372,7 @@ func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id st
 		ResourceID:     id,
 		Outcome:        outcome,
 		UpstreamStatus: upstreamStatus(err),
-		Detail:         truncate("via sigma scim: "+detail, 500),
+		Detail:         dirkit.Truncate("via sigma scim: "+detail, 500),
 	}
 	d.writes.Add(1) // after Sigma changed (or refused): lists read before are stale
 	d.m.writes.WithLabelValues(op, string(outcome)).Inc()
@@ -505,66 +496,6 @@ func (d *Directory) checkUserName(ctx context.Context, id, name string) error {
 	}
 	return nil
 }
-
-// ---- versions ------------------------------------------------------------
-
-// version hashes the exposed attributes of a resource. It is computed from
-// the same attributes, in the same way, as on the REST path, so a user's
-// ETag survives a switch between the two paths.
-func version(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
-}
-
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// ---- per-key locks -------------------------------------------------------
-
-// keyedMutex serialises this process's writes to one user, so that two
-// requests do not decide from the same stale read. Other replicas are not
-// excluded: Sigma's uniqueness (409) keeps them correct.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyLock{}
-	}
-	l := k.m[key]
-	if l == nil {
-		l = &keyLock{}
-		k.m[key] = l
-	}
-	l.n++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		if l.n--; l.n == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
-}
-
-func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // ---- metrics -------------------------------------------------------------
 

@@ -2,19 +2,16 @@ package scimdir
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -80,7 +77,7 @@ func stateOf(res sigma.SCIMResource) scimState {
 
 // toUser maps Sigma's SCIM user and its store record (externalId, the
 // IdP's own userName) to a User, exactly as the REST path maps the same
-// member.
+// member (one dirkit.UserVersion, so ETags survive a switch of path).
 func (d *Directory) toUser(ctx context.Context, res sigma.SCIMResource, r store.Resource) directory.User {
 	s := stateOf(res)
 	u := directory.User{
@@ -90,7 +87,7 @@ func (d *Directory) toUser(ctx context.Context, res sigma.SCIMResource, r store.
 		IdPUserName: r.UserName,
 		GivenName:   s.given,
 		FamilyName:  s.family,
-		DisplayName: displayName(s.given, s.family, s.userName),
+		DisplayName: dirkit.DisplayName(s.given, s.family, s.userName),
 		Emails:      []directory.Email{{Value: s.userName, Type: "work", Primary: true}},
 		Active:      s.active,
 		AccountType: d.types.canonical(ctx, s.userType),
@@ -101,57 +98,8 @@ func (d *Directory) toUser(ctx context.Context, res sigma.SCIMResource, r store.
 	if gs := refs(res, "groups"); len(gs) > 0 {
 		u.Groups = gs
 	}
-	parts := []string{u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, fmt.Sprint(u.Active),
-		u.AccountType, u.UserKind, stamp(u.Created), stamp(u.Modified)}
-	for _, g := range u.Groups {
-		parts = append(parts, g.ID, g.Display)
-	}
-	if u.IdPUserName != "" {
-		// Last and only when set, as on the REST path.
-		parts = append(parts, "idpUserName="+u.IdPUserName)
-	}
-	u.Version = version(parts...)
+	u.Version = dirkit.UserVersion(u)
 	return u
-}
-
-func displayName(first, last, email string) string {
-	if n := strings.TrimSpace(first + " " + last); n != "" {
-		return n
-	}
-	return email
-}
-
-// completeNames fills the first and last name Sigma requires: from the
-// display name when it has two words, else from the email's local part
-// ("ada.lovelace" -> Ada Lovelace; "ada" -> Ada Ada), as the REST path does.
-func completeNames(u *directory.User) {
-	if strings.TrimSpace(u.GivenName) != "" && strings.TrimSpace(u.FamilyName) != "" {
-		return
-	}
-	var words []string
-	if f := strings.Fields(u.DisplayName); len(f) >= 2 {
-		words = f
-	} else {
-		local, _, _ := strings.Cut(strings.TrimSpace(u.UserName), "@")
-		words = strings.FieldsFunc(local, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-		for i, w := range words {
-			r, n := utf8.DecodeRuneInString(w)
-			words[i] = string(unicode.ToUpper(r)) + w[n:]
-		}
-	}
-	if len(words) == 0 {
-		words = []string{"Unknown"}
-	}
-	if strings.TrimSpace(u.GivenName) == "" {
-		u.GivenName = words[0]
-	}
-	if strings.TrimSpace(u.FamilyName) == "" {
-		if len(words) > 1 {
-			u.FamilyName = strings.Join(words[1:], " ")
-		} else {
-			u.FamilyName = words[0]
-		}
-	}
 }
 
 // accountTypeFor resolves the account type of a write: name, else the
@@ -440,12 +388,12 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	if err := checkUserKind(u.UserKind); err != nil {
 		return fail("", err)
 	}
-	completeNames(&u)
+	dirkit.CompleteNames(&u)
 	_, scimType, err := d.accountTypeFor(ctx, u.AccountType, true)
 	if err != nil {
 		return fail("", err)
 	}
-	defer d.locks.lock("email:" + lowerTrim(email))()
+	defer d.locks.Lock("email:" + dirkit.LowerTrim(email))()
 
 	// Sigma is asked to create first: for a new user (the common case) that
 	// is the only call. Sigma's 409 (the userName is visible: active, or
@@ -487,10 +435,10 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	body := newUserBody(u, email, scimType)
 	if d.opts.DryRun {
 		now := d.opts.Now().UTC().Format(time.RFC3339Nano)
-		body["id"] = dryRunID(email)
+		body["id"] = dirkit.DryRunID(email)
 		body["meta"] = map[string]any{"created": now, "lastModified": now}
 		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create user "+email)
-		return d.toUser(ctx, body, record(dryRunID(email), u)), nil
+		return d.toUser(ctx, body, record(dirkit.DryRunID(email), u)), nil
 	}
 	res, err := d.scim.CreateUser(ctx, body)
 	if errors.Is(err, sigma.ErrDuplicate) {
@@ -536,7 +484,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 func (d *Directory) userWriteErr(ctx context.Context, op string, err error, sent string) error {
 	if ae, ok := badRequest(err); ok && strings.Contains(strings.ToLower(ae.Message), "usertype") {
 		d.observe(nil)
-		return &directory.InvalidValueError{Attribute: "userType", Value: sent, Reason: "Sigma refused the account type: " + truncate(ae.Message, maxMessage)}
+		return &directory.InvalidValueError{Attribute: "userType", Value: sent, Reason: "Sigma refused the account type: " + dirkit.Truncate(ae.Message, maxMessage)}
 	}
 	return d.missing(ctx, op, err)
 }
@@ -547,7 +495,7 @@ func (d *Directory) userWriteErr(ctx context.Context, op string, err error, sent
 func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, u directory.User, scimType string) (directory.User, error) {
 	const op = "user.create"
 	id := str(res, "id")
-	defer d.locks.lock("member:" + id)()
+	defer d.locks.Lock("member:" + id)()
 	fail := func(err error) (directory.User, error) {
 		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "userName "+u.UserName)
 		return directory.User{}, fmt.Errorf("create user %s: %w", u.UserName, err)
@@ -608,11 +556,6 @@ func (d *Directory) afterPatch(ctx context.Context, id string, out sigma.SCIMRes
 	return res, nil
 }
 
-func dryRunID(email string) string {
-	h := sha256.Sum256([]byte(lowerTrim(email)))
-	return "dryrun-" + hex.EncodeToString(h[:8])
-}
-
 // ReplaceUser implements directory.Directory. The user is read fresh from
 // Sigma and only what differs is sent, as one PATCH of replace operations
 // (so a replace that changes nothing writes nothing). Empty names, user
@@ -630,7 +573,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 	if err != nil {
 		return fail(err)
 	}
-	defer d.locks.lock("member:" + u.ID)()
+	defer d.locks.Lock("member:" + u.ID)()
 	res, r, ok, err := d.liveUser(ctx, u.ID)
 	if err != nil {
 		return fail(err)
@@ -717,7 +660,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "")
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
-	defer d.locks.lock("member:" + id)()
+	defer d.locks.Lock("member:" + id)()
 	_, r, ok, err := d.liveUser(ctx, id)
 	if err != nil {
 		return fail(err)

@@ -1,0 +1,115 @@
+package dirkit
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+)
+
+// The pinned values are what the bridge has always answered: IdPs hold
+// these ETags, so a change of formula must be deliberate. They were
+// computed independently (sha256 over "len:part;" for each part, first 12
+// bytes in hex).
+func TestVersionsArePinned(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	u := directory.User{ID: "m1", UserName: "ada@example.com", ExternalID: "x1", GivenName: "Ada", FamilyName: "Lovelace",
+		DisplayName: "ignored", Active: true, AccountType: "Pro", UserKind: "internal", Created: at, Modified: at.Add(time.Hour),
+		Groups: []directory.Ref{{ID: "t1", Display: "Eng"}}}
+	if got, want := UserVersion(u), "03537eb9233eadba4942b740"; got != want {
+		t.Errorf("UserVersion = %s, want %s", got, want)
+	}
+	u.IdPUserName = "ada"
+	if got, want := UserVersion(u), "227008f6f148e507384bc16b"; got != want {
+		t.Errorf("UserVersion with IdP userName = %s, want %s", got, want)
+	}
+	g := directory.Group{ID: "t1", DisplayName: "Eng", ExternalID: "g1", Created: at, Modified: at.Add(time.Hour),
+		Members: []directory.Ref{{ID: "m1", Display: "ada@example.com"}}}
+	if got, want := GroupVersion(g), "5e99f022e976e457698c4139"; got != want {
+		t.Errorf("GroupVersion = %s, want %s", got, want)
+	}
+	g.Modified = at.Add(2 * time.Hour)
+	if got, want := GroupVersion(g), "5e99f022e976e457698c4139"; got != want {
+		t.Errorf("GroupVersion changed with Modified: %s, want %s", got, want)
+	}
+}
+
+func TestCompleteNames(t *testing.T) {
+	for _, tc := range []struct {
+		given, family, display, userName string
+		wantGiven, wantFamily            string
+	}{
+		{"Ada", "Lovelace", "X Y", "z@x", "Ada", "Lovelace"},
+		{"", "", "Ada King Lovelace", "z@x", "Ada", "King Lovelace"},
+		{"", "", "Ada", "ada.lovelace@x", "Ada", "Lovelace"},
+		{"", "", "", "ada@x", "Ada", "Ada"},
+		{"", "Byron", "", "ada_lovelace@x", "Ada", "Byron"},
+		{" ", "", "", "élise.o'neil@x", "Élise", "O Neil"},
+		{"", "", "", "@x", "Unknown", "Unknown"},
+	} {
+		u := directory.User{GivenName: tc.given, FamilyName: tc.family, DisplayName: tc.display, UserName: tc.userName}
+		CompleteNames(&u)
+		if u.GivenName != tc.wantGiven || u.FamilyName != tc.wantFamily {
+			t.Errorf("CompleteNames(%q, %q, %q, %q) = %q, %q; want %q, %q",
+				tc.given, tc.family, tc.display, tc.userName, u.GivenName, u.FamilyName, tc.wantGiven, tc.wantFamily)
+		}
+	}
+}
+
+func TestDedupeAndRefIDs(t *testing.T) {
+	if got := Dedupe([]string{" a", "b", "", "a", "c ", "b"}); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("Dedupe = %q", got)
+	}
+	if got := Dedupe([]string{" ", ""}); got != nil {
+		t.Errorf("Dedupe of blanks = %q, want nil", got)
+	}
+	if got := RefIDs([]directory.Ref{{ID: "x"}, {ID: "y"}, {ID: "x"}}); !slices.Equal(got, []string{"x", "y"}) {
+		t.Errorf("RefIDs = %q", got)
+	}
+}
+
+func TestDryRunID(t *testing.T) {
+	a, b := DryRunID("Ada@Example.com "), DryRunID("ada@example.com")
+	if a != b || len(a) != len("dryrun-")+16 || a[:7] != "dryrun-" {
+		t.Errorf("DryRunID = %q and %q, want equal dryrun-<16 hex>", a, b)
+	}
+	if DryRunID("team:a") == DryRunID("group:a") {
+		t.Error("DryRunID does not tell keys apart")
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	if got := Truncate("abcdef", 3); got != "abc…" {
+		t.Errorf("Truncate = %q", got)
+	}
+	if got := Truncate("abc", 3); got != "abc" {
+		t.Errorf("Truncate = %q", got)
+	}
+}
+
+// TestKeyedMutex relies on -race: the counter is written without any
+// other synchronisation than the key's lock.
+func TestKeyedMutex(t *testing.T) {
+	var k KeyedMutex
+	counter := 0
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			unlock := k.Lock("a")
+			counter++
+			unlock()
+		})
+	}
+	// Another key is not blocked by "a".
+	unlockB := k.Lock("b")
+	unlockB()
+	wg.Wait()
+	if counter != 50 {
+		t.Errorf("counter = %d, want 50", counter)
+	}
+	if len(k.m) != 0 {
+		t.Errorf("%d keys left after every unlock", len(k.m))
+	}
+}
