@@ -99,7 +99,7 @@ func (d *Directory) teamByName(ctx context.Context, name string) (sigma.Team, bo
 // any replica is tombstoned in the store, so it is gone here at once even
 // when this replica's index still holds it.
 func (d *Directory) liveTeam(ctx context.Context, id string) (sigma.Team, store.Resource, error) {
-	r, err := d.resource(ctx, store.KindGroup, id)
+	r, _, err := d.rec.Get(ctx, store.KindGroup, id)
 	if err != nil {
 		return sigma.Team{}, r, err
 	}
@@ -138,7 +138,7 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 		if !ok {
 			return nil, nil
 		}
-		if r, err := d.resource(ctx, store.KindGroup, t.TeamID); err != nil {
+		if r, _, err := d.rec.Get(ctx, store.KindGroup, t.TeamID); err != nil {
 			return nil, fmt.Errorf("look up group by displayName: %w", err)
 		} else if r.Tombstoned {
 			// A stale index entry of a team deleted through another
@@ -176,7 +176,7 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 
 // ListGroups implements directory.Directory.
 func (d *Directory) ListGroups(ctx context.Context) ([]directory.Group, error) {
-	recs, err := d.externalIDs(ctx, store.KindGroup)
+	recs, err := d.rec.All(ctx, store.KindGroup)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
@@ -260,7 +260,7 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	const op = "group.create"
 	name := strings.TrimSpace(g.DisplayName)
 	fail := func(id string, err error) (directory.Group, error) {
-		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "displayName "+name)
+		d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "displayName "+name)
 		return directory.Group{}, fmt.Errorf("create group %q: %w", name, err)
 	}
 	if name == "" {
@@ -283,12 +283,12 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 			return fail("", err)
 		}
 	}
-	if err := d.checkExternalID(ctx, store.KindGroup, "", g.ExternalID); err != nil {
+	if err := d.rec.CheckExternalID(ctx, store.KindGroup, "", g.ExternalID); err != nil {
 		return fail("", err)
 	}
 	detail := fmt.Sprintf("team %q with %d members", name, len(members))
 	if d.opts.DryRun {
-		d.audit(ctx, op, store.KindGroup, "", store.OutcomeDryRun, nil, "would create "+detail)
+		d.audits.Record(ctx, op, store.KindGroup, "", store.OutcomeDryRun, nil, "would create "+detail)
 		out := directory.Group{ID: dirkit.DryRunID("team:" + name), DisplayName: name, ExternalID: g.ExternalID, Created: d.opts.Now(), Modified: d.opts.Now()}
 		for _, id := range members {
 			m, _ := d.idx.member(id)
@@ -306,11 +306,11 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	}
 	d.idx.putTeamWithMembers(t, got)
 	if g.ExternalID != "" {
-		if err := d.putRecord(ctx, store.KindGroup, t.TeamID, g.ExternalID, false); err != nil {
+		if err := d.rec.PutRecord(ctx, store.KindGroup, t.TeamID, g.ExternalID, false); err != nil {
 			return fail(t.TeamID, err)
 		}
 	}
-	d.audit(ctx, op, store.KindGroup, t.TeamID, store.OutcomeOK, nil, "created "+detail)
+	d.audits.Record(ctx, op, store.KindGroup, t.TeamID, store.OutcomeOK, nil, "created "+detail)
 	return d.toGroup(t, g.ExternalID), nil
 }
 
@@ -322,7 +322,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	const op = "group.replace"
 	name := strings.TrimSpace(g.DisplayName)
 	fail := func(err error) (directory.Group, error) {
-		d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeFailed, err, "")
+		d.audits.Record(ctx, op, store.KindGroup, g.ID, store.OutcomeFailed, err, "")
 		return directory.Group{}, fmt.Errorf("replace group %s: %w", g.ID, err)
 	}
 	defer d.locks.Lock("teamid:" + g.ID)()
@@ -333,7 +333,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	if err != nil {
 		return fail(err)
 	}
-	r, err := d.resource(ctx, store.KindGroup, g.ID)
+	r, _, err := d.rec.Get(ctx, store.KindGroup, g.ID)
 	if err != nil {
 		return fail(err)
 	}
@@ -371,7 +371,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 		changed = append(changed, "name")
 	}
 	if g.ExternalID != r.ExternalID {
-		if err := d.checkExternalID(ctx, store.KindGroup, g.ID, g.ExternalID); err != nil {
+		if err := d.rec.CheckExternalID(ctx, store.KindGroup, g.ID, g.ExternalID); err != nil {
 			return fail(err)
 		}
 		changed = append(changed, "externalId")
@@ -380,12 +380,12 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 		changed = append(changed, fmt.Sprintf("members +%d -%d", len(add), len(remove)))
 	}
 	if len(changed) == 0 {
-		d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeSkipped, nil, "no change")
+		d.audits.Record(ctx, op, store.KindGroup, g.ID, store.OutcomeSkipped, nil, "no change")
 		return d.toGroup(cur, r.ExternalID), nil
 	}
 	detail := "changed " + strings.Join(changed, ", ")
 	if d.opts.DryRun {
-		d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeDryRun, nil, "would have "+detail)
+		d.audits.Record(ctx, op, store.KindGroup, g.ID, store.OutcomeDryRun, nil, "would have "+detail)
 		out := d.toGroup(cur, g.ExternalID)
 		if rename {
 			out.DisplayName = name
@@ -407,11 +407,11 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 		d.idx.changeMembers(g.ID, add, remove)
 	}
 	if g.ExternalID != r.ExternalID {
-		if err := d.putRecord(ctx, store.KindGroup, g.ID, g.ExternalID, false); err != nil {
+		if err := d.rec.PutRecord(ctx, store.KindGroup, g.ID, g.ExternalID, false); err != nil {
 			return fail(err)
 		}
 	}
-	d.audit(ctx, op, store.KindGroup, g.ID, store.OutcomeOK, nil, detail)
+	d.audits.Record(ctx, op, store.KindGroup, g.ID, store.OutcomeOK, nil, detail)
 	return d.toGroup(cur, g.ExternalID), nil
 }
 
@@ -422,7 +422,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remove []string) (directory.Group, error) {
 	const op = "group.members"
 	fail := func(err error) (directory.Group, error) {
-		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
+		d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
 		return directory.Group{}, fmt.Errorf("change members of group %s: %w", id, err)
 	}
 	// Serialised with ReplaceGroup on the same team in this process, so a
@@ -444,12 +444,12 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	}
 	ext := r.ExternalID
 	if len(add)+len(remove) == 0 {
-		d.audit(ctx, op, store.KindGroup, id, store.OutcomeSkipped, nil, "no change")
+		d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeSkipped, nil, "no change")
 		return d.toGroup(t, ext), nil
 	}
 	detail := fmt.Sprintf("members +%d -%d", len(add), len(remove))
 	if d.opts.DryRun {
-		d.audit(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have changed "+detail)
+		d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have changed "+detail)
 		out := d.toGroup(t, ext)
 		out.Members = slices.DeleteFunc(out.Members, func(r directory.Ref) bool { return slices.Contains(remove, r.ID) })
 		for _, a := range add {
@@ -468,7 +468,7 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 		return fail(upstreamErr("change team members", err))
 	}
 	d.idx.changeMembers(id, add, remove)
-	d.audit(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "changed "+detail)
+	d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "changed "+detail)
 	return d.toGroup(t, ext), nil
 }
 
@@ -478,7 +478,7 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 	const op = "group.delete"
 	fail := func(err error) error {
-		d.audit(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
+		d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeFailed, err, "")
 		return fmt.Errorf("delete group %s: %w", id, err)
 	}
 	if _, _, err := d.liveTeam(ctx, id); errors.Is(err, directory.ErrNotFound) {
@@ -487,7 +487,7 @@ func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 		return fail(err)
 	}
 	if d.opts.DryRun {
-		d.audit(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have deleted team")
+		d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have deleted team")
 		return nil
 	}
 	err := d.client.DeleteTeam(ctx, id)
@@ -499,9 +499,9 @@ func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 		return fail(upstreamErr("delete team", err))
 	}
 	d.idx.dropTeam(id)
-	if err := d.putRecord(ctx, store.KindGroup, id, "", true); err != nil {
+	if err := d.rec.PutRecord(ctx, store.KindGroup, id, "", true); err != nil {
 		return fail(err)
 	}
-	d.audit(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "deleted team")
+	d.audits.Record(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "deleted team")
 	return nil
 }

@@ -72,6 +72,8 @@ type Directory struct {
 	idx    *index
 	locks  dirkit.KeyedMutex
 	m      *metrics
+	rec    dirkit.Records
+	audits *dirkit.Auditor
 
 	// loadSem admits one full load at a time; a channel rather than a
 	// mutex so that a caller whose context ends stops waiting (Start must
@@ -100,6 +102,9 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 	}
 	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex(), loadSem: make(chan struct{}, 1)}
 	d.m = newMetrics(reg, d.idx)
+	d.rec = dirkit.Records{Store: st, Now: opts.Now}
+	d.audits = &dirkit.Auditor{Store: st, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
+		LogMessage: "sigma directory write"}
 	return d
 }
 
@@ -246,179 +251,15 @@ func (d *Directory) Ready(context.Context) error {
 
 // ---- errors --------------------------------------------------------------
 
-// maxMessage bounds how much of Sigma's own message reaches the IdP.
-const maxMessage = 200
-
-// upstreamErr turns a sigma client error into the directory's vocabulary:
-// 404 is ErrNotFound, 409 ErrConflict, an unknown account type an
-// *InvalidValueError, anything else an *UpstreamError (retryable for 429,
-// 5xx, transport and authentication failures: the IdP should come back
-// when the bridge can reach Sigma again).
+// upstreamErr is dirkit.UpstreamErr, plus Sigma's own 404 for an account
+// type it does not know (a write naming a type the resolver let through),
+// which is the IdP's invalid userType rather than a missing resource.
 func upstreamErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
 	var unknown *sigma.UnknownAccountTypeError
-	if errors.As(err, &unknown) {
-		return &directory.InvalidValueError{Attribute: "userType", Value: unknown.Name, Reason: "unknown account type", Valid: unknown.Valid}
-	}
-	switch {
-	case errors.Is(err, sigma.ErrUnknownMemberType):
+	if !errors.As(err, &unknown) && errors.Is(err, sigma.ErrUnknownMemberType) {
 		return &directory.InvalidValueError{Attribute: "userType", Reason: "unknown account type"}
-	case errors.Is(err, sigma.ErrNotFound):
-		return fmt.Errorf("%s: %w", op, directory.ErrNotFound)
-	case errors.Is(err, sigma.ErrDuplicate):
-		return fmt.Errorf("%s: %w", op, directory.ErrConflict)
 	}
-	ue := &directory.UpstreamError{Op: op, Retryable: true, Err: err}
-	var ae *sigma.APIError
-	if errors.As(err, &ae) {
-		ue.Status, ue.RetryAfter = ae.Status, ae.RetryAfter
-		ue.Retryable = ae.Retryable || errors.Is(err, sigma.ErrUnauthorized)
-		if !ue.Retryable && ae.Message != "" {
-			ue.Message = dirkit.Truncate(ae.Message, maxMessage)
-		}
-	}
-	return ue
-}
-
-func upstreamStatus(err error) int {
-	var ae *sigma.APIError
-	if errors.As(err, &ae) {
-		return ae.Status
-	}
-	return 0
-}
-
-// ---- audit ---------------------------------------------------------------
-
-// audit records one decision. A failing audit store does not fail the
-// request (Sigma has already changed); it is logged and counted.
-func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id string, outcome store.Outcome, err error, detail string) {
-	if err != nil {
-		if outcome == store.OutcomeOK {
-			outcome = store.OutcomeFailed
-		}
-		if detail != "" {
-			detail += ": "
-		}
-		detail += err.Error()
-	}
-	a := directory.ActorFrom(ctx)
-	e := store.AuditEntry{
-		Time:           d.opts.Now(),
-		RequestID:      a.RequestID,
-		TokenName:      a.TokenName,
-		Operation:      op,
-		Kind:           kind,
-		ResourceID:     id,
-		Outcome:        outcome,
-		UpstreamStatus: upstreamStatus(err),
-		Detail:         dirkit.Truncate(detail, 500),
-	}
-	d.m.writes.WithLabelValues(op, string(outcome)).Inc()
-	lvl := slog.LevelInfo
-	if outcome == store.OutcomeFailed {
-		lvl = slog.LevelWarn
-	}
-	d.log.Log(ctx, lvl, "sigma directory write", "op", op, "id", id, "outcome", string(outcome), "detail", e.Detail, "request_id", a.RequestID)
-	if _, aerr := d.store.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
-		d.m.auditFailures.Inc()
-		d.log.Error("append audit entry", "op", op, "id", id, "err", aerr)
-	}
-}
-
-// ---- store ---------------------------------------------------------------
-
-// resource returns the store's record of (kind, id); a missing record is
-// the zero Resource.
-func (d *Directory) resource(ctx context.Context, kind store.Kind, id string) (store.Resource, error) {
-	r, err := d.store.GetResource(ctx, kind, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Resource{Kind: kind, ID: id}, nil
-	}
-	if err != nil {
-		return store.Resource{}, fmt.Errorf("read %s %s from store: %w", kind, id, err)
-	}
-	return r, nil
-}
-
-// externalIDs maps id to externalId for kind, and lists tombstoned ids.
-func (d *Directory) externalIDs(ctx context.Context, kind store.Kind) (map[string]store.Resource, error) {
-	rs, err := d.store.ListResources(ctx, kind)
-	if err != nil {
-		return nil, fmt.Errorf("list %s records from store: %w", kind, err)
-	}
-	out := make(map[string]store.Resource, len(rs))
-	for _, r := range rs {
-		out[r.ID] = r
-	}
-	return out, nil
-}
-
-// checkExternalID returns ErrConflict when ext is held by a live resource
-// of kind other than id.
-func (d *Directory) checkExternalID(ctx context.Context, kind store.Kind, id, ext string) error {
-	if ext == "" {
-		return nil
-	}
-	r, err := d.store.ResourceByExternalID(ctx, kind, ext)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("look up externalId in store: %w", err)
-	case r.ID != id:
-		return fmt.Errorf("externalId %q is taken by %s %s: %w", ext, kind, r.ID, directory.ErrConflict)
-	}
-	return nil
-}
-
-// checkUserName returns ErrConflict (and held true) when the IdP userName
-// name is held, in any case, by a live user other than id.
-func (d *Directory) checkUserName(ctx context.Context, id, name string) (held bool, err error) {
-	if name == "" {
-		return false, nil
-	}
-	r, err := d.store.ResourceByUserName(ctx, store.KindUser, name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("look up userName in store: %w", err)
-	case r.ID != id:
-		return true, fmt.Errorf("userName %q is taken by user %s: %w", name, r.ID, directory.ErrConflict)
-	}
-	return false, nil
-}
-
-// putRecord writes the store record of (kind, id) with ext and the
-// tombstone state, keeping nothing else of the old record.
-func (d *Directory) putRecord(ctx context.Context, kind store.Kind, id, ext string, tombstoned bool) error {
-	return d.putResource(ctx, store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned})
-}
-
-// putResource writes r (Kind, ID, ExternalID, UserName, Tombstoned) as the
-// whole store record, stamping a tombstone with the directory's clock. A
-// clash of its externalId or userName with another live record is
-// directory.ErrConflict.
-func (d *Directory) putResource(ctx context.Context, r store.Resource) error {
-	r = store.Resource{Kind: r.Kind, ID: r.ID, ExternalID: r.ExternalID, UserName: r.UserName, Tombstoned: r.Tombstoned}
-	if r.Tombstoned {
-		r.TombstoneAt = d.opts.Now()
-	}
-	_, err := d.store.PutResource(context.WithoutCancel(ctx), r)
-	if errors.Is(err, store.ErrConflict) {
-		what := fmt.Sprintf("externalId %q", r.ExternalID)
-		if r.UserName != "" {
-			what += fmt.Sprintf(" or userName %q", r.UserName)
-		}
-		return fmt.Errorf("store %s of %s %s: %w", what, r.Kind, r.ID, directory.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("store %s %s: %w", r.Kind, r.ID, err)
-	}
-	return nil
+	return dirkit.UpstreamErr(op, err)
 }
 
 // ---- metrics -------------------------------------------------------------

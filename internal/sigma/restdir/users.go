@@ -45,11 +45,6 @@ func (d *Directory) toUser(m sigma.Member, r store.Resource) directory.User {
 	return u
 }
 
-// record is the store record a write of u leaves for member id.
-func record(id string, u directory.User) store.Resource {
-	return store.Resource{Kind: store.KindUser, ID: id, ExternalID: u.ExternalID, UserName: u.IdPUserName}
-}
-
 // resolveAccountType returns the canonical account type for a write:
 // name, else Options.DefaultAccountType, else "" (Sigma's org default).
 func (d *Directory) resolveAccountType(ctx context.Context, name string) (string, error) {
@@ -125,7 +120,7 @@ func (d *Directory) liveMember(ctx context.Context, id string) (m sigma.Member, 
 	if !ok || err != nil {
 		return m, r, false, err
 	}
-	r, err = d.resource(ctx, store.KindUser, id)
+	r, _, err = d.rec.Get(ctx, store.KindUser, id)
 	if err != nil {
 		return m, r, false, err
 	}
@@ -243,7 +238,7 @@ func (d *Directory) lookupByEmail(ctx context.Context, email string) (directory.
 	if !ok {
 		return directory.User{}, false, nil
 	}
-	r, err := d.resource(ctx, store.KindUser, m.MemberID)
+	r, _, err := d.rec.Get(ctx, store.KindUser, m.MemberID)
 	if err != nil || r.Tombstoned {
 		return directory.User{}, false, err
 	}
@@ -269,7 +264,7 @@ func (d *Directory) lookupByIdPUserName(ctx context.Context, name string) (direc
 
 // ListUsers implements directory.Directory.
 func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
-	recs, err := d.externalIDs(ctx, store.KindUser)
+	recs, err := d.rec.All(ctx, store.KindUser)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -298,7 +293,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	const op = "user.create"
 	email := strings.TrimSpace(u.UserName)
 	fail := func(id string, err error) (directory.User, error) {
-		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "userName "+email)
+		d.audits.Record(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "userName "+email)
 		return directory.User{}, fmt.Errorf("create user %s: %w", email, err)
 	}
 	if email == "" {
@@ -326,11 +321,11 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 			return d.createExisting(ctx, fresh, u, at)
 		}
 	}
-	if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
+	if err := d.rec.CheckExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
 		return fail("", err)
 	}
-	held, err := d.checkUserName(ctx, "", u.IdPUserName)
-	if held {
+	err = d.rec.CheckUserName(ctx, "", u.IdPUserName)
+	if errors.Is(err, directory.ErrConflict) {
 		// Held perhaps by this very member, deactivated and missing from
 		// the index (another replica wrote it): only Sigma can tell.
 		existing, ok, ferr := d.client.FindMemberByEmail(ctx, email)
@@ -356,8 +351,8 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		}
 		m := sigma.Member{MemberID: dirkit.DryRunID(email), Email: email, FirstName: nm.FirstName, LastName: nm.LastName,
 			MemberType: at, UserKind: u.UserKind, CreatedAt: d.opts.Now(), UpdatedAt: d.opts.Now()}
-		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create member "+email)
-		return d.toUser(m, record(m.MemberID, u)), nil
+		d.audits.Record(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create member "+email)
+		return d.toUser(m, dirkit.UserRecord(m.MemberID, u)), nil
 	}
 	m, err := d.client.CreateMember(ctx, nm)
 	if errors.Is(err, sigma.ErrDuplicate) {
@@ -383,12 +378,12 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		return d.createExisting(ctx, m, u, at)
 	}
 	if u.ExternalID != "" || u.IdPUserName != "" {
-		if err := d.putResource(ctx, record(m.MemberID, u)); err != nil {
+		if err := d.rec.Put(ctx, dirkit.UserRecord(m.MemberID, u)); err != nil {
 			return fail(m.MemberID, err)
 		}
 	}
-	d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, "created member "+email)
-	return d.toUser(m, record(m.MemberID, u)), nil
+	d.audits.Record(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, "created member "+email)
+	return d.toUser(m, dirkit.UserRecord(m.MemberID, u)), nil
 }
 
 // createExisting finishes a CreateUser whose email Sigma already knows:
@@ -398,20 +393,20 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 	const op = "user.create"
 	defer d.locks.Lock("member:" + m.MemberID)()
 	fail := func(err error) (directory.User, error) {
-		d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeFailed, err, "userName "+u.UserName)
+		d.audits.Record(ctx, op, store.KindUser, m.MemberID, store.OutcomeFailed, err, "userName "+u.UserName)
 		return directory.User{}, fmt.Errorf("create user %s: %w", u.UserName, err)
 	}
-	r, err := d.resource(ctx, store.KindUser, m.MemberID)
+	r, _, err := d.rec.Get(ctx, store.KindUser, m.MemberID)
 	if err != nil {
 		return fail(err)
 	}
 	if active(m) && !r.Tombstoned {
 		return fail(fmt.Errorf("userName is taken by member %s: %w", m.MemberID, directory.ErrConflict))
 	}
-	if err := d.checkExternalID(ctx, store.KindUser, m.MemberID, u.ExternalID); err != nil {
+	if err := d.rec.CheckExternalID(ctx, store.KindUser, m.MemberID, u.ExternalID); err != nil {
 		return fail(err)
 	}
-	if _, err := d.checkUserName(ctx, m.MemberID, u.IdPUserName); err != nil {
+	if err := d.rec.CheckUserName(ctx, m.MemberID, u.IdPUserName); err != nil {
 		return fail(err)
 	}
 	p, changed := memberPatch(m, u, at)
@@ -422,8 +417,8 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 	if d.opts.DryRun {
 		m = applyPatch(m, p)
 		m.IsArchived, m.IsInactive = false, false
-		d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeDryRun, nil, "would have "+detail)
-		return d.toUser(m, record(m.MemberID, u)), nil
+		d.audits.Record(ctx, op, store.KindUser, m.MemberID, store.OutcomeDryRun, nil, "would have "+detail)
+		return d.toUser(m, dirkit.UserRecord(m.MemberID, u)), nil
 	}
 	if !active(m) {
 		if m, err = d.client.ReactivateMember(ctx, m.MemberID); err != nil {
@@ -437,11 +432,11 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 		}
 		d.idx.putMember(m)
 	}
-	if err := d.putResource(ctx, record(m.MemberID, u)); err != nil {
+	if err := d.rec.Put(ctx, dirkit.UserRecord(m.MemberID, u)); err != nil {
 		return fail(err)
 	}
-	d.audit(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, detail)
-	return d.toUser(m, record(m.MemberID, u)), nil
+	d.audits.Record(ctx, op, store.KindUser, m.MemberID, store.OutcomeOK, nil, detail)
+	return d.toUser(m, dirkit.UserRecord(m.MemberID, u)), nil
 }
 
 // ReplaceUser implements directory.Directory. The member is read fresh
@@ -453,7 +448,7 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (directory.User, error) {
 	const op = "user.replace"
 	fail := func(err error) (directory.User, error) {
-		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeFailed, err, "")
+		d.audits.Record(ctx, op, store.KindUser, u.ID, store.OutcomeFailed, err, "")
 		return directory.User{}, fmt.Errorf("replace user %s: %w", u.ID, err)
 	}
 	at, err := d.resolveAccountType(ctx, u.AccountType)
@@ -461,7 +456,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		return fail(err)
 	}
 	defer d.locks.Lock("member:" + u.ID)()
-	r, err := d.resource(ctx, store.KindUser, u.ID)
+	r, _, err := d.rec.Get(ctx, store.KindUser, u.ID)
 	if err != nil {
 		return fail(err)
 	}
@@ -478,14 +473,14 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 	}
 	d.idx.putMember(m)
 	if u.ExternalID != r.ExternalID {
-		if err := d.checkExternalID(ctx, store.KindUser, u.ID, u.ExternalID); err != nil {
+		if err := d.rec.CheckExternalID(ctx, store.KindUser, u.ID, u.ExternalID); err != nil {
 			return fail(err)
 		}
 	}
 	// Exact comparison: a change of case is the IdP's new spelling, kept.
 	aliasChanged := u.IdPUserName != r.UserName
 	if aliasChanged {
-		if _, err := d.checkUserName(ctx, u.ID, u.IdPUserName); err != nil {
+		if err := d.rec.CheckUserName(ctx, u.ID, u.IdPUserName); err != nil {
 			return fail(err)
 		}
 	}
@@ -505,7 +500,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		changed = append(changed, "IdP userName")
 	}
 	if len(changed) == 0 {
-		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeSkipped, nil, "no change")
+		d.audits.Record(ctx, op, store.KindUser, u.ID, store.OutcomeSkipped, nil, "no change")
 		return d.toUser(m, r), nil
 	}
 	detail := "changed " + strings.Join(changed, ", ")
@@ -514,8 +509,8 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		if reactivate || deactivate {
 			m.IsArchived, m.IsInactive = deactivate, false
 		}
-		d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeDryRun, nil, "would have "+detail)
-		return d.toUser(m, record(u.ID, u)), nil
+		d.audits.Record(ctx, op, store.KindUser, u.ID, store.OutcomeDryRun, nil, "would have "+detail)
+		return d.toUser(m, dirkit.UserRecord(u.ID, u)), nil
 	}
 	// Reactivate first and deactivate last: Sigma may refuse changes to a
 	// deactivated member.
@@ -538,12 +533,12 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		d.idx.putMember(m)
 	}
 	if u.ExternalID != r.ExternalID || aliasChanged {
-		if err := d.putResource(ctx, record(u.ID, u)); err != nil {
+		if err := d.rec.Put(ctx, dirkit.UserRecord(u.ID, u)); err != nil {
 			return fail(err)
 		}
 	}
-	d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, detail)
-	return d.toUser(m, record(u.ID, u)), nil
+	d.audits.Record(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, detail)
+	return d.toUser(m, dirkit.UserRecord(u.ID, u)), nil
 }
 
 // DeleteUser implements directory.Directory: Sigma cannot delete a member,
@@ -553,11 +548,11 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 	const op = "user.delete"
 	fail := func(err error) error {
-		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "")
+		d.audits.Record(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "")
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
 	defer d.locks.Lock("member:" + id)()
-	r, err := d.resource(ctx, store.KindUser, id)
+	r, _, err := d.rec.Get(ctx, store.KindUser, id)
 	if err != nil {
 		return fail(err)
 	}
@@ -578,7 +573,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 		detail = "deactivated and tombstoned"
 	}
 	if d.opts.DryRun {
-		d.audit(ctx, op, store.KindUser, id, store.OutcomeDryRun, nil, "would have "+detail)
+		d.audits.Record(ctx, op, store.KindUser, id, store.OutcomeDryRun, nil, "would have "+detail)
 		return nil
 	}
 	if active(m) {
@@ -590,9 +585,9 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 	// The tombstone keeps the externalId and the IdP's userName (a revival
 	// can be matched) but no longer holds them: another user may take them.
 	r.Tombstoned = true
-	if err := d.putResource(ctx, r); err != nil {
+	if err := d.rec.Put(ctx, r); err != nil {
 		return fail(err)
 	}
-	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
+	d.audits.Record(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
 	return nil
 }

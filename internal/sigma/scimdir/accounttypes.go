@@ -138,7 +138,7 @@ func (t *typeResolver) resolve(ctx context.Context, name string) (canonical, sci
 				return at.Name, scimSpelling(at), nil
 			}
 		}
-		return "", "", upstreamErr("resolve account type", err)
+		return "", "", dirkit.UpstreamErr("resolve account type", err)
 	}
 	for _, at := range list {
 		if at.Name == canonical {

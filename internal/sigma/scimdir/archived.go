@@ -8,6 +8,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
 )
 
 // Members deactivated through the REST path (isArchived: what the REST
@@ -76,7 +77,7 @@ func (d *Directory) replaceArchived(ctx context.Context, res sigma.SCIMResource,
 	id := str(res, "id")
 	if u.Active {
 		if _, err := d.rest.ReactivateMember(ctx, id); err != nil {
-			return nil, nil, upstreamErr("reactivate member", err)
+			return nil, nil, dirkit.UpstreamErr("reactivate member", err)
 		}
 		fresh, ok, err := d.getUser(ctx, id)
 		if err != nil {
@@ -117,7 +118,7 @@ func (d *Directory) replaceArchived(ctx context.Context, res sigma.SCIMResource,
 		return res, nil, nil
 	}
 	if _, err := d.rest.UpdateMember(ctx, id, p); err != nil {
-		return nil, nil, upstreamErr("update member", err)
+		return nil, nil, dirkit.UpstreamErr("update member", err)
 	}
 	fresh, ok := d.archivedMember(ctx, id)
 	if !ok {

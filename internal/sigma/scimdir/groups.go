@@ -45,7 +45,7 @@ func memberIDs(res sigma.SCIMResource) []string {
 // from the store.
 func (d *Directory) group(ctx context.Context, res sigma.SCIMResource) (directory.Group, error) {
 	id := str(res, "id")
-	r, _, err := d.resource(ctx, store.KindGroup, id)
+	r, _, err := d.rec.Get(ctx, store.KindGroup, id)
 	if err != nil {
 		return directory.Group{}, err
 	}
@@ -62,7 +62,7 @@ func (d *Directory) getGroup(ctx context.Context, id string) (sigma.SCIMResource
 		return nil, false, nil
 	}
 	// Team ids are never reused: a tombstone answers without a call.
-	if r, _, err := d.resource(ctx, store.KindGroup, id); err != nil || r.Tombstoned {
+	if r, _, err := d.rec.Get(ctx, store.KindGroup, id); err != nil || r.Tombstoned {
 		return nil, false, err
 	}
 	res, err := d.scim.GetGroup(ctx, id)
@@ -152,11 +152,11 @@ func (d *Directory) ListGroups(ctx context.Context) ([]directory.Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
-	groups, err := d.records(ctx, store.KindGroup)
+	groups, err := d.rec.All(ctx, store.KindGroup)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
-	users, err := d.records(ctx, store.KindUser)
+	users, err := d.rec.All(ctx, store.KindUser)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
@@ -218,7 +218,7 @@ func (d *Directory) groupWriteErr(ctx context.Context, op string, err error, add
 			return &directory.InvalidValueError{Attribute: "members", Value: id, Reason: "the user is deactivated, and Sigma does not add deactivated users to teams"}
 		}
 	}
-	return &directory.InvalidValueError{Attribute: "members", Reason: "Sigma refused the change: " + dirkit.Truncate(ae.Message, maxMessage)}
+	return &directory.InvalidValueError{Attribute: "members", Reason: "Sigma refused the change: " + dirkit.Truncate(ae.Message, dirkit.MaxMessage)}
 }
 
 // CreateGroup implements directory.Directory.
@@ -236,7 +236,7 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	if err := d.checkJoinable(ctx, ids); err != nil {
 		return fail("", err)
 	}
-	if err := d.checkExternalID(ctx, store.KindGroup, "", g.ExternalID); err != nil {
+	if err := d.rec.CheckExternalID(ctx, store.KindGroup, "", g.ExternalID); err != nil {
 		return fail("", err)
 	}
 	body := sigma.SCIMResource{"schemas": []string{sigma.SCIMGroupSchema}, "displayName": name, "members": memberValues(ids)}
@@ -258,7 +258,7 @@ func (d *Directory) CreateGroup(ctx context.Context, g directory.Group) (directo
 	d.observe(nil)
 	id := str(res, "id")
 	if g.ExternalID != "" {
-		if err := d.putRecord(ctx, store.KindGroup, id, g.ExternalID, false); err != nil {
+		if err := d.rec.PutRecord(ctx, store.KindGroup, id, g.ExternalID, false); err != nil {
 			return fail(id, err)
 		}
 	}
@@ -329,7 +329,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	if !ok {
 		return directory.Group{}, fmt.Errorf("replace group %s: %w", g.ID, directory.ErrNotFound)
 	}
-	r, _, err := d.resource(ctx, store.KindGroup, g.ID)
+	r, _, err := d.rec.Get(ctx, store.KindGroup, g.ID)
 	if err != nil {
 		return fail(err)
 	}
@@ -358,7 +358,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	}
 	extChanged := g.ExternalID != r.ExternalID
 	if extChanged {
-		if err := d.checkExternalID(ctx, store.KindGroup, g.ID, g.ExternalID); err != nil {
+		if err := d.rec.CheckExternalID(ctx, store.KindGroup, g.ID, g.ExternalID); err != nil {
 			return fail(err)
 		}
 	}
@@ -403,7 +403,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 		}
 	}
 	if extChanged {
-		if err := d.putRecord(ctx, store.KindGroup, g.ID, g.ExternalID, false); err != nil {
+		if err := d.rec.PutRecord(ctx, store.KindGroup, g.ID, g.ExternalID, false); err != nil {
 			return fail(err)
 		}
 	}
@@ -489,7 +489,7 @@ func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 		d.audit(ctx, op, store.KindGroup, id, store.OutcomeDryRun, nil, "would have deleted the team")
 		return nil
 	}
-	if r, _, err := d.resource(ctx, store.KindGroup, id); err != nil {
+	if r, _, err := d.rec.Get(ctx, store.KindGroup, id); err != nil {
 		return fail(err)
 	} else if r.Tombstoned {
 		return fmt.Errorf("delete group %s: %w", id, directory.ErrNotFound)
@@ -503,7 +503,7 @@ func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
 	d.observe(nil)
 	// Tombstoned as on the REST path: replicas answer 404 at once, and the
 	// externalId is free again (only live records hold one).
-	if err := d.putRecord(ctx, store.KindGroup, id, "", true); err != nil {
+	if err := d.rec.PutRecord(ctx, store.KindGroup, id, "", true); err != nil {
 		return fail(err)
 	}
 	d.audit(ctx, op, store.KindGroup, id, store.OutcomeOK, nil, "deleted the team")

@@ -119,14 +119,16 @@ type Options struct {
 
 // Directory implements directory.Directory over a sigma.SCIMClient.
 type Directory struct {
-	scim  *sigma.SCIMClient
-	rest  *sigma.Client // optional
-	store store.Store
-	opts  Options
-	log   *slog.Logger
-	types *typeResolver
-	locks dirkit.KeyedMutex
-	m     *metrics
+	scim   *sigma.SCIMClient
+	rest   *sigma.Client // optional
+	store  store.Store
+	opts   Options
+	log    *slog.Logger
+	types  *typeResolver
+	locks  dirkit.KeyedMutex
+	m      *metrics
+	rec    dirkit.Records
+	audits *dirkit.Auditor
 
 	writes atomic.Uint64 // bumped after every write decision: drops the list cache
 	users  listCache
@@ -159,6 +161,9 @@ func New(scim *sigma.SCIMClient, rest *sigma.Client, st store.Store, opts Option
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Directory{scim: scim, rest: rest, store: st, opts: opts, log: logger, m: newMetrics(reg)}
+	d.rec = dirkit.Records{Store: st, Now: opts.Now}
+	d.audits = &dirkit.Auditor{Store: st, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
+		DetailPrefix: "via sigma scim: ", LogMessage: "sigma scim directory write"}
 	d.types = newTypeResolver(rest, opts.AccountTypes, opts.AccountTypeAliases, logger)
 	return d
 }
@@ -251,7 +256,7 @@ func (d *Directory) pathErr(op string, err error, listOrPing bool) error {
 		d.hMu.Lock()
 		d.lastErr = err
 		d.hMu.Unlock()
-		ue := upstreamErr(op, err)
+		ue := dirkit.UpstreamErr(op, err)
 		var u *directory.UpstreamError
 		if errors.As(ue, &u) && listOrPing {
 			// A ping that cannot reach Sigma means the path is not ready.
@@ -259,7 +264,7 @@ func (d *Directory) pathErr(op string, err error, listOrPing bool) error {
 		}
 		return ue
 	}
-	return upstreamErr(op, err)
+	return dirkit.UpstreamErr(op, err)
 }
 
 // check classifies the error of an ordinary call (not by id): auth
@@ -294,39 +299,6 @@ func (d *Directory) missing(ctx context.Context, op string, err error) error {
 
 // ---- errors --------------------------------------------------------------
 
-// maxMessage bounds how much of Sigma's own message reaches the IdP.
-const maxMessage = 200
-
-// upstreamErr turns a sigma client error into the directory's vocabulary:
-// 404 is ErrNotFound, 409 ErrConflict, an unknown account type an
-// *InvalidValueError, anything else an *UpstreamError (retryable for 429,
-// 5xx, transport and authentication failures).
-func upstreamErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var unknown *sigma.UnknownAccountTypeError
-	if errors.As(err, &unknown) {
-		return &directory.InvalidValueError{Attribute: "userType", Value: unknown.Name, Reason: "unknown account type", Valid: unknown.Valid}
-	}
-	switch {
-	case errors.Is(err, sigma.ErrNotFound):
-		return fmt.Errorf("%s: %w", op, directory.ErrNotFound)
-	case errors.Is(err, sigma.ErrDuplicate):
-		return fmt.Errorf("%s: %w", op, directory.ErrConflict)
-	}
-	ue := &directory.UpstreamError{Op: op, Retryable: true, Err: err}
-	var ae *sigma.APIError
-	if errors.As(err, &ae) {
-		ue.Status, ue.RetryAfter = ae.Status, ae.RetryAfter
-		ue.Retryable = ae.Retryable || errors.Is(err, sigma.ErrUnauthorized)
-		if !ue.Retryable && ae.Message != "" {
-			ue.Message = dirkit.Truncate(ae.Message, maxMessage)
-		}
-	}
-	return ue
-}
-
 // badRequest reports whether err is Sigma refusing the request's content.
 func badRequest(err error) (*sigma.APIError, bool) {
 	var ae *sigma.APIError
@@ -336,165 +308,11 @@ func badRequest(err error) (*sigma.APIError, bool) {
 	return nil, false
 }
 
-func upstreamStatus(err error) int {
-	var ae *sigma.APIError
-	if errors.As(err, &ae) {
-		return ae.Status
-	}
-	var ue *directory.UpstreamError
-	if errors.As(err, &ue) {
-		return ue.Status
-	}
-	return 0
-}
-
-// ---- audit ---------------------------------------------------------------
-
-// audit records one decision. A failing audit store does not fail the
-// request (Sigma has already changed); it is logged and counted.
+// audit records one decision (dirkit.Auditor.Record) and drops the list
+// caches: Sigma has changed (or refused), so lists read before are stale.
 func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id string, outcome store.Outcome, err error, detail string) {
-	if err != nil {
-		if outcome == store.OutcomeOK {
-			outcome = store.OutcomeFailed
-		}
-		if detail != "" {
-			detail += ": "
-		}
-		detail += err.Error()
-	}
-	a := directory.ActorFrom(ctx)
-	e := store.AuditEntry{
-		Time:           d.opts.Now(),
-		RequestID:      a.RequestID,
-		TokenName:      a.TokenName,
-		Operation:      op,
-		Kind:           kind,
-		ResourceID:     id,
-		Outcome:        outcome,
-		UpstreamStatus: upstreamStatus(err),
-		Detail:         dirkit.Truncate("via sigma scim: "+detail, 500),
-	}
-	d.writes.Add(1) // after Sigma changed (or refused): lists read before are stale
-	d.m.writes.WithLabelValues(op, string(outcome)).Inc()
-	lvl := slog.LevelInfo
-	if outcome == store.OutcomeFailed {
-		lvl = slog.LevelWarn
-	}
-	d.log.Log(ctx, lvl, "sigma scim directory write", "op", op, "id", id, "outcome", string(outcome), "detail", e.Detail, "request_id", a.RequestID)
-	if _, aerr := d.store.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
-		d.m.auditFailures.Inc()
-		d.log.Error("append audit entry", "op", op, "id", id, "err", aerr)
-	}
-}
-
-// ---- store ---------------------------------------------------------------
-
-// resource returns the store's record of (kind, id); found is false (and r
-// the zero record for id) when there is none.
-func (d *Directory) resource(ctx context.Context, kind store.Kind, id string) (r store.Resource, found bool, err error) {
-	r, err = d.store.GetResource(ctx, kind, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Resource{Kind: kind, ID: id}, false, nil
-	}
-	if err != nil {
-		return store.Resource{}, false, fmt.Errorf("read %s %s from store: %w", kind, id, err)
-	}
-	return r, true, nil
-}
-
-// records maps id to the store's record for every resource of kind.
-func (d *Directory) records(ctx context.Context, kind store.Kind) (map[string]store.Resource, error) {
-	rs, err := d.store.ListResources(ctx, kind)
-	if err != nil {
-		return nil, fmt.Errorf("list %s records from store: %w", kind, err)
-	}
-	out := make(map[string]store.Resource, len(rs))
-	for _, r := range rs {
-		out[r.ID] = r
-	}
-	return out, nil
-}
-
-// checkExternalID returns ErrConflict when ext is held by a live resource
-// of kind other than id.
-func (d *Directory) checkExternalID(ctx context.Context, kind store.Kind, id, ext string) error {
-	if ext == "" {
-		return nil
-	}
-	r, err := d.store.ResourceByExternalID(ctx, kind, ext)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("look up externalId in store: %w", err)
-	case r.ID != id:
-		return fmt.Errorf("externalId %q is taken by %s %s: %w", ext, kind, r.ID, directory.ErrConflict)
-	}
-	return nil
-}
-
-// putRecord writes the store record of (kind, id) with ext and the
-// tombstone state (for groups, which have nothing else).
-func (d *Directory) putRecord(ctx context.Context, kind store.Kind, id, ext string, tombstoned bool) error {
-	return d.putResource(ctx, store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned})
-}
-
-// record is the store record a write of u leaves for user id: its
-// externalId and the IdP's own userName, both held only while live.
-func record(id string, u directory.User) store.Resource {
-	return store.Resource{Kind: store.KindUser, ID: id, ExternalID: u.ExternalID, UserName: u.IdPUserName}
-}
-
-// putResource writes r (Kind, ID, ExternalID, UserName, Tombstoned) as the
-// whole store record, stamping a tombstone with the directory's clock. A
-// clash of its externalId or userName with another live record is
-// directory.ErrConflict.
-func (d *Directory) putResource(ctx context.Context, r store.Resource) error {
-	r = store.Resource{Kind: r.Kind, ID: r.ID, ExternalID: r.ExternalID, UserName: r.UserName, Tombstoned: r.Tombstoned}
-	if r.Tombstoned {
-		r.TombstoneAt = d.opts.Now()
-	}
-	_, err := d.store.PutResource(context.WithoutCancel(ctx), r)
-	if errors.Is(err, store.ErrConflict) {
-		what := fmt.Sprintf("externalId %q", r.ExternalID)
-		if r.UserName != "" {
-			what += fmt.Sprintf(" or userName %q", r.UserName)
-		}
-		return fmt.Errorf("store %s of %s %s: %w", what, r.Kind, r.ID, directory.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("store %s %s: %w", r.Kind, r.ID, err)
-	}
-	return nil
-}
-
-// userNameHolder returns the id of the live user whose IdP userName is
-// name (case-insensitively), "" if none.
-func (d *Directory) userNameHolder(ctx context.Context, name string) (string, error) {
-	if name == "" {
-		return "", nil
-	}
-	r, err := d.store.ResourceByUserName(ctx, store.KindUser, name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("look up userName in store: %w", err)
-	}
-	return r.ID, nil
-}
-
-// checkUserName returns ErrConflict when the IdP userName name is held by
-// a live user other than id.
-func (d *Directory) checkUserName(ctx context.Context, id, name string) error {
-	holder, err := d.userNameHolder(ctx, name)
-	if err != nil {
-		return err
-	}
-	if holder != "" && holder != id {
-		return fmt.Errorf("userName %q is taken by user %s: %w", name, holder, directory.ErrConflict)
-	}
-	return nil
+	d.writes.Add(1)
+	d.audits.Record(ctx, op, kind, id, outcome, err, detail)
 }
 
 // ---- metrics -------------------------------------------------------------

@@ -202,7 +202,7 @@ func (d *Directory) liveUser(ctx context.Context, id string) (res sigma.SCIMReso
 	if strings.TrimSpace(id) == "" {
 		return nil, r, false, nil
 	}
-	r, _, err = d.resource(ctx, store.KindUser, id)
+	r, _, err = d.rec.Get(ctx, store.KindUser, id)
 	if err != nil || r.Tombstoned {
 		return nil, r, false, err
 	}
@@ -254,7 +254,7 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 				return nil, fmt.Errorf("look up user by %s: %w", attr, err)
 			}
 			if ok {
-				r, _, err := d.resource(ctx, store.KindUser, str(res, "id"))
+				r, _, err := d.rec.Get(ctx, store.KindUser, str(res, "id"))
 				if err != nil {
 					return nil, fmt.Errorf("look up user by %s: %w", attr, err)
 				}
@@ -265,7 +265,7 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 		}
 		if attr == directory.AttrUserName {
 			// The IdP's own userName, kept in the store.
-			holder, err := d.userNameHolder(ctx, value)
+			holder, err := d.rec.UserNameHolder(ctx, value)
 			if err != nil {
 				return nil, fmt.Errorf("look up user by %s: %w", attr, err)
 			}
@@ -307,7 +307,7 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 // (paged, PageSize at a time, reused for Options.ListCacheTTL), minus
 // tombstoned ones, ordered by id.
 func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
-	recs, err := d.records(ctx, store.KindUser)
+	recs, err := d.rec.All(ctx, store.KindUser)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -410,7 +410,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 			return fail("", fmt.Errorf("look up externalId in store: %w", err))
 		}
 	}
-	holder, err := d.userNameHolder(ctx, u.IdPUserName)
+	holder, err := d.rec.UserNameHolder(ctx, u.IdPUserName)
 	if err != nil {
 		return fail("", err)
 	}
@@ -425,10 +425,10 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		}
 		// Nobody in Sigma has the email, so whoever holds the externalId
 		// or the IdP userName is another user: refused before any write.
-		if err := d.checkExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
+		if err := d.rec.CheckExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
 			return fail("", err)
 		}
-		if err := d.checkUserName(ctx, "", u.IdPUserName); err != nil {
+		if err := d.rec.CheckUserName(ctx, "", u.IdPUserName); err != nil {
 			return fail("", err)
 		}
 	}
@@ -438,7 +438,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		body["id"] = dirkit.DryRunID(email)
 		body["meta"] = map[string]any{"created": now, "lastModified": now}
 		d.audit(ctx, op, store.KindUser, "", store.OutcomeDryRun, nil, "would create user "+email)
-		return d.toUser(ctx, body, record(dirkit.DryRunID(email), u)), nil
+		return d.toUser(ctx, body, dirkit.UserRecord(dirkit.DryRunID(email), u)), nil
 	}
 	res, err := d.scim.CreateUser(ctx, body)
 	if errors.Is(err, sigma.ErrDuplicate) {
@@ -462,7 +462,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 	}
 	d.observe(nil)
 	id := str(res, "id")
-	r, found, err := d.resource(ctx, store.KindUser, id)
+	r, found, err := d.rec.Get(ctx, store.KindUser, id)
 	if err != nil {
 		return fail(id, err)
 	}
@@ -471,12 +471,12 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 		detail = "revived deleted user " + email + " (Sigma reactivated the member)"
 	}
 	if u.ExternalID != "" || u.IdPUserName != "" || found {
-		if err := d.putResource(ctx, record(id, u)); err != nil {
+		if err := d.rec.Put(ctx, dirkit.UserRecord(id, u)); err != nil {
 			return fail(id, err)
 		}
 	}
 	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
-	return d.toUser(ctx, res, record(id, u)), nil
+	return d.toUser(ctx, res, dirkit.UserRecord(id, u)), nil
 }
 
 // userWriteErr classifies a failed user write: Sigma refusing the userType
@@ -484,7 +484,7 @@ func (d *Directory) CreateUser(ctx context.Context, u directory.User) (directory
 func (d *Directory) userWriteErr(ctx context.Context, op string, err error, sent string) error {
 	if ae, ok := badRequest(err); ok && strings.Contains(strings.ToLower(ae.Message), "usertype") {
 		d.observe(nil)
-		return &directory.InvalidValueError{Attribute: "userType", Value: sent, Reason: "Sigma refused the account type: " + dirkit.Truncate(ae.Message, maxMessage)}
+		return &directory.InvalidValueError{Attribute: "userType", Value: sent, Reason: "Sigma refused the account type: " + dirkit.Truncate(ae.Message, dirkit.MaxMessage)}
 	}
 	return d.missing(ctx, op, err)
 }
@@ -500,7 +500,7 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 		d.audit(ctx, op, store.KindUser, id, store.OutcomeFailed, err, "userName "+u.UserName)
 		return directory.User{}, fmt.Errorf("create user %s: %w", u.UserName, err)
 	}
-	r, _, err := d.resource(ctx, store.KindUser, id)
+	r, _, err := d.rec.Get(ctx, store.KindUser, id)
 	if err != nil {
 		return fail(err)
 	}
@@ -508,10 +508,10 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 	if cur.active && !r.Tombstoned {
 		return fail(fmt.Errorf("userName is taken by user %s: %w", id, directory.ErrConflict))
 	}
-	if err := d.checkExternalID(ctx, store.KindUser, id, u.ExternalID); err != nil {
+	if err := d.rec.CheckExternalID(ctx, store.KindUser, id, u.ExternalID); err != nil {
 		return fail(err)
 	}
-	if err := d.checkUserName(ctx, id, u.IdPUserName); err != nil {
+	if err := d.rec.CheckUserName(ctx, id, u.IdPUserName); err != nil {
 		return fail(err)
 	}
 	ops, changed := userOps(cur, u, scimType)
@@ -521,7 +521,7 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 	}
 	if d.opts.DryRun {
 		d.audit(ctx, op, store.KindUser, id, store.OutcomeDryRun, nil, "would have "+detail)
-		return d.toUser(ctx, predict(res, ops), record(id, u)), nil
+		return d.toUser(ctx, predict(res, ops), dirkit.UserRecord(id, u)), nil
 	}
 	if len(ops) > 0 {
 		out, err := d.scim.PatchUser(ctx, id, ops)
@@ -532,11 +532,11 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 			return fail(err)
 		}
 	}
-	if err := d.putResource(ctx, record(id, u)); err != nil {
+	if err := d.rec.Put(ctx, dirkit.UserRecord(id, u)); err != nil {
 		return fail(err)
 	}
 	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
-	return d.toUser(ctx, res, record(id, u)), nil
+	return d.toUser(ctx, res, dirkit.UserRecord(id, u)), nil
 }
 
 // afterPatch returns the user a PATCH produced, reading it back when
@@ -583,14 +583,14 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 	}
 	extChanged := u.ExternalID != r.ExternalID
 	if extChanged {
-		if err := d.checkExternalID(ctx, store.KindUser, u.ID, u.ExternalID); err != nil {
+		if err := d.rec.CheckExternalID(ctx, store.KindUser, u.ID, u.ExternalID); err != nil {
 			return fail(err)
 		}
 	}
 	// Exact comparison: a change of case is the IdP's new spelling, kept.
 	aliasChanged := u.IdPUserName != r.UserName
 	if aliasChanged {
-		if err := d.checkUserName(ctx, u.ID, u.IdPUserName); err != nil {
+		if err := d.rec.CheckUserName(ctx, u.ID, u.IdPUserName); err != nil {
 			return fail(err)
 		}
 	}
@@ -623,7 +623,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		ops, changed = userOps(stateOf(res), u, scimType)
 		if len(changed)+len(recChanged) > 0 && d.opts.DryRun {
 			d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeDryRun, nil, "would have changed "+strings.Join(append(changed, recChanged...), ", "))
-			return d.toUser(ctx, predict(res, ops), record(u.ID, u)), nil
+			return d.toUser(ctx, predict(res, ops), dirkit.UserRecord(u.ID, u)), nil
 		}
 		if len(ops) > 0 {
 			out, err := d.scim.PatchUser(ctx, u.ID, ops)
@@ -641,12 +641,12 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 		return d.toUser(ctx, res, r), nil
 	}
 	if len(recChanged) > 0 {
-		if err := d.putResource(ctx, record(u.ID, u)); err != nil {
+		if err := d.rec.Put(ctx, dirkit.UserRecord(u.ID, u)); err != nil {
 			return fail(err)
 		}
 	}
 	d.audit(ctx, op, store.KindUser, u.ID, store.OutcomeOK, nil, "changed "+strings.Join(changed, ", "))
-	return d.toUser(ctx, res, record(u.ID, u)), nil
+	return d.toUser(ctx, res, dirkit.UserRecord(u.ID, u)), nil
 }
 
 // DeleteUser implements directory.Directory: the member is deactivated in
@@ -679,7 +679,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 	}
 	if handOver {
 		if _, err := d.rest.DeactivateMember(ctx, id, sigma.DeactivateOptions{NewOwnerID: d.opts.DeprovisionOwnerID}); err != nil {
-			return fail(upstreamErr("deactivate member", err))
+			return fail(dirkit.UpstreamErr("deactivate member", err))
 		}
 	} else if err := d.scim.DeleteUser(ctx, id); err != nil {
 		if err = d.missing(ctx, "delete user", err); !errors.Is(err, directory.ErrNotFound) {
@@ -693,7 +693,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 	// audit and a revival) but no longer holds them: another user may take
 	// them.
 	r.Tombstoned = true
-	if err := d.putResource(ctx, r); err != nil {
+	if err := d.rec.Put(ctx, r); err != nil {
 		return fail(err)
 	}
 	d.audit(ctx, op, store.KindUser, id, store.OutcomeOK, nil, detail)
@@ -704,7 +704,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 func (d *Directory) tombstoned(ctx context.Context, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
-		r, _, err := d.resource(ctx, store.KindUser, id)
+		r, _, err := d.rec.Get(ctx, store.KindUser, id)
 		if err != nil {
 			return nil, err
 		}

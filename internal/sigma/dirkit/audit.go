@@ -1,0 +1,71 @@
+package dirkit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/store"
+)
+
+// Auditor appends a directory's write decisions to the store's audit
+// trail, logs them and counts them. Each directory keeps its own metric
+// names; the counters are its own.
+type Auditor struct {
+	Store store.Store
+	Now   func() time.Time
+	Log   *slog.Logger
+	// Writes counts decisions by operation and outcome; Failures counts
+	// entries the store refused.
+	Writes   *prometheus.CounterVec
+	Failures prometheus.Counter
+	// DetailPrefix starts every entry's detail, telling the paths apart in
+	// the trail ("via sigma scim: "); it may be empty.
+	DetailPrefix string
+	// LogMessage is the message of each decision's log line.
+	LogMessage string
+}
+
+// auditDetailMax bounds an audit entry's detail.
+const auditDetailMax = 500
+
+// Record records one decision with the directory.Actor of ctx. err, when
+// set, is appended to detail and turns an OutcomeOK into OutcomeFailed. A
+// failing audit store does not fail the request (Sigma has already
+// changed); it is logged and counted.
+func (a *Auditor) Record(ctx context.Context, op string, kind store.Kind, id string, outcome store.Outcome, err error, detail string) {
+	if err != nil {
+		if outcome == store.OutcomeOK {
+			outcome = store.OutcomeFailed
+		}
+		if detail != "" {
+			detail += ": "
+		}
+		detail += err.Error()
+	}
+	actor := directory.ActorFrom(ctx)
+	e := store.AuditEntry{
+		Time:           a.Now(),
+		RequestID:      actor.RequestID,
+		TokenName:      actor.TokenName,
+		Operation:      op,
+		Kind:           kind,
+		ResourceID:     id,
+		Outcome:        outcome,
+		UpstreamStatus: UpstreamStatus(err),
+		Detail:         Truncate(a.DetailPrefix+detail, auditDetailMax),
+	}
+	a.Writes.WithLabelValues(op, string(outcome)).Inc()
+	lvl := slog.LevelInfo
+	if outcome == store.OutcomeFailed {
+		lvl = slog.LevelWarn
+	}
+	a.Log.Log(ctx, lvl, a.LogMessage, "op", op, "id", id, "outcome", string(outcome), "detail", e.Detail, "request_id", actor.RequestID)
+	if _, aerr := a.Store.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
+		a.Failures.Inc()
+		a.Log.Error("append audit entry", "op", op, "id", id, "err", aerr)
+	}
+}
