@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
 )
 
 // The pinned values are what the bridge has always answered: IdPs hold
@@ -111,5 +112,22 @@ func TestKeyedMutex(t *testing.T) {
 	}
 	if len(k.m) != 0 {
 		t.Errorf("%d keys left after every unlock", len(k.m))
+	}
+}
+
+func TestMemberPatch(t *testing.T) {
+	m := sigma.Member{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace", MemberType: "Pro", UserKind: "internal"}
+	p, changed := MemberPatch(m, directory.User{UserName: " ADA@example.com ", GivenName: "Ada", UserKind: "internal"}, "")
+	if p != (sigma.MemberPatch{}) || changed != nil {
+		t.Errorf("no change asked: patch %+v, changed %q", p, changed)
+	}
+	p, changed = MemberPatch(m, directory.User{UserName: "ada@new.example", GivenName: " Augusta ", FamilyName: "King", UserKind: "embed"}, "Viewer")
+	if !slices.Equal(changed, []string{"email", "firstName", "lastName", "memberType", "userKind"}) {
+		t.Errorf("changed = %q", changed)
+	}
+	for name, got := range map[string]*string{"ada@new.example": p.Email, "Augusta": p.FirstName, "King": p.LastName, "Viewer": p.MemberType, "embed": p.UserKind} {
+		if got == nil || *got != name {
+			t.Errorf("patch %+v: want %q set", p, name)
+		}
 	}
 }

@@ -70,6 +70,19 @@ func (s Records) CheckExternalID(ctx context.Context, kind store.Kind, id, ext s
 	return nil
 }
 
+// IDByExternalID returns the id of the live resource of kind whose
+// externalId is ext, "" if none.
+func (s Records) IDByExternalID(ctx context.Context, kind store.Kind, ext string) (string, error) {
+	r, err := s.Store.ResourceByExternalID(ctx, kind, ext)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("look up %s by externalId: %w", kind, err)
+	}
+	return r.ID, nil
+}
+
 // UserNameHolder returns the id of the live user whose IdP userName is
 // name (case-insensitively), "" if none.
 func (s Records) UserNameHolder(ctx context.Context, name string) (string, error) {

@@ -150,14 +150,10 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 		}
 		id = t.TeamID
 	case directory.AttrExternalID:
-		r, err := d.store.ResourceByExternalID(ctx, store.KindGroup, value)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+		var err error
+		if id, err = d.rec.IDByExternalID(ctx, store.KindGroup, value); err != nil || id == "" {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("look up group by externalId: %w", err)
-		}
-		id = r.ID
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "groups cannot be looked up by this attribute"}
 	}

@@ -61,25 +61,6 @@ func (d *Directory) resolveAccountType(ctx context.Context, name string) (string
 	return at, nil
 }
 
-// memberPatch lists what differs between m and the wanted u. Empty names
-// and user kind in u mean "keep"; so does an empty account type.
-func memberPatch(m sigma.Member, u directory.User, accountType string) (p sigma.MemberPatch, changed []string) {
-	set := func(field string, cur, want string, eq func(a, b string) bool, dst **string) {
-		if want == "" || eq(cur, want) {
-			return
-		}
-		*dst = &want
-		changed = append(changed, field)
-	}
-	exact := func(a, b string) bool { return a == b }
-	set("email", m.Email, strings.TrimSpace(u.UserName), strings.EqualFold, &p.Email)
-	set("firstName", m.FirstName, strings.TrimSpace(u.GivenName), exact, &p.FirstName)
-	set("lastName", m.LastName, strings.TrimSpace(u.FamilyName), exact, &p.LastName)
-	set("memberType", m.MemberType, accountType, exact, &p.MemberType)
-	set("userKind", m.UserKind, u.UserKind, exact, &p.UserKind)
-	return p, changed
-}
-
 // applyPatch predicts the member after p (for dry-run answers).
 func applyPatch(m sigma.Member, p sigma.MemberPatch) sigma.Member {
 	for _, f := range []struct {
@@ -199,14 +180,10 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 		}
 		return out, nil
 	case directory.AttrExternalID:
-		r, err := d.store.ResourceByExternalID(ctx, store.KindUser, value)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+		var err error
+		if id, err = d.rec.IDByExternalID(ctx, store.KindUser, value); err != nil || id == "" {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("look up user by externalId: %w", err)
-		}
-		id = r.ID
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
 	}
@@ -409,7 +386,7 @@ func (d *Directory) createExisting(ctx context.Context, m sigma.Member, u direct
 	if err := d.rec.CheckUserName(ctx, m.MemberID, u.IdPUserName); err != nil {
 		return fail(err)
 	}
-	p, changed := memberPatch(m, u, at)
+	p, changed := dirkit.MemberPatch(m, u, at)
 	detail := "reactivated member"
 	if len(changed) > 0 {
 		detail += "; changed " + strings.Join(changed, ", ")
@@ -484,7 +461,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 			return fail(err)
 		}
 	}
-	p, changed := memberPatch(m, u, at)
+	p, changed := dirkit.MemberPatch(m, u, at)
 	reactivate := u.Active && !active(m)
 	deactivate := !u.Active && active(m)
 	if reactivate {

@@ -3,12 +3,12 @@ package scimdir
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
+	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // Members deactivated through the REST path (isArchived: what the REST
@@ -96,24 +96,16 @@ func (d *Directory) replaceArchived(ctx context.Context, res sigma.SCIMResource,
 		if err != nil {
 			return nil, nil, d.userWriteErr(ctx, "update user", err, u.AccountType)
 		}
-		res, err = d.afterPatch(ctx, id, out)
+		res, err = d.afterPatch(ctx, store.KindUser, id, out)
 		return res, changed, err
 	}
 	cur := stateOf(res)
-	var p sigma.MemberPatch
+	p, fields := dirkit.MemberPatch(sigma.Member{Email: cur.userName, FirstName: cur.given, LastName: cur.family,
+		MemberType: cur.userType, UserKind: cur.userKind}, u, canonical)
 	var changed []string
-	set := func(field, cur, want string, eq func(a, b string) bool, dst **string) {
-		if want != "" && !eq(cur, want) {
-			*dst = &want
-			changed = append(changed, field)
-		}
+	for _, f := range fields {
+		changed = append(changed, scimAttr[f])
 	}
-	exact := func(a, b string) bool { return a == b }
-	set("userName", cur.userName, strings.TrimSpace(u.UserName), strings.EqualFold, &p.Email)
-	set("givenName", cur.given, strings.TrimSpace(u.GivenName), exact, &p.FirstName)
-	set("familyName", cur.family, strings.TrimSpace(u.FamilyName), exact, &p.LastName)
-	set("userType", cur.userType, canonical, exact, &p.MemberType)
-	set("userKind", cur.userKind, u.UserKind, exact, &p.UserKind)
 	if len(changed) == 0 {
 		return res, nil, nil
 	}
@@ -125,4 +117,10 @@ func (d *Directory) replaceArchived(ctx context.Context, res sigma.SCIMResource,
 		return nil, nil, &directory.UpstreamError{Op: "update member", Retryable: true, Message: "the member changed state meanwhile"}
 	}
 	return fresh, append(changed, "(REST, deactivated member)"), nil
+}
+
+// scimAttr names the REST member fields of dirkit.MemberPatch as the SCIM
+// path's audit trail names them.
+var scimAttr = map[string]string{
+	"email": "userName", "firstName": "givenName", "lastName": "familyName", "memberType": "userType", "userKind": "userKind",
 }

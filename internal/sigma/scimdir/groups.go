@@ -118,14 +118,10 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 		}
 		return []directory.Group{g}, nil
 	case directory.AttrExternalID:
-		r, err := d.store.ResourceByExternalID(ctx, store.KindGroup, value)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+		var err error
+		if id, err = d.rec.IDByExternalID(ctx, store.KindGroup, value); err != nil || id == "" {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("look up group by externalId: %w", err)
-		}
-		id = r.ID
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "groups cannot be looked up by this attribute"}
 	}
@@ -291,23 +287,6 @@ func quote(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
-// afterGroupPatch returns the group a PATCH produced, reading it back when
-// Sigma answered 204.
-func (d *Directory) afterGroupPatch(ctx context.Context, id string, out sigma.SCIMResource) (sigma.SCIMResource, error) {
-	d.observe(nil)
-	if out != nil && str(out, "id") != "" {
-		return out, nil
-	}
-	res, ok, err := d.getGroup(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("read group %s back: %w", id, directory.ErrNotFound)
-	}
-	return res, nil
-}
-
 // ReplaceGroup implements directory.Directory: the group is read fresh,
 // and the rename and the membership delta (add what is new, remove what is
 // gone) go to Sigma as one PATCH; nothing is sent when nothing changed.
@@ -398,7 +377,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 		if err != nil {
 			return fail(d.groupWriteErr(ctx, "update group", err, add))
 		}
-		if res, err = d.afterGroupPatch(ctx, g.ID, out); err != nil {
+		if res, err = d.afterPatch(ctx, store.KindGroup, g.ID, out); err != nil {
 			return fail(err)
 		}
 	}
@@ -455,7 +434,7 @@ func (d *Directory) ModifyGroupMembers(ctx context.Context, id string, add, remo
 	if err != nil {
 		return fail(d.groupWriteErr(ctx, "update group members", err, add))
 	}
-	res, err := d.afterGroupPatch(ctx, id, out)
+	res, err := d.afterPatch(ctx, store.KindGroup, id, out)
 	if err != nil {
 		return fail(err)
 	}

@@ -282,14 +282,10 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 		}
 		return out, nil
 	case directory.AttrExternalID:
-		r, err := d.store.ResourceByExternalID(ctx, store.KindUser, value)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+		var err error
+		if id, err = d.rec.IDByExternalID(ctx, store.KindUser, value); err != nil || id == "" {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("look up user by externalId: %w", err)
-		}
-		id = r.ID
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
 	}
@@ -528,7 +524,7 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 		if err != nil {
 			return fail(d.userWriteErr(ctx, "update user", err, u.AccountType))
 		}
-		if res, err = d.afterPatch(ctx, id, out); err != nil {
+		if res, err = d.afterPatch(ctx, store.KindUser, id, out); err != nil {
 			return fail(err)
 		}
 	}
@@ -539,19 +535,23 @@ func (d *Directory) createExisting(ctx context.Context, res sigma.SCIMResource, 
 	return d.toUser(ctx, res, dirkit.UserRecord(id, u)), nil
 }
 
-// afterPatch returns the user a PATCH produced, reading it back when
-// Sigma answered 204.
-func (d *Directory) afterPatch(ctx context.Context, id string, out sigma.SCIMResource) (sigma.SCIMResource, error) {
+// afterPatch returns the user or group (kind) a PATCH produced, reading
+// it back when Sigma answered 204.
+func (d *Directory) afterPatch(ctx context.Context, kind store.Kind, id string, out sigma.SCIMResource) (sigma.SCIMResource, error) {
 	d.observe(nil)
 	if out != nil && str(out, "id") != "" {
 		return out, nil
 	}
-	res, ok, err := d.getUser(ctx, id)
+	get := d.getUser
+	if kind == store.KindGroup {
+		get = d.getGroup
+	}
+	res, ok, err := get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("read user %s back: %w", id, directory.ErrNotFound)
+		return nil, fmt.Errorf("read %s %s back: %w", kind, id, directory.ErrNotFound)
 	}
 	return res, nil
 }
@@ -630,7 +630,7 @@ func (d *Directory) ReplaceUser(ctx context.Context, u directory.User) (director
 			if err != nil {
 				return fail(d.userWriteErr(ctx, "update user", err, u.AccountType))
 			}
-			if res, err = d.afterPatch(ctx, u.ID, out); err != nil {
+			if res, err = d.afterPatch(ctx, store.KindUser, u.ID, out); err != nil {
 				return fail(err)
 			}
 		}
