@@ -222,3 +222,21 @@ func ActorFrom(ctx context.Context) Actor {
 	a, _ := ctx.Value(actorKey{}).(Actor)
 	return a
 }
+
+type freshKey struct{}
+
+// WithFreshRead asks GetUser and GetGroup to answer from Sigma itself, not
+// from an index that another replica's latest write may not have reached
+// yet. The SCIM edge sets it for GET /Users/{id} and GET /Groups/{id},
+// where an IdP reads one resource on purpose and expects what it (through
+// any replica) last wrote; filters and the reads behind writes keep using
+// the index, whose misses are confirmed upstream.
+func WithFreshRead(ctx context.Context) context.Context {
+	return context.WithValue(ctx, freshKey{}, true)
+}
+
+// FreshRead reports whether ctx asks for a fresh read.
+func FreshRead(ctx context.Context) bool {
+	v, _ := ctx.Value(freshKey{}).(bool)
+	return v
+}

@@ -78,7 +78,7 @@ func (s *server) answerGroupList(w http.ResponseWriter, r *http.Request, lq list
 }
 
 func (s *server) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := s.dir.GetGroup(r.Context(), chi.URLParam(r, "id"))
+	g, err := s.dir.GetGroup(directory.WithFreshRead(r.Context()), chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err, "group")
 		return

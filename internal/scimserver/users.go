@@ -157,7 +157,7 @@ func filterView(u directory.User, m map[string]any) map[string]any {
 }
 
 func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := s.dir.GetUser(r.Context(), chi.URLParam(r, "id"))
+	u, err := s.dir.GetUser(directory.WithFreshRead(r.Context()), chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err, "user")
 		return

@@ -53,7 +53,7 @@ func (d *Directory) fetchTeam(ctx context.Context, id string) (sigma.Team, error
 
 // team returns a team from the index or, on a miss, from one upstream GET.
 func (d *Directory) team(ctx context.Context, id string) (sigma.Team, error) {
-	if t, ok := d.idx.team(id); ok {
+	if t, ok := d.idx.team(id); ok && !directory.FreshRead(ctx) {
 		d.m.lookups.WithLabelValues("group", "hit").Inc()
 		return t, nil
 	}

@@ -74,10 +74,11 @@ func applyPatch(m sigma.Member, p sigma.MemberPatch) sigma.Member {
 	return m
 }
 
-// member returns the member id from the index or, on a miss, from one
-// upstream GET; ok is false if Sigma does not know the id.
+// member returns the member id from the index or, on a miss (or when ctx
+// asks for a fresh read), from one upstream GET; ok is false if Sigma does
+// not know the id.
 func (d *Directory) member(ctx context.Context, id string) (sigma.Member, bool, error) {
-	if m, ok := d.idx.member(id); ok {
+	if m, ok := d.idx.member(id); ok && !directory.FreshRead(ctx) {
 		d.m.lookups.WithLabelValues("user", "hit").Inc()
 		return m, true, nil
 	}
@@ -97,15 +98,13 @@ func (d *Directory) member(ctx context.Context, id string) (sigma.Member, bool, 
 // liveMember is member plus the store's record; ok is false as well when
 // the store has tombstoned the member.
 func (d *Directory) liveMember(ctx context.Context, id string) (m sigma.Member, r store.Resource, ok bool, err error) {
-	m, ok, err = d.member(ctx, id)
-	if !ok || err != nil {
-		return m, r, false, err
-	}
+	// The store first: a tombstoned member costs no Sigma call.
 	r, _, err = d.rec.Get(ctx, store.KindUser, id)
-	if err != nil {
+	if err != nil || r.Tombstoned {
 		return m, r, false, err
 	}
-	return m, r, !r.Tombstoned, nil
+	m, ok, err = d.member(ctx, id)
+	return m, r, ok && err == nil, err
 }
 
 // memberByEmail returns the member with email from the index or, on a
