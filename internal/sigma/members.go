@@ -3,6 +3,7 @@ package sigma
 import (
 	"context"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,9 +40,38 @@ type ListMembersOptions struct {
 	Email string
 }
 
-type memberPage struct {
-	Entries  []Member `json:"entries"`
-	NextPage *string  `json:"nextPage"`
+// page is one page of a cursor-paginated list (/v2/members, /v2/teams,
+// /v2/teams/{teamId}/members, /v2/members/{memberId}/teams).
+type page[T any] struct {
+	Entries  []T     `json:"entries"`
+	NextPage *string `json:"nextPage"`
+}
+
+// pages iterates every entry of a cursor-paginated list, one page in
+// memory at a time: q must carry limit=; the cursor goes in page=. On
+// failure it yields one zero T with the error (wrapped with what) and
+// stops.
+func pages[T any](ctx context.Context, c *Client, endpoint, path string, q url.Values, what string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		q := maps.Clone(q)
+		for {
+			var p page[T]
+			if err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: endpoint, path: path, query: q, out: &p}); err != nil {
+				var zero T
+				yield(zero, wrap(err, "%s", what))
+				return
+			}
+			for i := range p.Entries {
+				if !yield(p.Entries[i], nil) {
+					return
+				}
+			}
+			if p.NextPage == nil || *p.NextPage == "" {
+				return
+			}
+			q.Set("page", *p.NextPage)
+		}
+	}
 }
 
 // pageLimit clamps a requested page size to (0, 1000].
@@ -56,36 +86,18 @@ func pageLimit(n int) int {
 // Sigma answers the paginated shape; cursor in page=). Only one page is held
 // in memory. On failure it yields one zero Member with the error and stops.
 func (c *Client) Members(ctx context.Context, opts ListMembersOptions) iter.Seq2[Member, error] {
-	return func(yield func(Member, error) bool) {
-		q := url.Values{}
-		q.Set("limit", strconv.Itoa(pageLimit(opts.Limit)))
-		if opts.IncludeArchived {
-			q.Set("includeArchived", "true")
-		}
-		if opts.IncludeInactive {
-			q.Set("includeInactive", "true")
-		}
-		if opts.Email != "" {
-			q.Set("email", opts.Email)
-		}
-		for {
-			var p memberPage
-			err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/v2/members", path: "/v2/members", query: q, out: &p})
-			if err != nil {
-				yield(Member{}, wrap(err, "list sigma members"))
-				return
-			}
-			for i := range p.Entries {
-				if !yield(p.Entries[i], nil) {
-					return
-				}
-			}
-			if p.NextPage == nil || *p.NextPage == "" {
-				return
-			}
-			q.Set("page", *p.NextPage)
-		}
+	q := url.Values{}
+	q.Set("limit", strconv.Itoa(pageLimit(opts.Limit)))
+	if opts.IncludeArchived {
+		q.Set("includeArchived", "true")
 	}
+	if opts.IncludeInactive {
+		q.Set("includeInactive", "true")
+	}
+	if opts.Email != "" {
+		q.Set("email", opts.Email)
+	}
+	return pages[Member](ctx, c, "/v2/members", "/v2/members", q, "list sigma members")
 }
 
 // GetMember reads one member (archived and inactive ones too).
@@ -105,7 +117,7 @@ func (c *Client) FindMemberByEmail(ctx context.Context, email string) (Member, b
 	q.Set("limit", strconv.Itoa(DefaultPageSize))
 	q.Set("includeArchived", "true")
 	q.Set("includeInactive", "true")
-	var p memberPage
+	var p page[Member]
 	err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/v2/members", path: "/v2/members", query: q, out: &p})
 	if err != nil {
 		return Member{}, false, wrap(err, "find sigma member by email")
@@ -235,19 +247,13 @@ func (c *Client) DeleteMember(ctx context.Context, id string) error {
 // MemberTeams lists the teams a member belongs to (all pages).
 func (c *Client) MemberTeams(ctx context.Context, id string) ([]Team, error) {
 	var teams []Team
-	q := url.Values{}
-	q.Set("limit", strconv.Itoa(DefaultPageSize))
-	for {
-		var p teamPage
-		err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/v2/members/{memberId}/teams",
-			path: "/v2/members/" + url.PathEscape(id) + "/teams", query: q, out: &p})
+	q := url.Values{"limit": {strconv.Itoa(DefaultPageSize)}}
+	for t, err := range pages[Team](ctx, c, "/v2/members/{memberId}/teams", "/v2/members/"+url.PathEscape(id)+"/teams", q,
+		"list teams of sigma member "+id) {
 		if err != nil {
-			return nil, wrap(err, "list teams of sigma member %s", id)
+			return nil, err
 		}
-		teams = append(teams, p.Entries...)
-		if p.NextPage == nil || *p.NextPage == "" {
-			return teams, nil
-		}
-		q.Set("page", *p.NextPage)
+		teams = append(teams, t)
 	}
+	return teams, nil
 }

@@ -24,39 +24,16 @@ type Team struct {
 	Members []string `json:"members,omitempty"`
 }
 
-type teamPage struct {
-	Entries  []Team  `json:"entries"`
-	NextPage *string `json:"nextPage"`
-}
-
 // Teams iterates the org's teams, filtered by name when name is not empty
 // (Sigma's name= filter; callers wanting an exact match compare Name).
 // On failure it yields one zero Team with the error and stops.
 func (c *Client) Teams(ctx context.Context, name string) iter.Seq2[Team, error] {
-	return func(yield func(Team, error) bool) {
-		q := url.Values{}
-		q.Set("limit", strconv.Itoa(DefaultPageSize))
-		if name != "" {
-			q.Set("name", name)
-		}
-		for {
-			var p teamPage
-			err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/v2/teams", path: "/v2/teams", query: q, out: &p})
-			if err != nil {
-				yield(Team{}, wrap(err, "list sigma teams"))
-				return
-			}
-			for i := range p.Entries {
-				if !yield(p.Entries[i], nil) {
-					return
-				}
-			}
-			if p.NextPage == nil || *p.NextPage == "" {
-				return
-			}
-			q.Set("page", *p.NextPage)
-		}
+	q := url.Values{}
+	q.Set("limit", strconv.Itoa(DefaultPageSize))
+	if name != "" {
+		q.Set("name", name)
 	}
+	return pages[Team](ctx, c, "/v2/teams", "/v2/teams", q, "list sigma teams")
 }
 
 // GetTeam reads one team with its member ids.
@@ -131,35 +108,11 @@ type TeamMember struct {
 	AddedBy     string `json:"addedBy"`
 }
 
-type teamMemberPage struct {
-	Entries  []TeamMember `json:"entries"`
-	NextPage *string      `json:"nextPage"`
-}
-
 // TeamMembers iterates a team's members page by page.
 func (c *Client) TeamMembers(ctx context.Context, id string) iter.Seq2[TeamMember, error] {
-	return func(yield func(TeamMember, error) bool) {
-		q := url.Values{}
-		q.Set("limit", strconv.Itoa(DefaultPageSize))
-		for {
-			var p teamMemberPage
-			err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/v2/teams/{teamId}/members",
-				path: "/v2/teams/" + url.PathEscape(id) + "/members", query: q, out: &p})
-			if err != nil {
-				yield(TeamMember{}, wrap(err, "list members of sigma team %s", id))
-				return
-			}
-			for i := range p.Entries {
-				if !yield(p.Entries[i], nil) {
-					return
-				}
-			}
-			if p.NextPage == nil || *p.NextPage == "" {
-				return
-			}
-			q.Set("page", *p.NextPage)
-		}
-	}
+	q := url.Values{"limit": {strconv.Itoa(DefaultPageSize)}}
+	return pages[TeamMember](ctx, c, "/v2/teams/{teamId}/members", "/v2/teams/"+url.PathEscape(id)+"/members", q,
+		"list members of sigma team "+id)
 }
 
 type teamMembersBody struct {
