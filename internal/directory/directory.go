@@ -134,7 +134,10 @@ type Directory interface {
 	CreateGroup(ctx context.Context, g Group) (Group, error)
 	// ReplaceGroup sets the name, externalId and the full member list of
 	// g.ID; membership is changed by delta (add what is new, remove what is
-	// gone), never by emptying the team first.
+	// gone), never by emptying the team first. Members nil leaves the
+	// membership as Sigma has it (a rename, or a PUT without members), so
+	// a concurrent ModifyGroupMembers is never undone; a non-nil empty
+	// slice empties the team.
 	ReplaceGroup(ctx context.Context, g Group) (Group, error)
 	// ModifyGroupMembers adds and removes members by user id, atomically
 	// from the caller's point of view and without reading the whole list

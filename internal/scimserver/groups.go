@@ -141,10 +141,17 @@ func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.ID = cur.ID
-	if !membersSent {
+	var affected []string
+	if membersSent {
+		if g.Members == nil {
+			g.Members = []directory.Ref{} // "members": [] empties the team
+		}
+		affected = symmetricDiff(memberIDs(cur), memberIDs(g))
+	} else {
 		// A PUT that leaves members out (some IdPs rename this way) keeps
-		// them: emptying a team takes an explicit "members": [].
-		g.Members = cur.Members
+		// them as Sigma has them (nil), so a concurrent member change is
+		// not undone; emptying a team takes an explicit "members": [].
+		g.Members = nil
 	}
 	if g.ExternalID == "" {
 		g.ExternalID = cur.ExternalID
@@ -154,7 +161,11 @@ func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, "group")
 		return
 	}
-	s.applyRules(ctx, symmetricDiff(memberIDs(cur), memberIDs(g)))
+	if out.DisplayName != cur.DisplayName {
+		// Every member's groups changed name: rules may now match differently.
+		affected = unionIDs(affected, memberIDs(out))
+	}
+	s.applyRules(ctx, affected)
 	s.writeResource(w, r, http.StatusOK, mapping.GroupToSCIM(out, s.base(r)), out.Version)
 }
 
@@ -213,7 +224,7 @@ func (s *server) patchGroup(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		g := directory.Group{ID: cur.ID, DisplayName: cur.DisplayName, ExternalID: cur.ExternalID}
+		g := directory.Group{ID: cur.ID, DisplayName: cur.DisplayName, ExternalID: cur.ExternalID, Members: []directory.Ref{}}
 		if gc.name != nil {
 			g.DisplayName = *gc.name
 		}
@@ -237,6 +248,7 @@ func (s *server) patchGroup(w http.ResponseWriter, r *http.Request) {
 		}
 		if renamed || reExt {
 			g := out
+			g.Members = nil // the rename leaves membership as Sigma has it
 			if gc.name != nil {
 				g.DisplayName = *gc.name
 			}

@@ -775,7 +775,31 @@ func testGroupReplaceMembers(t *testing.T, h Harness, ctx context.Context) {
 	checkMembers(t, "no-op replace", same, us[1], us[2])
 	wantWrites(t, h, "no-op ReplaceGroup", before)
 
-	got.Members = nil
+	// Members nil: a rename that leaves membership as Sigma has it, even
+	// a member added after the caller read the group (another request,
+	// another replica).
+	stale := got
+	if _, err := h.Dir.ModifyGroupMembers(ctx, g.ID, []string{us[0].ID}, nil); err != nil {
+		t.Fatalf("ModifyGroupMembers: %v", err)
+	}
+	stale.Members = nil
+	stale.DisplayName = got.DisplayName + " Renamed"
+	renamed, err := h.Dir.ReplaceGroup(ctx, stale)
+	if err != nil {
+		t.Fatalf("ReplaceGroup(nil members): %v", err)
+	}
+	if renamed.DisplayName != stale.DisplayName {
+		t.Errorf("rename with nil members: displayName %q, want %q", renamed.DisplayName, stale.DisplayName)
+	}
+	checkMembers(t, "rename with nil members", renamed, us[0], us[1], us[2])
+	if fresh, err := h.Dir.GetGroup(directory.WithFreshRead(ctx), g.ID); err != nil {
+		t.Fatalf("GetGroup: %v", err)
+	} else {
+		checkMembers(t, "group after rename with nil members", fresh, us[0], us[1], us[2])
+	}
+
+	got = renamed
+	got.Members = []directory.Ref{}
 	emptied, err := h.Dir.ReplaceGroup(ctx, got)
 	if err != nil {
 		t.Fatalf("ReplaceGroup(no members): %v", err)

@@ -333,22 +333,24 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	if err != nil {
 		return fail(err)
 	}
-	want := dirkit.RefIDs(g.Members)
-	have := make(set, len(cur.Members))
-	for _, id := range cur.Members {
-		have[id] = struct{}{}
-	}
-	wanted := make(set, len(want))
 	var add, remove, changed []string
-	for _, id := range want {
-		wanted[id] = struct{}{}
-		if _, ok := have[id]; !ok {
-			add = append(add, id)
+	if g.Members != nil { // nil: membership stays as Sigma has it
+		want := dirkit.RefIDs(g.Members)
+		have := make(set, len(cur.Members))
+		for _, id := range cur.Members {
+			have[id] = struct{}{}
 		}
-	}
-	for _, id := range cur.Members {
-		if _, ok := wanted[id]; !ok {
-			remove = append(remove, id)
+		wanted := make(set, len(want))
+		for _, id := range want {
+			wanted[id] = struct{}{}
+			if _, ok := have[id]; !ok {
+				add = append(add, id)
+			}
+		}
+		for _, id := range cur.Members {
+			if _, ok := wanted[id]; !ok {
+				remove = append(remove, id)
+			}
 		}
 	}
 	// Deactivated members are hidden from the IdP, so every full list it

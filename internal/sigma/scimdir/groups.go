@@ -316,10 +316,13 @@ func (d *Directory) ReplaceGroup(ctx context.Context, g directory.Group) (direct
 	if err != nil {
 		return fail(err)
 	}
-	want := dirkit.RefIDs(g.Members)
 	var have []string
 	for _, m := range cur.Members {
 		have = append(have, m.ID)
+	}
+	want := have // nil Members: membership stays as Sigma has it
+	if g.Members != nil {
+		want = dirkit.RefIDs(g.Members)
 	}
 	var add, remove []string
 	for _, id := range want {
