@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/store/storeopen"
 )
 
@@ -49,16 +51,20 @@ func Check(ctx context.Context, cfg config.Config, w io.Writer) error {
 		if err != nil {
 			return err // a region name that does not exist: configuration
 		}
-		err = client.Ping(ctx)
+		// Listing account types is the auth test: unlike Ping it goes
+		// through the retrying core, so a token request answered 429
+		// (Sigma allows about one per second per client, and a running
+		// bridge shares the credentials) is retried rather than reported.
+		types, err := client.AccountTypes(ctx)
 		report("sigma REST auth", err, " ("+client.BaseURL()+", client "+s.ClientID+")")
 		if err == nil {
-			types, err := client.AccountTypes(ctx)
 			names := make([]string, len(types))
 			for i, t := range types {
 				names[i] = t.Name
 			}
-			report("sigma account types", err, ": "+strings.Join(names, ", "))
-			restOK = err == nil
+			report("sigma account types", nil, ": "+strings.Join(names, ", "))
+			restOK = true
+			report("configured account types", checkAccountTypes(ctx, cfg, client), "")
 		}
 	}
 	if s.SCIMURL != "" {
@@ -89,4 +95,33 @@ func modeWhy(mode, autoWhy string) string {
 		return "auto: " + autoWhy
 	}
 	return "forced by sigma.mode"
+}
+
+// checkAccountTypes resolves every account type the configuration names
+// (the default and each group rule's) against the org, so a typo is found
+// by `check` rather than by the first IdP push that needs it.
+func checkAccountTypes(ctx context.Context, cfg config.Config, client *sigma.Client) error {
+	type named struct{ where, name string }
+	var want []named
+	if n := cfg.Provisioning.DefaultAccountType; n != "" {
+		want = append(want, named{"provisioning.default_account_type", n})
+	}
+	for i, r := range cfg.Provisioning.GroupRules {
+		want = append(want, named{fmt.Sprintf("provisioning.group_rules[%d] (%s)", i, r.Group), r.AccountType})
+	}
+	var bad []string
+	for _, w := range want {
+		if _, err := client.ResolveAccountType(ctx, w.name); err != nil {
+			var unknown *sigma.UnknownAccountTypeError
+			if errors.As(err, &unknown) {
+				bad = append(bad, fmt.Sprintf("%s: %q is not an account type of this org (valid: %s)", w.where, w.name, strings.Join(unknown.Valid, ", ")))
+				continue
+			}
+			return err
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/scimbridge/scim-bridge/internal/config"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 )
 
@@ -145,6 +146,22 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out.String())
 		}
+	}
+
+	// Account types the configuration names are checked against the org.
+	cfg.Provisioning.DefaultAccountType = "viewer"
+	cfg.Sigma.AccountTypeAliases = map[string]string{"viewer": "View"}
+	cfg.Provisioning.GroupRules = []config.GroupRule{{Group: "Admins", AccountType: "admin"}, {Group: "Creators", AccountType: "Creator Pro"}}
+	out.Reset()
+	err = Check(t.Context(), cfg, &out)
+	want := `configured account types: FAILED: provisioning.group_rules[1] (Creators): "Creator Pro" is not an account type of this org (valid: Admin, Analyst Creator, Essential, Pro, View)`
+	if err == nil || !strings.Contains(out.String(), want) {
+		t.Errorf("Check = %v; want the unknown rule type named:\n%s", err, out.String())
+	}
+	cfg.Provisioning.GroupRules = cfg.Provisioning.GroupRules[:1]
+	out.Reset()
+	if err := Check(t.Context(), cfg, &out); err != nil || !strings.Contains(out.String(), "configured account types: ok") {
+		t.Errorf("Check with valid names = %v:\n%s", err, out.String())
 	}
 
 	// A rejected SCIM token and a wrong client secret: both reported, mode
