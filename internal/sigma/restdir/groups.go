@@ -51,29 +51,59 @@ func (d *Directory) fetchTeam(ctx context.Context, id string) (sigma.Team, error
 	return t, nil
 }
 
-// team returns a team from the index or, on a miss, from one upstream GET.
+// team returns a team from the index or, on a miss, a stale entry
+// (another replica changed it) or when ctx asks for a fresh read, from one
+// upstream GET.
 func (d *Directory) team(ctx context.Context, id string) (sigma.Team, error) {
-	if t, ok := d.idx.team(id); ok && !directory.FreshRead(ctx) {
+	gen := d.idx.staleGen(teamKey(id))
+	t, ok := d.idx.team(id)
+	if ok && gen == 0 && !directory.FreshRead(ctx) {
 		d.m.lookups.WithLabelValues("group", "hit").Inc()
 		return t, nil
 	}
 	t, err := d.fetchTeam(ctx, id)
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
+		d.idx.clearStale(teamKey(id), gen)
 		d.m.lookups.WithLabelValues("group", "miss").Inc()
 	case err == nil:
-		d.m.lookups.WithLabelValues("group", "upstream_hit").Inc()
+		d.idx.clearStale(teamKey(id), gen)
+		if ok && gen != 0 {
+			d.m.lookups.WithLabelValues("group", "refreshed").Inc()
+		} else {
+			d.m.lookups.WithLabelValues("group", "upstream_hit").Inc()
+		}
 	}
 	return t, err
 }
 
 // teamByName returns the team named name (case-insensitively, as Sigma
-// compares team names) from the index or, on a miss, from one
+// compares team names) from the index (re-read when stale) or, on a miss,
+// from one
 // GET /v2/teams?name= (plus one GET of the team found, for its members).
 func (d *Directory) teamByName(ctx context.Context, name string) (sigma.Team, bool, error) {
 	if t, ok := d.idx.teamByName(name); ok {
-		d.m.lookups.WithLabelValues("group", "hit").Inc()
-		return t, true, nil
+		key := teamKey(t.TeamID)
+		gen := d.idx.staleGen(key)
+		if gen == 0 {
+			d.m.lookups.WithLabelValues("group", "hit").Inc()
+			return t, true, nil
+		}
+		// Another replica changed it: re-read it, and look the name up
+		// upstream if it is gone or renamed.
+		f, err := d.fetchTeam(ctx, t.TeamID)
+		switch {
+		case errors.Is(err, directory.ErrNotFound):
+			d.idx.clearStale(key, gen)
+		case err != nil:
+			return t, false, err
+		default:
+			d.idx.clearStale(key, gen)
+			if strings.EqualFold(f.Name, strings.TrimSpace(name)) {
+				d.m.lookups.WithLabelValues("group", "refreshed").Inc()
+				return f, true, nil
+			}
+		}
 	}
 	for t, err := range d.client.Teams(ctx, strings.TrimSpace(name)) {
 		if err != nil {
@@ -111,9 +141,24 @@ func (d *Directory) liveTeam(ctx context.Context, id string) (sigma.Team, store.
 	return t, r, err
 }
 
+// refreshStaleMembers re-reads (one GET each) the members of team id that
+// another replica changed, so that a group view shows a member it
+// deactivated or revived as it is now.
+func (d *Directory) refreshStaleMembers(ctx context.Context, id string) error {
+	for _, mid := range d.idx.staleMembersOf(id) {
+		if _, _, err := d.member(ctx, mid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GetGroup implements directory.Directory.
 func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, error) {
 	t, r, err := d.liveTeam(ctx, id)
+	if err == nil {
+		err = d.refreshStaleMembers(ctx, id)
+	}
 	if err != nil {
 		return directory.Group{}, fmt.Errorf("get group %s: %w", id, err)
 	}
@@ -163,6 +208,9 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 	t, r, err := d.liveTeam(ctx, id)
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, nil
+	}
+	if err == nil {
+		err = d.refreshStaleMembers(ctx, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up group by %s: %w", attr, err)

@@ -126,14 +126,89 @@ func (x *indexData) setMembers(teamID string, ids []string) {
 // through apply; a full reload builds a fresh indexData off to the side and
 // replays onto it the changes applied while it was loading, so a write made
 // during a resync is never lost when the new picture replaces the old one.
+//
+// Entries another replica has changed are marked stale (markStale, from
+// PollPeers) and re-read from Sigma by the next read that hits them. A mark
+// carries a generation: a refresh clears only the mark it saw before its
+// upstream read (a mark made meanwhile survives), and a full load clears
+// only the marks made before it began (a mark made while it was fetching
+// may name a change the fetch missed).
 type index struct {
 	mu      sync.RWMutex
 	data    *indexData
 	loading bool
 	journal []func(*indexData)
+
+	stale   map[string]uint64 // userKey/teamKey -> generation of its mark
+	gen     uint64            // last generation handed out
+	loadGen uint64            // gen when the running load began
 }
 
-func newIndex() *index { return &index{data: newIndexData()} }
+func newIndex() *index { return &index{data: newIndexData(), stale: map[string]uint64{}} }
+
+func userKey(id string) string { return "user:" + id }
+func teamKey(id string) string { return "team:" + id }
+
+// markStale marks the members and teams with these ids stale.
+func (ix *index) markStale(members, teams []string) {
+	if len(members)+len(teams) == 0 {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, id := range members {
+		ix.gen++
+		ix.stale[userKey(id)] = ix.gen
+	}
+	for _, id := range teams {
+		ix.gen++
+		ix.stale[teamKey(id)] = ix.gen
+	}
+}
+
+// staleGen returns the generation of key's mark, 0 when it is not stale.
+func (ix *index) staleGen(key string) uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.stale[key]
+}
+
+// clearStale removes key's mark if it is still the one of generation gen
+// (gen 0: nothing to clear).
+func (ix *index) clearStale(key string, gen uint64) {
+	if gen == 0 {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.stale[key] == gen {
+		delete(ix.stale, key)
+	}
+}
+
+// staleCount is the number of stale marks.
+func (ix *index) staleCount() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.stale)
+}
+
+// staleMembersOf returns the members of teamID that are marked stale.
+func (ix *index) staleMembersOf(teamID string) []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if len(ix.stale) == 0 {
+		return nil
+	}
+	var out []string
+	for id := range ix.data.teamMembers[teamID] {
+		if ix.stale[userKey(id)] != 0 {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // apply runs fn on the current picture (and remembers it for the picture
 // being loaded, if any). fn must be idempotent.
@@ -157,6 +232,7 @@ func (ix *index) beginLoad() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.loading, ix.journal = true, nil
+	ix.loadGen = ix.gen
 }
 
 func (ix *index) abortLoad() {
@@ -172,6 +248,11 @@ func (ix *index) commitLoad(next *indexData) {
 		fn(next)
 	}
 	ix.data, ix.loading, ix.journal = next, false, nil
+	for k, g := range ix.stale {
+		if g <= ix.loadGen {
+			delete(ix.stale, k)
+		}
+	}
 }
 
 func (ix *index) member(id string) (sigma.Member, bool) {

@@ -10,6 +10,12 @@
 // several bridge replicas sharing one org and one store stay correct
 // without talking to each other. Lookups never scan upstream.
 //
+// Hits are kept current with other replicas' writes through the store's
+// audit trail: every Options.PeerPollInterval, PollPeers marks the members
+// and teams another writer changed stale, and the next read that hits one
+// re-reads it with one GET (a group view re-reads its stale members too).
+// ListUsers, ListGroups and a user's groups may lag until the next resync.
+//
 // What Sigma cannot hold lives in the store: externalIds, the IdP's own
 // userNames of members whose userName was not their email (LookupUsers by
 // userName finds them, the edge shows them to the IdP), and tombstones of
@@ -59,6 +65,12 @@ type Options struct {
 	// ResyncInterval is how often the whole index is reloaded; default
 	// DefaultResyncInterval.
 	ResyncInterval time.Duration
+	// PeerPollInterval is how often Start reads the store's audit trail
+	// for writes other replicas made, marking what they changed stale in
+	// the index (see PollPeers); default DefaultPeerPollInterval, negative
+	// disables (the index then sees other replicas' writes at the next
+	// resync only).
+	PeerPollInterval time.Duration
 	// Now is the clock for tombstones and audit entries; default time.Now.
 	Now func() time.Time
 }
@@ -80,9 +92,21 @@ type Directory struct {
 	// return at shutdown even while a probe's load is running).
 	loadSem chan struct{}
 
-	stateMu sync.Mutex
-	loaded  bool
-	lastErr error
+	stateMu  sync.Mutex
+	loaded   bool
+	lastErr  error
+	pollFrom time.Time // the next PollPeers reads from here less PeerPollOverlap
+
+	// Peer polling (peers.go). peerMu serialises PollPeers; appendGate
+	// keeps own audit appends out of a poll's read of the trail;
+	// peerStateMu guards own (ids of entries this Directory appended) and
+	// seen (ids PollPeers has handled), both with the entry's time.
+	peerMu       sync.Mutex
+	appendGate   sync.RWMutex
+	peerStateMu  sync.Mutex
+	own          map[int64]time.Time
+	seen         map[int64]time.Time
+	peerPageSize int
 }
 
 var _ directory.Directory = (*Directory)(nil)
@@ -94,22 +118,27 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 	if opts.ResyncInterval <= 0 {
 		opts.ResyncInterval = DefaultResyncInterval
 	}
+	if opts.PeerPollInterval == 0 {
+		opts.PeerPollInterval = DefaultPeerPollInterval
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex(), loadSem: make(chan struct{}, 1)}
+	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex(), loadSem: make(chan struct{}, 1),
+		own: map[int64]time.Time{}, seen: map[int64]time.Time{}, peerPageSize: peerPageSize}
 	d.m = newMetrics(reg, d.idx)
 	d.rec = dirkit.Records{Store: st, Now: opts.Now}
-	d.audits = &dirkit.Auditor{Store: st, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
+	d.audits = &dirkit.Auditor{Store: auditStore{Store: st, d: d}, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
 		LogMessage: "sigma directory write"}
 	return d
 }
 
 // Start loads the index in full, retrying with backoff until it succeeds,
-// then reloads it every Options.ResyncInterval until ctx ends. It returns
+// then reloads it every Options.ResyncInterval and polls for other
+// replicas' writes every Options.PeerPollInterval until ctx ends. It returns
 // nil when ctx ends: a failed resync is logged and counted, and the
 // directory keeps answering from its last picture.
 func (d *Directory) Start(ctx context.Context) error {
@@ -130,6 +159,12 @@ func (d *Directory) Start(ctx context.Context) error {
 	}
 	t := time.NewTicker(d.opts.ResyncInterval)
 	defer t.Stop()
+	var poll <-chan time.Time // nil (never ready) when peer polling is off
+	if d.opts.PeerPollInterval > 0 {
+		pt := time.NewTicker(d.opts.PeerPollInterval)
+		defer pt.Stop()
+		poll = pt.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -137,6 +172,10 @@ func (d *Directory) Start(ctx context.Context) error {
 		case <-t.C:
 			if err := d.Load(ctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("sigma index: resync failed; serving the last picture", "err", err)
+			}
+		case <-poll:
+			if err := d.PollPeers(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("sigma index: peer change poll failed", "err", err)
 			}
 		}
 	}
@@ -155,8 +194,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // Load reads every member (archived and inactive included), every team
 // and every team's members, and replaces the index with that picture
-// (keeping writes this process made meanwhile). Start calls it; tests call
-// it to resync on demand.
+// (keeping writes this process made meanwhile). It clears the stale marks
+// PollPeers made before it began. Start calls it; tests call it to resync
+// on demand.
 func (d *Directory) Load(ctx context.Context) error {
 	select {
 	case d.loadSem <- struct{}{}:
@@ -164,6 +204,7 @@ func (d *Directory) Load(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("load sigma index: %w", ctx.Err())
 	}
+	start := d.opts.Now()
 	d.idx.beginLoad()
 	next, err := d.fetchAll(ctx)
 	if err != nil {
@@ -181,6 +222,9 @@ func (d *Directory) Load(ctx context.Context) error {
 	d.stateMu.Lock()
 	d.loaded, d.lastErr = true, nil
 	d.stateMu.Unlock()
+	// The picture holds every write made before start: peer polls need
+	// only read the trail from there on.
+	d.advancePollFrom(start)
 	mem, teams, ships := d.idx.sizes()
 	d.log.Debug("sigma index loaded", "members", mem, "teams", teams, "memberships", ships)
 	return nil
@@ -270,6 +314,8 @@ type metrics struct {
 	lookups       *prometheus.CounterVec
 	writes        *prometheus.CounterVec
 	auditFailures prometheus.Counter
+	peerPolls     *prometheus.CounterVec
+	staleMarks    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
@@ -285,7 +331,7 @@ func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
 		}),
 		lookups: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "scim_bridge_sigma_index_reads_total",
-			Help: "Reads of one member or team by id, email or name, by kind (user, group) and result: hit (answered by the index), upstream_hit (index miss found with one upstream call), miss (absent upstream too).",
+			Help: "Reads of one member or team by id, email or name, by kind (user, group) and result: hit (answered by the index), refreshed (index entry another replica changed, re-read with one upstream call), upstream_hit (index miss found with one upstream call), miss (absent upstream too).",
 		}, []string{"kind", "result"}),
 		writes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "scim_bridge_sigma_directory_writes_total",
@@ -295,12 +341,23 @@ func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
 			Name: "scim_bridge_sigma_directory_audit_failures_total",
 			Help: "Audit entries the store refused to append.",
 		}),
+		peerPolls: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_sigma_index_peer_polls_total",
+			Help: "Reads of the audit trail for other replicas' writes, by result: ok, failed, reload (too many entries for one page; the index was reloaded in full).",
+		}, []string{"result"}),
+		staleMarks: f.NewCounter(prometheus.CounterOpts{
+			Name: "scim_bridge_sigma_index_stale_marks_total",
+			Help: "Members and teams marked stale in the Sigma index because another replica changed them (each is re-read from Sigma when next read).",
+		}),
+	}
+	for _, r := range []string{"ok", "failed", "reload"} {
+		m.peerPolls.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "failed"} {
 		m.resyncs.WithLabelValues(r)
 	}
 	for _, k := range []string{"user", "group"} {
-		for _, r := range []string{"hit", "upstream_hit", "miss"} {
+		for _, r := range []string{"hit", "refreshed", "upstream_hit", "miss"} {
 			m.lookups.WithLabelValues(k, r)
 		}
 	}
@@ -315,5 +372,9 @@ func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
 		func(_, t, _ int) int { return t })
 	size("scim_bridge_sigma_index_memberships", "Team memberships in the Sigma index.",
 		func(_, _, s int) int { return s })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "scim_bridge_sigma_index_stale_entries",
+		Help: "Members and teams in the Sigma index marked stale and not re-read yet.",
+	}, func() float64 { return float64(idx.staleCount()) })
 	return m
 }

@@ -74,25 +74,69 @@ func applyPatch(m sigma.Member, p sigma.MemberPatch) sigma.Member {
 	return m
 }
 
-// member returns the member id from the index or, on a miss (or when ctx
-// asks for a fresh read), from one upstream GET; ok is false if Sigma does
-// not know the id.
+// member returns the member id from the index or, on a miss, a stale
+// entry (another replica changed it) or when ctx asks for a fresh read,
+// from one upstream GET; ok is false if Sigma does not know the id.
 func (d *Directory) member(ctx context.Context, id string) (sigma.Member, bool, error) {
-	if m, ok := d.idx.member(id); ok && !directory.FreshRead(ctx) {
+	gen := d.idx.staleGen(userKey(id))
+	m, ok := d.idx.member(id)
+	if ok && gen == 0 && !directory.FreshRead(ctx) {
 		d.m.lookups.WithLabelValues("user", "hit").Inc()
 		return m, true, nil
 	}
 	m, err := d.client.GetMember(ctx, id)
 	if errors.Is(err, sigma.ErrNotFound) {
+		if gen != 0 {
+			d.idx.dropMember(id)
+			d.idx.clearStale(userKey(id), gen)
+		}
 		d.m.lookups.WithLabelValues("user", "miss").Inc()
 		return m, false, nil
 	}
 	if err != nil {
 		return m, false, upstreamErr("get member", err)
 	}
-	d.m.lookups.WithLabelValues("user", "upstream_hit").Inc()
+	result := "upstream_hit"
+	if ok && gen != 0 {
+		result = "refreshed"
+	}
+	d.m.lookups.WithLabelValues("user", result).Inc()
 	d.idx.putMember(m)
+	d.idx.clearStale(userKey(id), gen)
 	return m, true, nil
+}
+
+// indexedMemberByEmail returns the member with email from the index,
+// re-reading it with one GET /v2/members/{id} when it is stale; ok is
+// false when the index has none or the re-read member has another email
+// now.
+func (d *Directory) indexedMemberByEmail(ctx context.Context, email string) (sigma.Member, bool, error) {
+	m, ok := d.idx.memberByEmail(email)
+	if !ok {
+		return m, false, nil
+	}
+	key := userKey(m.MemberID)
+	gen := d.idx.staleGen(key)
+	if gen == 0 {
+		d.m.lookups.WithLabelValues("user", "hit").Inc()
+		return m, true, nil
+	}
+	f, err := d.client.GetMember(ctx, m.MemberID)
+	switch {
+	case errors.Is(err, sigma.ErrNotFound):
+		d.idx.dropMember(m.MemberID)
+		d.idx.clearStale(key, gen)
+		return m, false, nil
+	case err != nil:
+		return m, false, upstreamErr("get member", err)
+	}
+	d.idx.putMember(f)
+	d.idx.clearStale(key, gen)
+	if !strings.EqualFold(strings.TrimSpace(f.Email), strings.TrimSpace(email)) {
+		return f, false, nil // renamed elsewhere: the email may be another's now
+	}
+	d.m.lookups.WithLabelValues("user", "refreshed").Inc()
+	return f, true, nil
 }
 
 // liveMember is member plus the store's record; ok is false as well when
@@ -107,12 +151,12 @@ func (d *Directory) liveMember(ctx context.Context, id string) (m sigma.Member, 
 	return m, r, ok && err == nil, err
 }
 
-// memberByEmail returns the member with email from the index or, on a
-// miss, from one GET /v2/members?email= (archived and inactive included).
+// memberByEmail returns the member with email from the index (re-read
+// when stale) or, on a miss, from one GET /v2/members?email= (archived and
+// inactive included).
 func (d *Directory) memberByEmail(ctx context.Context, email string) (sigma.Member, bool, error) {
-	if m, ok := d.idx.memberByEmail(email); ok {
-		d.m.lookups.WithLabelValues("user", "hit").Inc()
-		return m, true, nil
+	if m, ok, err := d.indexedMemberByEmail(ctx, email); err != nil || ok {
+		return m, ok, err
 	}
 	m, ok, err := d.client.FindMemberByEmail(ctx, strings.TrimSpace(email))
 	if err != nil {
@@ -208,8 +252,11 @@ func (d *Directory) lookupByEmail(ctx context.Context, email string) (directory.
 		if m, ok, err = d.memberByEmail(ctx, email); err != nil {
 			return directory.User{}, false, err
 		}
-	} else if m, ok = d.idx.memberByEmail(email); ok {
-		d.m.lookups.WithLabelValues("user", "hit").Inc()
+	} else {
+		var err error
+		if m, ok, err = d.indexedMemberByEmail(ctx, email); err != nil {
+			return directory.User{}, false, err
+		}
 	}
 	if !ok {
 		return directory.User{}, false, nil
