@@ -114,6 +114,7 @@ func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 			DeprovisionOwnerID: p.DeprovisionOwnerID,
 			DryRun:             p.DryRun,
 			ResyncInterval:     p.ResyncInterval.D(),
+			PeerPollInterval:   peerPoll(p.PeerPollInterval.D()),
 		}, a.reg, a.logger.With("path", "rest"))
 		a.background = append(a.background, rd.Start)
 		opts.REST = rd
@@ -182,4 +183,12 @@ func (a *App) restClient() (*sigma.Client, error) {
 		return nil, fmt.Errorf("build sigma client: %w", err)
 	}
 	return client, nil
+}
+
+// peerPoll maps the configuration's "0s = off" to restdir's "negative = off".
+func peerPoll(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

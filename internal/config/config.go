@@ -105,6 +105,10 @@ type Provisioning struct {
 	GroupRules []GroupRule `yaml:"group_rules"`
 	// ResyncInterval is how often the member/team index is reloaded.
 	ResyncInterval Duration `yaml:"resync_interval"`
+	// PeerPollInterval is how often the index reads the shared audit trail
+	// for writes made through other replicas (and marks what they touched
+	// for a fresh read); 0 turns it off (one replica).
+	PeerPollInterval Duration `yaml:"peer_poll_interval"`
 }
 
 // GroupRule says: members of Group get AccountType.
@@ -172,6 +176,7 @@ func Default() Config {
 		Provisioning: Provisioning{
 			UserNameFromEmail: &yes,
 			ResyncInterval:    Duration(5 * time.Minute),
+			PeerPollInterval:  Duration(5 * time.Second),
 		},
 		Tokens: Tokens{CacheTTL: Duration(10 * time.Second)},
 		Audit:  Audit{Retention: Duration(90 * 24 * time.Hour)},
@@ -456,6 +461,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Provisioning.ResyncInterval.D() < time.Second {
 		add("provisioning.resync_interval: must be at least 1s, got %s", c.Provisioning.ResyncInterval.D())
+	}
+	if p := c.Provisioning.PeerPollInterval.D(); p != 0 && (p < 100*time.Millisecond || p > c.Provisioning.ResyncInterval.D()) {
+		add("provisioning.peer_poll_interval: must be 0s (off) or between 100ms and resync_interval, got %s", p)
 	}
 	if c.Tokens.CacheTTL.D() < 0 || c.Tokens.CacheTTL.D() > 5*time.Minute {
 		add("tokens.cache_ttl: must be between 0s and 5m, got %s", c.Tokens.CacheTTL.D())

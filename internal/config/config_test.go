@@ -235,3 +235,16 @@ func TestLoadForStoreNeedsOnlyTheStore(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+func TestPeerPollInterval(t *testing.T) {
+	p := writeFile(t, "provisioning: {peer_poll_interval: 10ms}\n")
+	_, err := Load(p, env(restEnv))
+	want := "invalid configuration:\n  - provisioning.peer_poll_interval: must be 0s (off) or between 100ms and resync_interval, got 10ms"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	p = writeFile(t, "provisioning: {peer_poll_interval: 0s}\n")
+	if cfg, err := Load(p, env(restEnv)); err != nil || cfg.Provisioning.PeerPollInterval != 0 {
+		t.Errorf("0s (off): %v, %v", cfg.Provisioning.PeerPollInterval, err)
+	}
+}
