@@ -30,7 +30,6 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/app"
 	"github.com/scimbridge/scim-bridge/internal/config"
-	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 )
 
@@ -138,11 +137,7 @@ func startDemo(ctx context.Context, o *options) (*sigmafake.Server, func(), erro
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store = "sqlite:" + filepath.Join(dir, "state.db")
 	cfg.Sigma.Mode = o.mode
-	cfg.Sigma.APIURL = fake.URL()
-	cfg.Sigma.ClientID = sigmafake.DefaultClientID
-	cfg.Sigma.ClientSecret = secret.Value(sigmafake.DefaultClientSecret)
-	cfg.Sigma.SCIMURL = fake.SCIMURL()
-	cfg.Sigma.SCIMToken = secret.Value(sigmafake.DefaultSCIMToken)
+	app.PointAtEmulator(&cfg, fake)
 	cfg.Sigma.RequestsPerSecond = 1000
 	cfg.Sigma.MaxConcurrent = 32
 	cfg.Provisioning.DefaultAccountType = "View"

@@ -67,11 +67,7 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 	if cfg.Sigma.Mode == "" {
 		cfg.Sigma.Mode = config.ModeAuto
 	}
-	cfg.Sigma.SCIMURL = fake.SCIMURL()
-	cfg.Sigma.SCIMToken = secret.Value(sigmafake.DefaultSCIMToken)
-	cfg.Sigma.APIURL = fake.URL()
-	cfg.Sigma.ClientID = sigmafake.DefaultClientID
-	cfg.Sigma.ClientSecret = secret.Value(sigmafake.DefaultClientSecret)
+	PointAtEmulator(&cfg, fake)
 	cfg.Sigma.AccountTypeAliases = map[string]string{"Viewer": "View", "Creator": "Pro"}
 	cfg.Provisioning.DefaultAccountType = "View"
 	if err := cfg.Validate(); err != nil {
@@ -142,4 +138,15 @@ func (a *App) WaitReady(ctx context.Context, timeout time.Duration) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// PointAtEmulator configures both Sigma paths of cfg (REST host and
+// credentials, SCIM URL and token) for the emulator fake started with its
+// default credentials. The mode is left to the caller.
+func PointAtEmulator(cfg *config.Config, fake *sigmafake.Server) {
+	cfg.Sigma.APIURL = fake.URL()
+	cfg.Sigma.ClientID = sigmafake.DefaultClientID
+	cfg.Sigma.ClientSecret = secret.Value(sigmafake.DefaultClientSecret)
+	cfg.Sigma.SCIMURL = fake.SCIMURL()
+	cfg.Sigma.SCIMToken = secret.Value(sigmafake.DefaultSCIMToken)
 }

@@ -130,11 +130,7 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 	}
 	defer fake.Close()
 	cfg := testConfig(t)
-	cfg.Sigma.APIURL = fake.URL()
-	cfg.Sigma.ClientID = sigmafake.DefaultClientID
-	cfg.Sigma.ClientSecret = sigmafake.DefaultClientSecret
-	cfg.Sigma.SCIMURL = fake.SCIMURL()
-	cfg.Sigma.SCIMToken = sigmafake.DefaultSCIMToken
+	PointAtEmulator(&cfg, fake)
 	var out bytes.Buffer
 	if err := Check(t.Context(), cfg, &out); err != nil {
 		t.Fatalf("Check: %v\n%s", err, out.String())

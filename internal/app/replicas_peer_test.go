@@ -22,21 +22,7 @@ func TestReplicaFilterAnswersFollowPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	replica := func() *App {
-		cfg := testConfig(t)
-		cfg.Store = dsn
-		cfg.Sigma.Mode = config.ModeREST
-		cfg.Sigma.APIURL = fake.URL()
-		cfg.Sigma.ClientID = sigmafake.DefaultClientID
-		cfg.Sigma.ClientSecret = sigmafake.DefaultClientSecret
-		cfg.Sigma.RequestsPerSecond = 1000
-		a, _ := startApp(t, cfg)
-		if err := a.WaitReady(t.Context(), 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	a, b := replica(), replica()
+	a, b := startReplica(t, fake, dsn, config.ModeREST), startReplica(t, fake, dsn, config.ModeREST)
 	token, _, err := a.Tokens().Create(t.Context(), "okta", 0)
 	if err != nil {
 		t.Fatal(err)

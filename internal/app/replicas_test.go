@@ -30,23 +30,7 @@ func testTwoReplicas(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	replica := func() *App {
-		cfg := testConfig(t)
-		cfg.Store = dsn
-		cfg.Sigma.Mode = mode
-		cfg.Sigma.APIURL = fake.URL()
-		cfg.Sigma.ClientID = sigmafake.DefaultClientID
-		cfg.Sigma.ClientSecret = sigmafake.DefaultClientSecret
-		cfg.Sigma.SCIMURL = fake.SCIMURL()
-		cfg.Sigma.SCIMToken = sigmafake.DefaultSCIMToken
-		cfg.Sigma.RequestsPerSecond = 1000
-		a, _ := startApp(t, cfg)
-		if err := a.WaitReady(t.Context(), 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	a, b := replica(), replica()
+	a, b := startReplica(t, fake, dsn, mode), startReplica(t, fake, dsn, mode)
 	token, _, err := a.Tokens().Create(t.Context(), "okta", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -145,4 +129,20 @@ func testTwoReplicas(t *testing.T, mode string) {
 	if got := len(fake.Members()) - before; got != 4 {
 		t.Errorf("emulator gained %d members, want 4", got)
 	}
+}
+
+// startReplica starts one bridge on the shared store dsn and the emulator
+// fake, in mode, and waits until it is ready.
+func startReplica(t *testing.T, fake *sigmafake.Server, dsn, mode string) *App {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Store = dsn
+	cfg.Sigma.Mode = mode
+	PointAtEmulator(&cfg, fake)
+	cfg.Sigma.RequestsPerSecond = 1000
+	a, _ := startApp(t, cfg)
+	if err := a.WaitReady(t.Context(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
