@@ -110,7 +110,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (a *App, err er
 	mux := http.NewServeMux()
 	mux.Handle(SCIMPrefix+"/", http.StripPrefix(SCIMPrefix, scimHandler))
 	mux.Handle(SCIMPrefix, http.StripPrefix(SCIMPrefix, scimHandler))
-	a.scimSrv = a.newServer(maxBytes(cfg.HTTP.MaxBodyBytes, mux))
+	// The SCIM server enforces http.max_body_bytes itself, inside its
+	// request-id, logging and metrics middleware and with a SCIM error
+	// (scimType, what to do); the admin listener gets the plain cap.
+	a.scimSrv = a.newServer(mux)
 	a.adminSrv = a.newServer(maxBytes(cfg.HTTP.MaxBodyBytes, a.adminHandler()))
 	return a, nil
 }
@@ -127,14 +130,11 @@ func (a *App) newServer(h http.Handler) *http.Server {
 	}
 }
 
-// maxBytes caps every request body; handlers reading past it get an error
-// and answer 413.
+// maxBytes caps every request body of the admin listener.
 func maxBytes(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
-			w.Header().Set("Content-Type", "application/scim+json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			fmt.Fprintf(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"request body is larger than the limit of %d bytes"}`, n)
+			http.Error(w, fmt.Sprintf("request body is larger than the limit of %d bytes", n), http.StatusRequestEntityTooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, n)
