@@ -51,3 +51,28 @@ func BenchmarkVerifyUnknownWellFormed(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkBlockedAddress is a brute-force run from one address after its
+// burst is spent: distinct well-formed tokens, as a guessing attacker
+// sends. It reports the store lookups each refused request costs.
+func BenchmarkBlockedAddress(b *testing.B) {
+	st := &counting{Store: openSQLite(b)}
+	svc, _, _ := newService(b, st, nil, Options{FailureBurst: 1, NegativeCacheTTL: -1})
+	h := svc.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	reqs := make([]*http.Request, 1024)
+	for i := range reqs {
+		secret, _, _, _ := newSecret(DefaultPrefix)
+		reqs[i] = httptest.NewRequest(http.MethodGet, "/scim/v2/Users", nil)
+		reqs[i].RemoteAddr = "198.51.100.9:4444"
+		reqs[i].Header.Set("Authorization", "Bearer "+secret)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), reqs[0]) // spends the burst
+	before := st.byHash.Load()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), reqs[i%len(reqs)])
+		i++
+	}
+	b.ReportMetric(float64(st.byHash.Load()-before)/float64(i), "lookups/op")
+}

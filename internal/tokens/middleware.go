@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 type ctxKey struct{}
@@ -35,15 +36,29 @@ const ScimErrorSchema = "urn:ietf:params:scim:api:messages:2.0:Error"
 // a WWW-Authenticate challenge; it never echoes the token.
 //
 // Failed authentications are counted per client address; once an address
-// has spent Options.FailureBurst failures, its failing requests get 429 with
-// Retry-After until the bucket refills. A request with a valid token is
-// always served, whatever its address did before. If the store cannot be
-// reached for a token not in the cache, the answer is 503.
+// has spent Options.FailureBurst failures, its requests get 429 with
+// Retry-After until the bucket refills, and they are refused before any
+// token is looked up, so a brute-force run costs the store nothing. The
+// one exception is a token this process has already verified: it is
+// checked as usual (from the cache, or with one store read once the cache
+// entry is stale), so an IdP that shares its address with a failing client
+// keeps being served. If the store cannot be reached for a token not in
+// the cache, the answer is 503.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, err := s.authenticate(r)
+		addr := clientAddr(r, s.opts.TrustForwardedFor)
+		name, err := s.authenticate(r, addr)
 		if err == nil {
 			next.ServeHTTP(w, r.WithContext(WithName(r.Context(), name)))
+			return
+		}
+		var le *limitedError
+		if errors.As(err, &le) {
+			s.m.limited.Inc()
+			secs := max(1, int(math.Ceil(le.wait.Seconds())))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeSCIMError(w, http.StatusTooManyRequests,
+				fmt.Sprintf("too many failed authentications from this address; retry after %d seconds with a valid bearer token", secs))
 			return
 		}
 		var ae *AuthError
@@ -53,17 +68,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			writeSCIMError(w, http.StatusServiceUnavailable, "the bridge cannot check bearer tokens right now (token store unavailable); retry later")
 			return
 		}
-		addr := clientAddr(r, s.opts.TrustForwardedFor)
-		now := s.now()
-		if wait, blocked := s.lim.blocked(addr, now); blocked {
-			s.m.limited.Inc()
-			secs := max(1, int(math.Ceil(wait.Seconds())))
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeSCIMError(w, http.StatusTooManyRequests,
-				fmt.Sprintf("too many failed authentications from this address; retry after %d seconds with a valid bearer token", secs))
-			return
-		}
-		if s.lim.fail(addr, now) {
+		if s.lim.fail(addr, s.now()) {
 			s.log.Warn("failed authentications from one address over the limit; answering 429 until it slows down",
 				"addr", addr, "last_reason", string(ae.Reason))
 		} else {
@@ -79,9 +84,21 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate returns the name of the token r carries, or why not.
-func (s *Service) authenticate(r *http.Request) (string, error) {
+// limitedError refuses a request from an address that has spent its
+// failures; wait is how long until it may fail once more.
+type limitedError struct{ wait time.Duration }
+
+func (e *limitedError) Error() string { return "authenticate: too many failures from this address" }
+
+// authenticate returns the name of the token r carries, or why not. The
+// limiter is asked first: a blocked address gets *limitedError without its
+// token being looked up, unless the token is one this process has already
+// verified (see Middleware).
+func (s *Service) authenticate(r *http.Request, addr string) (string, error) {
 	bearer, aerr := bearerFrom(r)
+	if wait, blocked := s.lim.blocked(addr, s.now()); blocked && (aerr != nil || !s.knownGood(bearer)) {
+		return "", &limitedError{wait: wait}
+	}
 	if aerr != nil {
 		s.m.failures.WithLabelValues(string(aerr.Reason)).Inc()
 		return "", aerr
