@@ -7,6 +7,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
 // BenchmarkIterate100kMembers iterates an org of 100,000 members and fails
@@ -17,7 +18,7 @@ import (
 // pages in flight on both sides plus garbage not yet collected).
 func BenchmarkIterate100kMembers(b *testing.B) {
 	const members = 100_000
-	srv := startFake(b, sigmafake.Options{Members: members, Seed: 99, TokenRatePerSecond: -1})
+	srv := sigmatest.StartFake(b, sigmafake.Options{Members: members, Seed: 99, TokenRatePerSecond: -1})
 	e := newEnv(b, srv, func(c *sigma.Config) { c.RequestsPerSecond = 1e6 })
 	ctx := ctxT(b)
 	if err := e.c.Ping(ctx); err != nil {

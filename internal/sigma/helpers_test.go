@@ -18,6 +18,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
 // AssertNoSecret fails t when secretText occurs in any of things: errors
@@ -41,8 +42,6 @@ func AssertNoSecret(t testing.TB, secretText string, things ...any) {
 			s = string(v)
 		case *bytes.Buffer:
 			s = v.String()
-		case *syncBuffer:
-			s = v.String()
 		case fmt.Stringer:
 			s = v.String()
 		default:
@@ -54,42 +53,13 @@ func AssertNoSecret(t testing.TB, secretText string, things ...any) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startFake starts an emulated org and closes it with the test.
-func startFake(t testing.TB, opts sigmafake.Options) *sigmafake.Server {
-	t.Helper()
-	srv, err := sigmafake.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
-}
-
 // env is a client wired to an emulator, with its registry, log and the
 // backoff delays it asked for (never actually slept).
 type env struct {
 	srv    *sigmafake.Server
 	c      *sigma.Client
 	reg    *prometheus.Registry
-	log    *syncBuffer
+	log    *sigmatest.LogBuffer
 	mu     sync.Mutex
 	sleeps []time.Duration
 }
@@ -104,14 +74,14 @@ func (e *env) slept() []time.Duration {
 // the Config first.
 func newEnv(t testing.TB, srv *sigmafake.Server, mutate func(*sigma.Config)) *env {
 	t.Helper()
-	e := &env{srv: srv, reg: prometheus.NewRegistry(), log: &syncBuffer{}}
+	e := &env{srv: srv, reg: prometheus.NewRegistry(), log: &sigmatest.LogBuffer{}}
 	cfg := sigma.Config{
 		BaseURL:           srv.URL(),
 		ClientID:          sigmafake.DefaultClientID,
 		ClientSecret:      secret.NewStatic(sigmafake.DefaultClientSecret),
 		RequestsPerSecond: 1000,
 		MaxRetries:        6,
-		Logger:            slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:            e.log.Logger(slog.LevelDebug),
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -17,6 +17,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
 // fakeClock is a movable clock for the emulator.
@@ -43,7 +44,7 @@ func collectMembers(t *testing.T, c *sigma.Client, opts sigma.ListMembersOptions
 }
 
 func TestMembersPaginatesWithLimitAndPageCursor(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 250, Seed: 1})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 250, Seed: 1})
 	e := newEnv(t, srv, nil)
 
 	got := collectMembers(t, e.c, sigma.ListMembersOptions{Limit: 100})
@@ -97,7 +98,7 @@ func TestMembersPaginatesWithLimitAndPageCursor(t *testing.T) {
 }
 
 func TestMembersDefaultLimitAndFilters(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 5, Seed: 2})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 5, Seed: 2})
 	arch := srv.AddMember(sigmafake.Member{Email: "gone@example.com", FirstName: "G", LastName: "One", IsArchived: true})
 	inact := srv.AddMember(sigmafake.Member{Email: "idle@example.com", FirstName: "I", LastName: "Dle", IsInactive: true})
 	e := newEnv(t, srv, nil)
@@ -131,7 +132,7 @@ func TestMembersDefaultLimitAndFilters(t *testing.T) {
 }
 
 func TestMemberLifecycle(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 3, Teams: 2, Seed: 3})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 3, Teams: 2, Seed: 3})
 	e := newEnv(t, srv, nil)
 	ctx := ctxT(t)
 	team := srv.Teams()[0]
@@ -219,7 +220,7 @@ func TestMemberLifecycle(t *testing.T) {
 }
 
 func TestTeamLifecycleAndBatchedMembership(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 260, Teams: 3, Seed: 4})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 260, Teams: 3, Seed: 4})
 	e := newEnv(t, srv, nil)
 	ctx := ctxT(t)
 	ids := make([]string, 0, 250)
@@ -305,7 +306,7 @@ func TestTeamLifecycleAndBatchedMembership(t *testing.T) {
 
 func TestTokenExpiringMidIteration(t *testing.T) {
 	clock := newFakeClock()
-	srv := startFake(t, sigmafake.Options{Members: 350, TokenTTL: time.Hour, Now: clock.Now, Seed: 5})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 350, TokenTTL: time.Hour, Now: clock.Now, Seed: 5})
 	e := newEnv(t, srv, nil)
 
 	n := 0
@@ -330,7 +331,7 @@ func TestTokenExpiringMidIteration(t *testing.T) {
 }
 
 func TestUnauthorizedReauthenticatesExactlyOnce(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2, Seed: 6})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 2, Seed: 6})
 	e := newEnv(t, srv, nil)
 	ctx := ctxT(t)
 	id := srv.Members()[1].MemberID
@@ -356,7 +357,7 @@ func TestUnauthorizedReauthenticatesExactlyOnce(t *testing.T) {
 }
 
 func TestConcurrentCallersShareOneTokenRequest(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 3, Seed: 7})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 3, Seed: 7})
 	e := newEnv(t, srv, func(c *sigma.Config) { c.MaxConcurrent = 50 })
 	srv.SetFault("/v2/auth/token", sigmafake.Fault{Latency: 1, LatencyDuration: 100 * time.Millisecond})
 	id := srv.Members()[1].MemberID
@@ -388,7 +389,7 @@ func TestConcurrentCallersShareOneTokenRequest(t *testing.T) {
 }
 
 func TestConcurrentCallersAfterRevocationShareOneReauth(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 3, Seed: 8})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 3, Seed: 8})
 	e := newEnv(t, srv, func(c *sigma.Config) { c.MaxConcurrent = 50 })
 	ctx := ctxT(t)
 	if err := e.c.Ping(ctx); err != nil {
@@ -426,7 +427,7 @@ func TestRetriesRateLimitedWithoutBodyAndServerErrors(t *testing.T) {
 		{"500", sigmafake.Fault{Status500: 1}, 500, sigma.ReasonServer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startFake(t, sigmafake.Options{Members: 120, Seed: 9, TokenRatePerSecond: -1})
+			srv := sigmatest.StartFake(t, sigmafake.Options{Members: 120, Seed: 9, TokenRatePerSecond: -1})
 			e := newEnv(t, srv, func(c *sigma.Config) { c.MaxRetries = 3 })
 			ctx := ctxT(t)
 			if err := e.c.Ping(ctx); err != nil {
@@ -478,7 +479,7 @@ func retryAfterFront(t *testing.T, srv *sigmafake.Server, path string, n int, re
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2, Seed: 10, TokenRatePerSecond: -1})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 2, Seed: 10, TokenRatePerSecond: -1})
 	front := retryAfterFront(t, srv, "/v2/accountTypes", 2, "7")
 	e := newEnv(t, srv, func(c *sigma.Config) { c.BaseURL = front })
 	if _, err := e.c.AccountTypes(ctxT(t)); err != nil {
@@ -503,7 +504,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestAmbiguousCreateEndsWithExactlyOneMember(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2, Seed: 11})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 2, Seed: 11})
 	e := newEnv(t, srv, func(c *sigma.Config) { c.MaxRetries = 12 })
 	ctx := ctxT(t)
 	if err := e.c.Ping(ctx); err != nil {
@@ -547,7 +548,7 @@ func TestAmbiguousCreateEndsWithExactlyOneMember(t *testing.T) {
 }
 
 func TestBadSecretFailsWithoutLeaking(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 1, Seed: 12})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 1, Seed: 12})
 	const bad = "wrong-secret-value-123"
 	e := newEnv(t, srv, func(c *sigma.Config) { c.ClientSecret = secret.NewStatic(bad) })
 	err := e.c.Ping(ctxT(t))
@@ -567,7 +568,7 @@ func TestBadSecretFailsWithoutLeaking(t *testing.T) {
 }
 
 func TestClientSecretRotatedThroughItsFile(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2, Seed: 13})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 2, Seed: 13})
 	path := filepath.Join(t.TempDir(), "client-secret")
 	if err := os.WriteFile(path, []byte(sigmafake.DefaultClientSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -612,7 +613,7 @@ func TestAccountTypesResolveAliasesAndListValidNames(t *testing.T) {
 	for i := range 1100 {
 		types = append(types, "Custom "+strings.Repeat("x", 1+i%3)+string(rune('A'+i%26))+itoa(i))
 	}
-	srv := startFake(t, sigmafake.Options{AccountTypes: types, Seed: 14})
+	srv := sigmatest.StartFake(t, sigmafake.Options{AccountTypes: types, Seed: 14})
 	e := newEnv(t, srv, func(c *sigma.Config) {
 		c.AccountTypeAliases = map[string]string{"Viewer": "View", "creator": "analyst creator"}
 	})
@@ -666,7 +667,7 @@ func TestAccountTypesResolveAliasesAndListValidNames(t *testing.T) {
 }
 
 func TestAccountTypeCacheExpiresAndRechecksOnMiss(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Seed: 15})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Seed: 15})
 	e := newEnv(t, srv, func(c *sigma.Config) { c.AccountTypeTTL = time.Minute })
 	clock := newFakeClock()
 	sigma.SetClock(e.c, clock.Now)
@@ -695,7 +696,7 @@ func TestAccountTypeCacheExpiresAndRechecksOnMiss(t *testing.T) {
 }
 
 func TestPacingRespectsContextDeadline(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2, Seed: 16, TokenRatePerSecond: -1})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 2, Seed: 16, TokenRatePerSecond: -1})
 	id := srv.Members()[1].MemberID
 
 	t.Run("rate", func(t *testing.T) {
@@ -778,7 +779,7 @@ func TestTransportFailureNamesEndpointWithoutQuery(t *testing.T) {
 }
 
 func TestMetricsArePreCreated(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Seed: 18})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Seed: 18})
 	e := newEnv(t, srv, nil)
 	for _, reason := range []string{"ok", "auth", "rate_limited", "client", "server", "transport"} {
 		// present at zero before any call
@@ -814,7 +815,7 @@ func itoa(i int) string {
 }
 
 func TestAmbiguousCreateWithoutRetriesStillReportsTheCreatedMember(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 1, Seed: 19})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 1, Seed: 19})
 	var posts atomic.Int32
 	front := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/v2/members" {

@@ -16,14 +16,15 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
-func newSCIM(t *testing.T, srv *sigmafake.Server, tok secret.Source, log *syncBuffer) (*sigma.SCIMClient, *prometheus.Registry) {
+func newSCIM(t *testing.T, srv *sigmafake.Server, tok secret.Source, log *sigmatest.LogBuffer) (*sigma.SCIMClient, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	c, err := sigma.NewSCIMClient(sigma.SCIMConfig{
 		BaseURL: srv.SCIMURL(), Token: tok, MaxRetries: 8, RequestsPerSecond: 1000,
-		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: log.Logger(slog.LevelDebug),
 	}, reg)
 	if err != nil {
 		t.Fatal(err)
@@ -45,8 +46,8 @@ func user(email, userType string) sigma.SCIMResource {
 }
 
 func TestSCIMUsersAndGroupsCRUD(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 3, Seed: 21})
-	log := &syncBuffer{}
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 3, Seed: 21})
+	log := &sigmatest.LogBuffer{}
 	c, reg := newSCIM(t, srv, secret.NewStatic(sigmafake.DefaultSCIMToken), log)
 	ctx := ctxT(t)
 	if err := c.Ping(ctx); err != nil {
@@ -149,14 +150,14 @@ func TestSCIMUsersAndGroupsCRUD(t *testing.T) {
 }
 
 func TestSCIMTokenRereadOnceAfter401(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2, Seed: 22})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 2, Seed: 22})
 	path := filepath.Join(t.TempDir(), "scim-token")
 	if err := os.WriteFile(path, []byte(sigmafake.DefaultSCIMToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	src := secret.NewFile(path)
 	src.CheckEvery = time.Hour // only the Refresh after a 401 can see the new file
-	log := &syncBuffer{}
+	log := &sigmatest.LogBuffer{}
 	c, _ := newSCIM(t, srv, src, log)
 	ctx := ctxT(t)
 	id := srv.Members()[1].MemberID
@@ -192,8 +193,8 @@ func TestSCIMTokenRereadOnceAfter401(t *testing.T) {
 }
 
 func TestSCIMAmbiguousCreateIsResolvedByUserName(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 1, Seed: 23})
-	c, _ := newSCIM(t, srv, secret.NewStatic(sigmafake.DefaultSCIMToken), &syncBuffer{})
+	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 1, Seed: 23})
+	c, _ := newSCIM(t, srv, secret.NewStatic(sigmafake.DefaultSCIMToken), &sigmatest.LogBuffer{})
 	ctx := ctxT(t)
 	srv.SetFault("/scim/v2/Users", sigmafake.Fault{Ambiguous: 0.5, Status500: 0.2})
 	for i := range 10 {

@@ -34,6 +34,10 @@ type Harness struct {
 	// directory has sent upstream so far. The suite uses it to check that
 	// rejected and no-op requests write nothing.
 	UpstreamWrites func() int
+	// UpstreamCalls, when not nil, returns how many requests (reads
+	// included, token requests left out) the directory has sent upstream
+	// so far. The suite uses it to check answers that need no call.
+	UpstreamCalls func() int
 }
 
 func (h Harness) writes() int {
@@ -995,13 +999,26 @@ func testUserIdPUserName(t *testing.T, h Harness, ctx context.Context) {
 	sameUser(t, "lookup by IdP userName", found[0], created)
 	wantAlias(t, "lookup by IdP userName", found[0], "JRoe")
 
-	// Changing it (case included) is a change; the old one is gone.
+	// A value without "@" is no Sigma email: answered without a call.
+	if h.UpstreamCalls != nil {
+		calls := h.UpstreamCalls()
+		lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, "3f0c6b1e-5a4e-4c8e-9e55-0f1c1d2e3f40")
+		lookupUserIDs(t, ctx, h.Dir, directory.AttrEmail, "jroe")
+		if n := h.UpstreamCalls() - calls; n != 0 {
+			t.Errorf("lookups of values without @ cost %d upstream calls, want none", n)
+		}
+	}
+
+	// Changing it (case included) is a change, kept in the store alone
+	// (nothing is written upstream); the old one is gone.
 	prev := created
 	created.IdPUserName = "jane.r"
+	before := h.writes()
 	changed, err := h.Dir.ReplaceUser(ctx, created)
 	if err != nil {
 		t.Fatalf("ReplaceUser(new IdP userName): %v", err)
 	}
+	wantWrites(t, h, "ReplaceUser changing only the IdP userName", before)
 	wantAlias(t, "replace", changed, "jane.r")
 	if changed.Version == prev.Version {
 		t.Error("replace: Version unchanged after the IdP userName changed")
@@ -1021,7 +1038,7 @@ func testUserIdPUserName(t *testing.T, h Harness, ctx context.Context) {
 	wantAlias(t, "replace with another case", recased, "Jane.R")
 
 	// An unchanged replace writes nothing; an empty one clears it.
-	before := h.writes()
+	before = h.writes()
 	same, err := h.Dir.ReplaceUser(ctx, recased)
 	if err != nil {
 		t.Fatalf("no-op ReplaceUser: %v", err)

@@ -2,12 +2,12 @@ package modes_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 
 	"github.com/scimbridge/scim-bridge/internal/directory/directorytest"
 	"github.com/scimbridge/scim-bridge/internal/sigma/modes"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
 // TestConformance runs the Directory conformance suite through the
@@ -27,17 +27,10 @@ func TestConformance(t *testing.T) {
 				}
 				e.srv.ResetRequests()
 				return directorytest.Harness{
-					Dir:          e.sel,
-					AccountTypes: []string{"Pro", "Analyst Creator"},
-					UpstreamWrites: func() int {
-						n := 0
-						for _, r := range e.srv.Requests() {
-							if r.Method != http.MethodGet && r.Path != "/v2/auth/token" {
-								n++
-							}
-						}
-						return n
-					},
+					Dir:            e.sel,
+					AccountTypes:   []string{"Pro", "Analyst Creator"},
+					UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
+					UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
 				}
 			})
 		})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,14 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
-	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/modes"
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/scimdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 	"github.com/scimbridge/scim-bridge/internal/store"
-	"github.com/scimbridge/scim-bridge/internal/store/sqlite"
 )
 
 // env is one emulated org with both paths, one store, and a Selector.
@@ -38,34 +36,10 @@ type env struct {
 
 func newEnv(t *testing.T, mode string, fake sigmafake.Options) *env {
 	t.Helper()
-	fake.TokenRatePerSecond = -1
-	srv, err := sigmafake.Start(fake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bridge.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	rest, err := sigma.NewClient(sigma.Config{
-		BaseURL: srv.URL(), ClientID: sigmafake.DefaultClientID,
-		ClientSecret:      secret.NewStatic(secret.Value(sigmafake.DefaultClientSecret)),
-		RequestsPerSecond: 100000, MaxConcurrent: 32, MaxRetries: 2,
-		RetryBaseDelay: time.Millisecond, RetryMaxDelay: 5 * time.Millisecond,
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := sigma.NewSCIMClient(sigma.SCIMConfig{
-		BaseURL: srv.SCIMURL(), Token: secret.NewStatic(secret.Value(sigmafake.DefaultSCIMToken)),
-		RequestsPerSecond: 100000, MaxConcurrent: 32, MaxRetries: 2,
-		RetryBaseDelay: time.Millisecond, RetryMaxDelay: 5 * time.Millisecond,
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := sigmatest.Fake(t, fake)
+	st := sigmatest.OpenStore(t)
+	rest := sigmatest.REST(t, srv, nil, nil)
+	sc := sigmatest.SCIM(t, srv, nil, nil)
 	e := &env{srv: srv, st: st, rest: rest, reg: prometheus.NewRegistry()}
 	// Warnings go to the test output: a failure then says what went wrong.
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))

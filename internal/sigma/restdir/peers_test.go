@@ -16,6 +16,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
@@ -35,7 +36,7 @@ type replicas struct {
 // schema opened twice.
 func forEachSharedStore(t *testing.T, fake sigmafake.Options, f func(t *testing.T, r replicas)) {
 	run := func(t *testing.T, open func() store.Store) {
-		srv := startFake(t, fake)
+		srv := sigmatest.Fake(t, fake)
 		a, regA := newDir(t, srv, open(), envOpts{})
 		b, regB := newDir(t, srv, open(), envOpts{})
 		srv.ResetRequests()
@@ -74,7 +75,7 @@ func poll(t *testing.T, d *restdir.Directory) {
 
 func lookupOne(t *testing.T, d *restdir.Directory, userName string) directory.User {
 	t.Helper()
-	us, err := d.LookupUsers(ctxWithActor(t), directory.AttrUserName, userName)
+	us, err := d.LookupUsers(sigmatest.ActorCtx(), directory.AttrUserName, userName)
 	if err != nil || len(us) != 1 {
 		t.Fatalf("LookupUsers(%s) = %+v, %v; want one user", userName, us, err)
 	}
@@ -89,7 +90,7 @@ func groupHas(g directory.Group, id string) bool {
 // answers after one PollPeers, re-reading only what is read, once.
 func TestPeerWritesReachIndexHits(t *testing.T) {
 	forEachSharedStore(t, sigmafake.Options{Members: 4, Teams: 1}, func(t *testing.T, r replicas) {
-		ctx := ctxWithActor(t)
+		ctx := sigmatest.ActorCtx()
 		a, b, srv := r.a, r.b, r.srv
 		u := mustCreate(t, ctx, a, "peer@example.org")
 		g, err := a.CreateGroup(ctx, directory.Group{DisplayName: "Peers", Members: []directory.Ref{{ID: u.ID}}})
@@ -108,14 +109,14 @@ func TestPeerWritesReachIndexHits(t *testing.T) {
 			t.Fatal("A saw B's deactivation before any poll: the test shows nothing")
 		}
 		poll(t, a)
-		if calls := apiCalls(srv); len(calls) != 0 {
+		if calls := sigmatest.APICalls(srv); len(calls) != 0 {
 			t.Errorf("PollPeers made upstream calls: %q", calls)
 		}
 		got := lookupOne(t, a, "peer@example.org")
 		if got.Active {
 			t.Error("A LookupUsers after PollPeers: Active=true, want false")
 		}
-		if calls := apiCalls(srv); !slices.Equal(calls, []string{"GET /v2/members/" + u.ID}) {
+		if calls := sigmatest.APICalls(srv); !slices.Equal(calls, []string{"GET /v2/members/" + u.ID}) {
 			t.Errorf("A upstream calls = %q, want one GET of the member", calls)
 		}
 		// Refreshed once: the next reads are index hits again, and so is
@@ -126,7 +127,7 @@ func TestPeerWritesReachIndexHits(t *testing.T) {
 		if _, err := a.GetUser(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		if calls := apiCalls(srv); len(calls) != 0 {
+		if calls := sigmatest.APICalls(srv); len(calls) != 0 {
 			t.Errorf("calls after the refresh: %q", calls)
 		}
 		if v := readsCounter(t, r.regA, "user", "refreshed"); v != 1 {
@@ -162,7 +163,7 @@ func TestPeerWritesReachIndexHits(t *testing.T) {
 		if err != nil || len(gs) != 1 || !groupHas(gs[0], u.ID) || gs[0].Version != gg.Version {
 			t.Errorf("A LookupGroups(displayName) = %+v, %v; want the revived member", gs, err)
 		}
-		if calls := apiCalls(srv); !slices.Equal(calls, []string{"GET /v2/members/" + u.ID}) {
+		if calls := sigmatest.APICalls(srv); !slices.Equal(calls, []string{"GET /v2/members/" + u.ID}) {
 			t.Errorf("A upstream calls = %q, want one GET of the member", calls)
 		}
 		if bg, err := b.GetGroup(ctx, g.ID); err != nil || bg.Version != gg.Version {
@@ -183,7 +184,7 @@ func TestPeerWritesReachIndexHits(t *testing.T) {
 		}
 		// The member B created is new to A (marked by B's create): read once
 		// for its email.
-		if calls := apiCalls(srv); !slices.Equal(calls, []string{"GET /v2/teams/" + g.ID, "GET /v2/members/" + v.ID}) {
+		if calls := sigmatest.APICalls(srv); !slices.Equal(calls, []string{"GET /v2/teams/" + g.ID, "GET /v2/members/" + v.ID}) {
 			t.Errorf("A upstream calls = %q, want one GET of the team and one of the new member", calls)
 		}
 		if i := slices.IndexFunc(gg.Members, func(r directory.Ref) bool { return r.ID == v.ID }); i < 0 || gg.Members[i].Display != "peer2@example.org" {
@@ -202,7 +203,7 @@ func TestPeerWritesReachIndexHits(t *testing.T) {
 		if gs, err := a.LookupGroups(ctx, directory.AttrDisplayName, "peers renamed"); err != nil || len(gs) != 1 || gs[0].ID != g.ID {
 			t.Errorf("A LookupGroups(new name) = %+v, %v", gs, err)
 		}
-		if calls := apiCalls(srv); len(calls) == 0 || calls[0] != "GET /v2/teams/"+g.ID {
+		if calls := sigmatest.APICalls(srv); len(calls) == 0 || calls[0] != "GET /v2/teams/"+g.ID {
 			t.Errorf("A upstream calls = %q, want the team re-read first", calls)
 		}
 	})
@@ -213,7 +214,7 @@ func TestPeerWritesReachIndexHits(t *testing.T) {
 // make no upstream call.
 func TestOwnWritesAreNotStale(t *testing.T) {
 	forEachSharedStore(t, sigmafake.Options{Members: 4, Teams: 1}, func(t *testing.T, r replicas) {
-		ctx := ctxWithActor(t)
+		ctx := sigmatest.ActorCtx()
 		a, b, srv := r.a, r.b, r.srv
 		u := mustCreate(t, ctx, a, "own@example.org")
 		g, err := a.CreateGroup(ctx, directory.Group{DisplayName: "Own", Members: []directory.Ref{{ID: u.ID}}})
@@ -247,7 +248,7 @@ func TestOwnWritesAreNotStale(t *testing.T) {
 		if _, err := a.LookupGroups(ctx, directory.AttrDisplayName, "Own"); err != nil {
 			t.Fatal(err)
 		}
-		if calls := apiCalls(srv); len(calls) != 0 {
+		if calls := sigmatest.APICalls(srv); len(calls) != 0 {
 			t.Errorf("upstream calls after A polled its own writes: %q", calls)
 		}
 		if v := testutil.ToFloat64(counter(t, r.regA, "scim_bridge_sigma_index_peer_polls_total", "ok")); v != 1 {
@@ -260,7 +261,7 @@ func TestOwnWritesAreNotStale(t *testing.T) {
 // have left entries out, so the whole index is reloaded instead.
 func TestFullPeerPageReloads(t *testing.T) {
 	forEachSharedStore(t, sigmafake.Options{Members: 4, Teams: 1}, func(t *testing.T, r replicas) {
-		ctx := ctxWithActor(t)
+		ctx := sigmatest.ActorCtx()
 		a, b, srv := r.a, r.b, r.srv
 		restdir.SetPeerPageSize(a, 3)
 		var users []directory.User
@@ -282,8 +283,8 @@ func TestFullPeerPageReloads(t *testing.T) {
 		if v := testutil.ToFloat64(counter(t, r.regA, "scim_bridge_sigma_index_resyncs_total", "ok")); v != 2 {
 			t.Errorf("ok resyncs = %v, want 2 (the first load and the poll's)", v)
 		}
-		if !slices.ContainsFunc(apiCalls(srv), func(c string) bool { return strings.HasPrefix(c, http.MethodGet+" /v2/members?") }) {
-			t.Errorf("no member listing among %q", apiCalls(srv))
+		if !slices.ContainsFunc(sigmatest.APICalls(srv), func(c string) bool { return strings.HasPrefix(c, http.MethodGet+" /v2/members?") }) {
+			t.Errorf("no member listing among %q", sigmatest.APICalls(srv))
 		}
 		srv.ResetRequests()
 		for _, u := range users {
@@ -291,7 +292,7 @@ func TestFullPeerPageReloads(t *testing.T) {
 				t.Errorf("%s still active on A after the reload", u.UserName)
 			}
 		}
-		if calls := apiCalls(srv); len(calls) != 0 {
+		if calls := sigmatest.APICalls(srv); len(calls) != 0 {
 			t.Errorf("reads after the reload made calls: %q", calls)
 		}
 	})
@@ -325,7 +326,7 @@ func readsCounter(t *testing.T, reg *prometheus.Registry, kind, result string) f
 // TestStartPollsPeers: Start polls the trail on its own, while this
 // replica writes too (run under -race).
 func TestStartPollsPeers(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 4, Teams: 1})
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 4, Teams: 1})
 	path := filepath.Join(t.TempDir(), "shared.db")
 	open := func() store.Store {
 		st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
@@ -337,7 +338,7 @@ func TestStartPollsPeers(t *testing.T) {
 	}
 	a := restdir.New(newClient(t, srv, 0), open(), restdir.Options{ResyncInterval: time.Hour, PeerPollInterval: time.Millisecond}, prometheus.NewRegistry(), nil)
 	b, _ := newDir(t, srv, open(), envOpts{})
-	ctx, cancel := context.WithCancel(ctxWithActor(t))
+	ctx, cancel := context.WithCancel(sigmatest.ActorCtx())
 	done := make(chan error, 1)
 	go func() { done <- a.Start(ctx) }()
 	defer func() {

@@ -23,6 +23,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
@@ -43,43 +44,10 @@ type envOpts struct {
 	maxRetries int
 }
 
-func startFake(t testing.TB, o sigmafake.Options) *sigmafake.Server {
-	t.Helper()
-	o.TokenRatePerSecond = -1
-	srv, err := sigmafake.Start(o)
-	if err != nil {
-		t.Fatalf("start emulator: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
-}
-
-func openStore(t testing.TB) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bridge.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
-
 func newClient(t testing.TB, srv *sigmafake.Server, maxRetries int) *sigma.Client {
 	t.Helper()
-	c, err := sigma.NewClient(sigma.Config{
-		BaseURL:           srv.URL(),
-		ClientID:          sigmafake.DefaultClientID,
-		ClientSecret:      secret.NewStatic(secret.Value(sigmafake.DefaultClientSecret)),
-		RequestsPerSecond: 100000,
-		MaxConcurrent:     16,
-		MaxRetries:        maxRetries,
-		RetryBaseDelay:    time.Millisecond,
-		RetryMaxDelay:     5 * time.Millisecond,
-	}, nil)
-	if err != nil {
-		t.Fatalf("new sigma client: %v", err)
-	}
-	return c
+	// maxRetries 0 is the client's default, as in production.
+	return sigmatest.REST(t, srv, nil, func(c *sigma.Config) { c.MaxRetries = maxRetries })
 }
 
 // newDir builds a loaded directory over srv and st.
@@ -95,43 +63,11 @@ func newDir(t testing.TB, srv *sigmafake.Server, st store.Store, o envOpts) (*re
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	srv := startFake(t, o.fake)
-	st := openStore(t)
+	srv := sigmatest.Fake(t, o.fake)
+	st := sigmatest.OpenStore(t)
 	d, reg := newDir(t, srv, st, o)
 	srv.ResetRequests()
 	return &env{srv: srv, store: st, dir: d, reg: reg}
-}
-
-// writes counts the requests that change the org.
-func writes(srv *sigmafake.Server) int {
-	n := 0
-	for _, r := range srv.Requests() {
-		if r.Method != http.MethodGet && r.Path != "/v2/auth/token" {
-			n++
-		}
-	}
-	return n
-}
-
-// apiCalls lists the upstream API calls (token requests left out) as
-// "METHOD /path?query".
-func apiCalls(srv *sigmafake.Server) []string {
-	var out []string
-	for _, r := range srv.Requests() {
-		if r.Path == "/v2/auth/token" {
-			continue
-		}
-		s := r.Method + " " + r.Path
-		if len(r.Query) > 0 {
-			s += "?" + r.Query.Encode()
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-func ctxWithActor(t testing.TB) context.Context {
-	return directory.WithActor(context.Background(), directory.Actor{RequestID: "req-1", TokenName: "okta-prod"})
 }
 
 func TestConformance(t *testing.T) {
@@ -140,7 +76,8 @@ func TestConformance(t *testing.T) {
 		return directorytest.Harness{
 			Dir:            e.dir,
 			AccountTypes:   []string{"Pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return writes(e.srv) },
+			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
+			UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
 		}
 	})
 }
@@ -155,12 +92,13 @@ func TestConformancePostgres(t *testing.T) {
 			t.Fatalf("open store: %v", err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		srv := startFake(t, sigmafake.Options{Members: 5, Teams: 2})
+		srv := sigmatest.Fake(t, sigmafake.Options{Members: 5, Teams: 2})
 		d, _ := newDir(t, srv, st, envOpts{})
 		return directorytest.Harness{
 			Dir:            d,
 			AccountTypes:   []string{"Pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return writes(srv) },
+			UpstreamWrites: func() int { return sigmatest.Writes(srv) },
+			UpstreamCalls:  func() int { return len(sigmatest.APICalls(srv)) },
 		}
 	})
 }
@@ -176,7 +114,7 @@ func mustCreate(t *testing.T, ctx context.Context, d directory.Directory, email 
 
 func TestLookupUpstreamCalls(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 30, Teams: 3}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	known := e.srv.Members()[7]
 	u := mustCreate(t, ctx, e.dir, "known@example.org")
 	if _, err := e.dir.ReplaceUser(ctx, directory.User{ID: u.ID, UserName: u.UserName, ExternalID: "ext-known", Active: true}); err != nil {
@@ -263,7 +201,7 @@ func TestLookupUpstreamCalls(t *testing.T) {
 			if n != tc.want {
 				t.Errorf("got %d results, want %d", n, tc.want)
 			}
-			if got := apiCalls(e.srv); !slices.Equal(got, tc.calls) {
+			if got := sigmatest.APICalls(e.srv); !slices.Equal(got, tc.calls) {
 				t.Errorf("upstream calls = %q, want %q", got, tc.calls)
 			}
 		})
@@ -300,10 +238,10 @@ func TestTwoReplicas(t *testing.T) {
 }
 
 func testTwoReplicas(t *testing.T, stA, stB store.Store) {
-	srv := startFake(t, sigmafake.Options{Members: 10, Teams: 2})
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 10, Teams: 2})
 	a, _ := newDir(t, srv, stA, envOpts{})
 	b, _ := newDir(t, srv, stB, envOpts{})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 
 	u, err := a.CreateUser(ctx, directory.User{UserName: "replica@example.org", GivenName: "Re", FamilyName: "Plica", ExternalID: "ext-r", Active: true})
 	if err != nil {
@@ -317,13 +255,13 @@ func testTwoReplicas(t *testing.T, stA, stB store.Store) {
 	if got[0].Version != u.Version {
 		t.Errorf("replica B Version %q, replica A %q", got[0].Version, u.Version)
 	}
-	if n := len(apiCalls(srv)); n != 1 {
-		t.Errorf("replica B made %d upstream calls, want 1: %q", n, apiCalls(srv))
+	if n := len(sigmatest.APICalls(srv)); n != 1 {
+		t.Errorf("replica B made %d upstream calls, want 1: %q", n, sigmatest.APICalls(srv))
 	}
 	// B now answers from its index.
 	srv.ResetRequests()
-	if got, _ := b.LookupUsers(ctx, directory.AttrUserName, "replica@example.org"); len(got) != 1 || len(apiCalls(srv)) != 0 {
-		t.Errorf("second lookup on B: %d results, calls %q", len(got), apiCalls(srv))
+	if got, _ := b.LookupUsers(ctx, directory.AttrUserName, "replica@example.org"); len(got) != 1 || len(sigmatest.APICalls(srv)) != 0 {
+		t.Errorf("second lookup on B: %d results, calls %q", len(got), sigmatest.APICalls(srv))
 	}
 	// externalId lives in the shared store.
 	if got, err := b.LookupUsers(ctx, directory.AttrExternalID, "ext-r"); err != nil || len(got) != 1 {
@@ -365,7 +303,7 @@ func testTwoReplicas(t *testing.T, stA, stB store.Store) {
 	if got[0].Version != ju.Version {
 		t.Errorf("B Version %q, A %q", got[0].Version, ju.Version)
 	}
-	if calls := apiCalls(srv); !slices.Equal(calls, []string{"GET /v2/members/" + ju.ID}) {
+	if calls := sigmatest.APICalls(srv); !slices.Equal(calls, []string{"GET /v2/members/" + ju.ID}) {
 		t.Errorf("B upstream calls = %q, want one GET of the member", calls)
 	}
 	if _, err := b.CreateUser(ctx, directory.User{UserName: "other@example.org", IdPUserName: "JDOE", Active: true}); !errors.Is(err, directory.ErrConflict) {
@@ -438,94 +376,9 @@ func testTwoReplicas(t *testing.T, stA, stB store.Store) {
 // TestIdPUserName: the userName a JumpCloud-style IdP sent (not an email)
 // is kept in the store, returned on every read, found by LookupUsers, part
 // of the Version, unique among live users, and freed by a delete.
-func TestIdPUserName(t *testing.T) {
-	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3}})
-	ctx := ctxWithActor(t)
-	u, err := e.dir.CreateUser(ctx, directory.User{UserName: "kj@example.org", IdPUserName: "KJohnson", ExternalID: "jc-1", Active: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.IdPUserName != "KJohnson" || u.UserName != "kj@example.org" {
-		t.Errorf("create = %+v, want IdPUserName KJohnson, UserName the email", u)
-	}
-	rec, err := e.store.GetResource(ctx, store.KindUser, u.ID)
-	if err != nil || rec.UserName != "KJohnson" || rec.ExternalID != "jc-1" {
-		t.Errorf("store record = %+v, %v; want UserName KJohnson, ExternalID jc-1", rec, err)
-	}
-	for _, q := range []string{"kjohnson", "KJOHNSON", "kj@example.org"} {
-		us, err := e.dir.LookupUsers(ctx, directory.AttrUserName, q)
-		if err != nil || len(us) != 1 || us[0].ID != u.ID || us[0].IdPUserName != "KJohnson" || us[0].Version != u.Version {
-			t.Errorf("LookupUsers(userName %q) = %+v, %v; want %s as created", q, us, err, u.ID)
-		}
-	}
-	if got, err := e.dir.GetUser(ctx, u.ID); err != nil || got.IdPUserName != "KJohnson" || got.Version != u.Version {
-		t.Errorf("GetUser = %+v, %v", got, err)
-	}
-
-	// Taken by a live user: refused before anything is written upstream.
-	e.srv.ResetRequests()
-	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "other@example.org", IdPUserName: "kjohnson", Active: true}); !errors.Is(err, directory.ErrConflict) {
-		t.Errorf("CreateUser with a taken IdP userName: %v, want ErrConflict", err)
-	}
-	if n := writes(e.srv); n != 0 {
-		t.Errorf("refused create wrote %d times upstream", n)
-	}
-	other := mustCreate(t, ctx, e.dir, "other@example.org")
-	other.IdPUserName = "KJOHNSON"
-	e.srv.ResetRequests()
-	if _, err := e.dir.ReplaceUser(ctx, other); !errors.Is(err, directory.ErrConflict) {
-		t.Errorf("ReplaceUser onto a taken IdP userName: %v, want ErrConflict", err)
-	}
-	if n := writes(e.srv); n != 0 {
-		t.Errorf("refused replace wrote %d times upstream", n)
-	}
-
-	// Only the alias changes: nothing upstream, a new Version; a change of
-	// case is kept as the IdP's new spelling.
-	for _, name := range []string{"kjohnson", "k.johnson", ""} {
-		e.srv.ResetRequests()
-		prev := u
-		u.IdPUserName = name
-		if u, err = e.dir.ReplaceUser(ctx, u); err != nil {
-			t.Fatalf("ReplaceUser(IdPUserName %q): %v", name, err)
-		}
-		if n := writes(e.srv); n != 0 {
-			t.Errorf("alias change to %q wrote %d times upstream", name, n)
-		}
-		if u.IdPUserName != name || u.Version == prev.Version {
-			t.Errorf("after alias change to %q: %+v (Version was %s)", name, u, prev.Version)
-		}
-		if got, _ := e.dir.GetUser(ctx, u.ID); got.IdPUserName != name || got.Version != u.Version {
-			t.Errorf("GetUser after alias change to %q = %+v", name, got)
-		}
-	}
-	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "kjohnson"); len(us) != 0 {
-		t.Errorf("cleared alias still found: %+v", us)
-	}
-
-	// Delete frees the alias; a revival with it takes it back.
-	u.IdPUserName = "kjohnson"
-	if u, err = e.dir.ReplaceUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.dir.DeleteUser(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
-	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "kjohnson"); len(us) != 0 {
-		t.Errorf("deleted user found by alias: %+v", us)
-	}
-	revived, err := e.dir.CreateUser(ctx, directory.User{UserName: "kj@example.org", IdPUserName: "kjohnson", Active: true})
-	if err != nil || revived.ID != u.ID || revived.IdPUserName != "kjohnson" {
-		t.Fatalf("revive = %+v, %v", revived, err)
-	}
-	if us, _ := e.dir.LookupUsers(ctx, directory.AttrUserName, "KJohnson"); len(us) != 1 || us[0].ID != u.ID {
-		t.Errorf("revived user by alias = %+v", us)
-	}
-}
-
 func TestDryRunWritesNothing(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 5, Teams: 2}, dir: restdir.Options{DryRun: true}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	existing := e.srv.Members()[2]
 	team := e.srv.Teams()[0]
 
@@ -555,7 +408,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("dry-run CreateUser of an archived member = %+v, %v; want %s active", r, err, gone.MemberID)
 	}
 
-	if n := writes(e.srv); n != 0 {
+	if n := sigmatest.Writes(e.srv); n != 0 {
 		t.Errorf("dry run sent %d writes upstream", n)
 	}
 	if m, _ := e.srv.Member(existing.MemberID); m != existing {
@@ -590,7 +443,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 func TestAuditTrail(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	u := mustCreate(t, ctx, e.dir, "audited@example.org")
 	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "other@example.org", AccountType: "Wizard"}); err == nil {
 		t.Fatal("unknown account type accepted")
@@ -632,10 +485,10 @@ func TestAuditTrail(t *testing.T) {
 }
 
 func TestAmbiguousCreateYieldsOneMember(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 3, Seed: 7})
-	st := openStore(t)
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 3, Seed: 7})
+	st := sigmatest.OpenStore(t)
 	d, _ := newDir(t, srv, st, envOpts{maxRetries: 12})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	srv.ResetRequests()
 	srv.SetFault("/v2/members", sigmafake.Fault{Ambiguous: 0.5})
 	const n = 12
@@ -672,7 +525,7 @@ func TestAmbiguousCreateYieldsOneMember(t *testing.T) {
 
 func TestUpstreamFailures(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 1}, maxRetries: 1})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	known := e.srv.Members()[1]
 	e.srv.SetFault("/v2/", sigmafake.Fault{Status500: 1})
 	check := func(what string, err error) {
@@ -736,8 +589,8 @@ func counter(t *testing.T, reg *prometheus.Registry, name, label string) prometh
 }
 
 func TestReadyAndStart(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 4, Teams: 2})
-	st := openStore(t)
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 4, Teams: 2})
+	st := sigmatest.OpenStore(t)
 	reg := prometheus.NewRegistry()
 	d := restdir.New(newClient(t, srv, 0), st, restdir.Options{ResyncInterval: time.Hour}, reg, nil)
 	err := d.Ready(context.Background())
@@ -774,9 +627,9 @@ scim_bridge_sigma_index_teams 2
 }
 
 func TestFirstLoadFailureIsReported(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2})
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 2})
 	srv.SetFault("/v2/members", sigmafake.Fault{Status500: 1})
-	d := restdir.New(newClient(t, srv, -1), openStore(t), restdir.Options{}, nil, nil)
+	d := restdir.New(newClient(t, srv, -1), sigmatest.OpenStore(t), restdir.Options{}, nil, nil)
 	if err := d.Load(context.Background()); err == nil {
 		t.Fatal("Load succeeded against a failing upstream")
 	}
@@ -788,7 +641,7 @@ func TestFirstLoadFailureIsReported(t *testing.T) {
 
 func TestResyncPicksUpChangesMadeElsewhere(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 1}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	added := e.srv.AddMember(sigmafake.Member{Email: "elsewhere@example.org", FirstName: "Else", LastName: "Where"})
 	team := e.srv.AddTeam(sigmafake.Team{Name: "Made In Sigma", Members: []string{added.MemberID}})
 	if err := e.dir.Load(ctx); err != nil {
@@ -802,14 +655,14 @@ func TestResyncPicksUpChangesMadeElsewhere(t *testing.T) {
 	if len(us[0].Groups) != 1 || us[0].Groups[0].ID != team.TeamID || us[0].Groups[0].Display != "Made In Sigma" {
 		t.Errorf("Groups = %+v", us[0].Groups)
 	}
-	if calls := apiCalls(e.srv); len(calls) != 0 {
+	if calls := sigmatest.APICalls(e.srv); len(calls) != 0 {
 		t.Errorf("upstream calls after resync: %q", calls)
 	}
 }
 
 func TestAccountTypes(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 2}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	// No type and no default: memberType is omitted and Sigma's default applies.
 	u := mustCreate(t, ctx, e.dir, "plain@example.org")
 	if u.AccountType != sigmafake.DefaultAccountType {
@@ -862,7 +715,7 @@ func keys(m map[string]any) []string {
 
 func TestReplaceSendsOnlyChanges(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3}, dir: restdir.Options{}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	owner := e.srv.OwnerID()
 	u := mustCreate(t, ctx, e.dir, "partial@example.org")
 	u.GivenName = "Changed"
@@ -873,7 +726,7 @@ func TestReplaceSendsOnlyChanges(t *testing.T) {
 	if got := keys(lastBody(t, e.srv, http.MethodPatch, "/v2/members/"+u.ID)); !slices.Equal(got, []string{"firstName"}) {
 		t.Errorf("PATCH fields = %q, want [firstName]", got)
 	}
-	if n := writes(e.srv); n != 1 {
+	if n := sigmatest.Writes(e.srv); n != 1 {
 		t.Errorf("%d writes, want 1", n)
 	}
 
@@ -891,7 +744,7 @@ func TestReplaceSendsOnlyChanges(t *testing.T) {
 
 func TestGroupMembershipDeltas(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 2}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	a := mustCreate(t, ctx, e.dir, "a@example.org")
 	b := mustCreate(t, ctx, e.dir, "b@example.org")
 	c := mustCreate(t, ctx, e.dir, "c@example.org")
@@ -943,7 +796,7 @@ func TestGroupMembershipDeltas(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCalls := []string{"GET /v2/teams/" + g.ID, "PATCH /v2/teams/" + g.ID + "/members"}
-	if calls := apiCalls(e.srv); !slices.Equal(calls, wantCalls) {
+	if calls := sigmatest.APICalls(e.srv); !slices.Equal(calls, wantCalls) {
 		t.Errorf("replace calls = %q, want %q", calls, wantCalls)
 	}
 	if body := lastBody(t, e.srv, http.MethodPatch, "/v2/teams/"+g.ID+"/members"); fmt.Sprint(body) != fmt.Sprint(map[string]any{"add": []any{a.ID}}) {
@@ -958,8 +811,8 @@ func TestGroupMembershipDeltas(t *testing.T) {
 // iteration: lookup userName (a miss), create the user, add it to a group.
 // upstream_calls/user counts API requests (token requests left out).
 func BenchmarkOktaOnboarding(b *testing.B) {
-	srv := startFake(b, sigmafake.Options{Members: 200, Teams: 10})
-	st := openStore(b)
+	srv := sigmatest.Fake(b, sigmafake.Options{Members: 200, Teams: 10})
+	st := sigmatest.OpenStore(b)
 	d, _ := newDir(b, srv, st, envOpts{})
 	ctx := context.Background()
 	g, err := d.CreateGroup(ctx, directory.Group{DisplayName: "Onboarded"})
@@ -984,12 +837,12 @@ func BenchmarkOktaOnboarding(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(len(apiCalls(srv)))/float64(i), "upstream_calls/user")
+	b.ReportMetric(float64(len(sigmatest.APICalls(srv)))/float64(i), "upstream_calls/user")
 }
 
 func TestCreateMeetsMembersMadeElsewhere(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 2}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	// Added after the load: the index does not know them.
 	archived := e.srv.AddMember(sigmafake.Member{Email: "gone@example.org", FirstName: "Gone", LastName: "Away", IsArchived: true})
 	e.srv.AddMember(sigmafake.Member{Email: "here@example.org", FirstName: "Still", LastName: "Here"})
@@ -1008,7 +861,7 @@ func TestCreateMeetsMembersMadeElsewhere(t *testing.T) {
 		"PATCH /v2/members/" + archived.MemberID,
 		"PATCH /v2/members/" + archived.MemberID,
 	}
-	if got := apiCalls(e.srv); !slices.Equal(got, want) {
+	if got := sigmatest.APICalls(e.srv); !slices.Equal(got, want) {
 		t.Errorf("upstream calls = %q, want %q", got, want)
 	}
 	if _, err := e.dir.CreateUser(ctx, directory.User{UserName: "here@example.org", Active: true}); !errors.Is(err, directory.ErrConflict) {
@@ -1021,7 +874,7 @@ func TestCreateMeetsMembersMadeElsewhere(t *testing.T) {
 
 func TestWritesDuringResyncAreKept(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 2}})
-	ctx := ctxWithActor(t)
+	ctx := sigmatest.ActorCtx()
 	// Slow down the per-team member listings, the last phase of a load, so
 	// that the create below lands while the load is in flight.
 	e.srv.SetFault("/v2/teams/", sigmafake.Fault{Latency: 1, LatencyDuration: 300 * time.Millisecond})
@@ -1040,13 +893,13 @@ func TestWritesDuringResyncAreKept(t *testing.T) {
 	if err != nil || len(us) != 1 || us[0].ID != u.ID {
 		t.Fatalf("LookupUsers after resync = %v, %v", us, err)
 	}
-	if calls := apiCalls(e.srv); len(calls) != 0 {
+	if calls := sigmatest.APICalls(e.srv); len(calls) != 0 {
 		t.Errorf("the write made during the resync was lost from the index: lookup called %q", calls)
 	}
 }
 
 func TestRejectedCredentialsAreRetryableAndSecretFree(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 2})
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 2})
 	const wrong = "wrong-secret-value-1234"
 	c, err := sigma.NewClient(sigma.Config{
 		BaseURL: srv.URL(), ClientID: sigmafake.DefaultClientID,
@@ -1055,7 +908,7 @@ func TestRejectedCredentialsAreRetryableAndSecretFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := restdir.New(c, openStore(t), restdir.Options{}, nil, nil)
+	d := restdir.New(c, sigmatest.OpenStore(t), restdir.Options{}, nil, nil)
 	_, err = d.LookupUsers(context.Background(), directory.AttrUserName, "x@example.org")
 	var ue *directory.UpstreamError
 	if !errors.As(err, &ue) || !ue.Retryable {
@@ -1072,8 +925,8 @@ func TestRejectedCredentialsAreRetryableAndSecretFree(t *testing.T) {
 // BenchmarkFullLoad measures one full load of an org of 5000 members and
 // 50 teams; upstream_calls/load counts API requests.
 func BenchmarkFullLoad(b *testing.B) {
-	srv := startFake(b, sigmafake.Options{Members: 5000, Teams: 50})
-	d := restdir.New(newClient(b, srv, 0), openStore(b), restdir.Options{}, nil, nil)
+	srv := sigmatest.Fake(b, sigmafake.Options{Members: 5000, Teams: 50})
+	d := restdir.New(newClient(b, srv, 0), sigmatest.OpenStore(b), restdir.Options{}, nil, nil)
 	ctx := context.Background()
 	srv.ResetRequests()
 	n := 0
@@ -1083,13 +936,13 @@ func BenchmarkFullLoad(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64(len(apiCalls(srv)))/float64(n), "upstream_calls/load")
+	b.ReportMetric(float64(len(sigmatest.APICalls(srv)))/float64(n), "upstream_calls/load")
 }
 
 // TestLoadWaitingRespectsContext: a Load waiting behind another (a mode
 // probe's) gives up when its context ends, so Start returns at shutdown.
 func TestLoadWaitingRespectsContext(t *testing.T) {
-	srv := startFake(t, sigmafake.Options{Members: 3})
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 3})
 	arrived := make(chan struct{}, 100)
 	hold := make(chan struct{})
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1112,7 +965,7 @@ func TestLoadWaitingRespectsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := restdir.New(c, openStore(t), restdir.Options{}, nil, nil)
+	d := restdir.New(c, sigmatest.OpenStore(t), restdir.Options{}, nil, nil)
 
 	slowCtx, cancelSlow := context.WithCancel(context.Background())
 	defer cancelSlow()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
 // onboard is what an Okta push costs the directory for one new user:
@@ -28,7 +29,7 @@ func onboard(ctx context.Context, e *env, teamID string, i int) error {
 // on the SCIM path: three per user (filter, POST, PATCH), as on REST.
 func TestOnboardingCost(t *testing.T) {
 	e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 10}})
-	ctx := actorCtx(t)
+	ctx := sigmatest.ActorCtx()
 	g, err := e.dir.CreateGroup(ctx, directory.Group{DisplayName: "Onboarding"})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func TestOnboardingCost(t *testing.T) {
 
 func BenchmarkOnboarding(b *testing.B) {
 	e := newEnv(b, envOpts{fake: sigmafake.Options{Members: 1000}})
-	ctx := actorCtx(b)
+	ctx := sigmatest.ActorCtx()
 	g, err := e.dir.CreateGroup(ctx, directory.Group{DisplayName: "Onboarding"})
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/directory/directorytest"
 	"github.com/scimbridge/scim-bridge/internal/sigma/scimdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
 // TestConformanceSCIMOnly runs the suite with only the SCIM token: account
@@ -20,7 +21,8 @@ func TestConformanceSCIMOnly(t *testing.T) {
 		return directorytest.Harness{
 			Dir:            e.dir,
 			AccountTypes:   []string{"pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return writes(e.srv) },
+			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
+			UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
 		}
 	})
 }
@@ -34,7 +36,8 @@ func TestConformanceWithREST(t *testing.T) {
 		return directorytest.Harness{
 			Dir:            e.dir,
 			AccountTypes:   []string{"Pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return writes(e.srv) },
+			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
+			UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
 		}
 	})
 }
