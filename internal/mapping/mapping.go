@@ -222,14 +222,14 @@ func UserFromSCIM(m map[string]any, opts UserOptions) (directory.User, error) {
 	if v, ok := m["active"]; ok && v != nil {
 		b, ok := parseBool(v)
 		if !ok {
-			return u, invalidValue("active must be a boolean (true or false), got %s", describe(v))
+			return u, invalidValue("active must be a boolean (true or false), got %s", Describe(v))
 		}
 		u.Active = b
 	}
 	if v, ok := m["name"]; ok && v != nil {
 		name, ok := v.(map[string]any)
 		if !ok {
-			return u, invalidValue("name must be an object with givenName and familyName, got %s", describe(v))
+			return u, invalidValue("name must be an object with givenName and familyName, got %s", Describe(v))
 		}
 		if u.GivenName, err = optString(name, "givenName"); err != nil {
 			return u, prefixed("name.", err)
@@ -306,13 +306,13 @@ func emailsFrom(v any) ([]directory.Email, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, invalidValue("emails must be a list of objects with value, type and primary, got %s", describe(v))
+		return nil, invalidValue("emails must be a list of objects with value, type and primary, got %s", Describe(v))
 	}
 	var out []directory.Email
 	for i, e := range list {
 		obj, ok := e.(map[string]any)
 		if !ok {
-			return nil, invalidValue("emails[%d] must be an object with value, type and primary, got %s", i, describe(e))
+			return nil, invalidValue("emails[%d] must be an object with value, type and primary, got %s", i, Describe(e))
 		}
 		var em directory.Email
 		var err error
@@ -325,7 +325,7 @@ func emailsFrom(v any) ([]directory.Email, error) {
 		if p, ok := obj["primary"]; ok && p != nil {
 			b, ok := parseBool(p)
 			if !ok {
-				return nil, invalidValue("emails[%d].primary must be a boolean, got %s", i, describe(p))
+				return nil, invalidValue("emails[%d].primary must be a boolean, got %s", i, Describe(p))
 			}
 			em.Primary = b
 		}
@@ -595,21 +595,21 @@ func MemberIDs(v any) ([]string, error) {
 	case map[string]any:
 		list = []any{t}
 	default:
-		return nil, invalidValue("members must be a list of objects like {\"value\": \"<user id>\"}, got %s", describe(v))
+		return nil, invalidValue("members must be a list of objects like {\"value\": \"<user id>\"}, got %s", Describe(v))
 	}
 	seen := map[string]bool{}
 	var ids []string
 	for i, e := range list {
 		obj, ok := e.(map[string]any)
 		if !ok {
-			return nil, invalidValue("members[%d] must be an object like {\"value\": \"<user id>\"}, got %s", i, describe(e))
+			return nil, invalidValue("members[%d] must be an object like {\"value\": \"<user id>\"}, got %s", i, Describe(e))
 		}
 		var id string
 		for k, val := range obj {
 			if strings.EqualFold(k, "value") {
 				s, ok := val.(string)
 				if !ok {
-					return nil, invalidValue("members[%d].value must be a string user id, got %s", i, describe(val))
+					return nil, invalidValue("members[%d].value must be a string user id, got %s", i, Describe(val))
 				}
 				id = strings.TrimSpace(s)
 			}
@@ -637,7 +637,7 @@ func optString(m map[string]any, key string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", invalidValue("%s must be a string, got %s", key, describe(v))
+		return "", invalidValue("%s must be a string, got %s", key, Describe(v))
 	}
 	return s, nil
 }
@@ -661,7 +661,8 @@ func parseBool(v any) (bool, bool) {
 // case (Entra sends "False").
 func ParseBool(v any) (bool, bool) { return parseBool(v) }
 
-func describe(v any) string {
+// Describe names the JSON type (and short value) of v for error details.
+func Describe(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return "null"

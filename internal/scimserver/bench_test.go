@@ -20,7 +20,7 @@ func onboard(t testing.TB, ts *testServer, group string, i int) []string {
 		t.Fatalf("user exists: %s", r.Raw)
 	}
 	id := ts.createUser(t, userName)
-	ts.do(t, "PATCH", "/Groups/"+group, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`).want(t, http.StatusOK)
+	ts.do(t, "PATCH", "/Groups/"+group, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`).want(t, http.StatusNoContent)
 	return scimtest.Calls(ts.Fake)
 }
 
@@ -65,7 +65,7 @@ func onboardByLogin(t testing.TB, ts *testServer, group string, i int) []string 
 	if r := ts.do(t, "GET", q, nil).want(t, http.StatusOK); r.Body["totalResults"] != float64(1) {
 		t.Fatalf("user not found by its login after create: %s", r.Raw)
 	}
-	ts.do(t, "PATCH", "/Groups/"+group, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`).want(t, http.StatusOK)
+	ts.do(t, "PATCH", "/Groups/"+group, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`).want(t, http.StatusNoContent)
 	return scimtest.Calls(ts.Fake)
 }
 

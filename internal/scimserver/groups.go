@@ -1,98 +1,46 @@
 package scimserver
 
 import (
-	"net/http"
-	"sort"
-
-	"github.com/go-chi/chi/v5"
+	"context"
+	"strings"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/mapping"
+	"github.com/scimbridge/scim-bridge/internal/scim/filter"
+	"github.com/scimbridge/scim-bridge/internal/scim/patch"
 )
 
-func (s *server) listGroups(w http.ResponseWriter, r *http.Request) {
-	lq, err := s.parseListQuery(mapping.Group, r.URL.Query())
-	if err != nil {
-		s.writeError(w, r, err, "")
-		return
-	}
-	s.answerGroupList(w, r, lq)
-}
-
-func (s *server) searchGroups(w http.ResponseWriter, r *http.Request) {
-	lq, err := s.parseSearch(mapping.Group, r)
-	if err != nil {
-		s.writeError(w, r, err, "")
-		return
-	}
-	s.answerGroupList(w, r, lq)
-}
-
-func (s *server) answerGroupList(w http.ResponseWriter, r *http.Request, lq listQuery) {
-	ctx := r.Context()
-	var groups []directory.Group
-	var err error
-	if lookups, ok := planLookups(mapping.Group, lq.filter); ok {
-		seen := map[string]bool{}
-		for _, l := range lookups {
-			found, err := s.dir.LookupGroups(ctx, l.attr, l.value)
-			if err != nil {
-				s.writeError(w, r, err, "group")
-				return
+// groups is the Group descriptor.
+func (s *server) groups() *resource[directory.Group] {
+	return &resource[directory.Group]{
+		s: s, kind: mapping.Group, noun: "group", endpoint: "/Groups",
+		id:             func(g directory.Group) string { return g.ID },
+		version:        func(g directory.Group) string { return g.Version },
+		render:         func(_ *server, g directory.Group, base string) map[string]any { return mapping.GroupToSCIM(g, base) },
+		list:           s.dir.ListGroups,
+		lookup:         s.dir.LookupGroups,
+		get:            s.dir.GetGroup,
+		create:         s.createGroup,
+		replace:        s.replaceGroup,
+		patch:          s.patchGroup,
+		patchNoContent: true,
+		// Deleting a group may change its members' account types.
+		deleteNeedsCurrent: func() bool { return len(s.rules) > 0 },
+		delete: func(ctx context.Context, id string, cur *directory.Group) error {
+			if err := s.dir.DeleteGroup(ctx, id); err != nil {
+				return err
 			}
-			for _, g := range found {
-				if !seen[g.ID] {
-					seen[g.ID] = true
-					groups = append(groups, g)
-				}
+			if cur != nil {
+				s.applyRules(ctx, memberIDs(*cur))
 			}
-		}
-		sort.Slice(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
-	} else if groups, err = s.dir.ListGroups(ctx); err != nil {
-		s.writeError(w, r, err, "group")
-		return
+			return nil
+		},
 	}
-	base := s.base(r)
-	if lq.filter == nil && lq.sortBy == nil {
-		// The default order is by id: render only the requested page, so an
-		// import of a large org does not render every resource per page.
-		sort.SliceStable(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
-		start, end := pageBounds(len(groups), lq)
-		res := make([]map[string]any, 0, end-start)
-		for _, x := range groups[start:end] {
-			res = append(res, mapping.GroupToSCIM(x, base))
-		}
-		writeJSON(w, http.StatusOK, pageResponse(res, len(groups), lq))
-		return
-	}
-	ev := evaluator{kind: mapping.Group}
-	res := make([]map[string]any, 0, len(groups))
-	for _, g := range groups {
-		m := mapping.GroupToSCIM(g, base)
-		if ev.match(lq.filter, m) {
-			res = append(res, m)
-		}
-	}
-	sortResources(res, lq.sortBy, lq.descending)
-	writeJSON(w, http.StatusOK, listResponse(res, lq))
 }
 
-func (s *server) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := s.dir.GetGroup(directory.WithFreshRead(r.Context()), chi.URLParam(r, "id"))
-	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
-	}
-	s.writeResource(w, r, http.StatusOK, mapping.GroupToSCIM(g, s.base(r)), g.Version)
-}
-
-// decodeGroup reads a Group body; membersSent says whether it had a
+// groupFromBody reads a Group body; membersSent says whether it had a
 // members attribute at all (null counts as absent).
-func decodeGroup(r *http.Request) (g directory.Group, membersSent bool, err error) {
-	body, err := decodeObject(r)
-	if err != nil {
-		return g, false, err
-	}
+func groupFromBody(body map[string]any) (g directory.Group, membersSent bool, err error) {
 	norm, err := mapping.Normalize(mapping.Group, body)
 	if err != nil {
 		return g, false, err
@@ -109,36 +57,23 @@ func memberIDs(g directory.Group) []string {
 	return ids
 }
 
-func (s *server) createGroup(w http.ResponseWriter, r *http.Request) {
-	g, _, err := decodeGroup(r)
+func (s *server) createGroup(ctx context.Context, body map[string]any) (directory.Group, error) {
+	g, _, err := groupFromBody(body)
 	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
+		return g, err
 	}
-	created, err := s.dir.CreateGroup(r.Context(), g)
+	created, err := s.dir.CreateGroup(ctx, g)
 	if err != nil {
-		s.writeError(w, r, err, "a group named "+g.DisplayName)
-		return
+		return created, about("a group named "+g.DisplayName, err)
 	}
-	s.applyRules(r.Context(), memberIDs(created))
-	s.writeResource(w, r, http.StatusCreated, mapping.GroupToSCIM(created, s.base(r)), created.Version)
+	s.applyRules(ctx, memberIDs(created))
+	return created, nil
 }
 
-func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	g, membersSent, err := decodeGroup(r)
+func (s *server) replaceGroup(ctx context.Context, cur directory.Group, body map[string]any) (directory.Group, error) {
+	g, membersSent, err := groupFromBody(body)
 	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
-	}
-	cur, err := s.dir.GetGroup(ctx, chi.URLParam(r, "id"))
-	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
-	}
-	if err := checkIfMatch(r, cur.Version); err != nil {
-		s.writeError(w, r, err, "group")
-		return
+		return g, err
 	}
 	g.ID = cur.ID
 	var affected []string
@@ -158,140 +93,126 @@ func (s *server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.dir.ReplaceGroup(ctx, g)
 	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
+		return out, err
 	}
 	if out.DisplayName != cur.DisplayName {
 		// Every member's groups changed name: rules may now match differently.
-		affected = unionIDs(affected, memberIDs(out))
+		affected = patch.UnionIDs(affected, memberIDs(out))
 	}
 	s.applyRules(ctx, affected)
-	s.writeResource(w, r, http.StatusOK, mapping.GroupToSCIM(out, s.base(r)), out.Version)
+	return out, nil
 }
 
 func symmetricDiff(a, b []string) []string {
-	return unionIDs(minusIDs(a, b), minusIDs(b, a))
+	return patch.UnionIDs(patch.MinusIDs(a, b), patch.MinusIDs(b, a))
 }
 
-func (s *server) patchGroup(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	id := chi.URLParam(r, "id")
-	ops, err := parsePatch(r)
+// patchGroup applies a group PATCH. Member deltas are sent as asked
+// whatever a read says, so a stale read never drops or undoes a change;
+// the current group is read only when something needs it (If-Match, a
+// resource in the answer, member filters other than value eq, a full
+// member list, a rename, account type rules), so a plain membership
+// change costs no read of the whole group.
+func (s *server) patchGroup(ctx context.Context, id string, ops []patch.Op, pc patchCall) (directory.Group, error) {
+	gc, err := patch.Group(id, ops)
 	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
+		return directory.Group{}, err
 	}
-	gc, err := parseGroupOps(id, ops)
-	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
+	needCur := pc.hasIfMatch || pc.want || len(gc.RemoveFilters) > 0 || gc.ReplaceSet ||
+		gc.Name != nil || gc.ExternalID != nil || len(s.rules) > 0
+	if !needCur {
+		return s.dir.ModifyGroupMembers(ctx, id, gc.Add, gc.Remove)
 	}
-	// The current group decides If-Match, whether anything changed (204
-	// rather than 200), and resolves member filters other than value eq.
-	// Member deltas are sent as asked whatever the read says, so a stale
-	// read never drops or undoes a change.
 	cur, err := s.dir.GetGroup(ctx, id)
 	if err != nil {
-		s.writeError(w, r, err, "group")
-		return
+		return cur, err
 	}
-	if err := checkIfMatch(r, cur.Version); err != nil {
-		s.writeError(w, r, err, "group")
-		return
+	if err := pc.check(cur.Version); err != nil {
+		return cur, err
 	}
 	current := memberIDs(cur)
-	if len(gc.removeFilters) > 0 {
-		ev := evaluator{kind: mapping.Group}
-		mp := mapping.Path{Attr: "members", Def: mapping.GroupSchema.Attr("members")}
-		for _, el := range elements(mapping.GroupToSCIM(cur, "")["members"]) {
-			for _, f := range gc.removeFilters {
-				if ev.eval(f, nil, &mp, el) {
-					v, _ := el["value"].(string)
-					gc.removeIDs([]string{v})
-				}
-			}
-		}
+	if len(gc.RemoveFilters) > 0 {
+		gc.ResolveFilters(filter.Elements(mapping.GroupToSCIM(cur, "")["members"]))
 	}
-	renamed := gc.name != nil && *gc.name != cur.DisplayName
-	reExt := gc.externalID != nil && *gc.externalID != cur.ExternalID
+	renamed := gc.Name != nil && *gc.Name != cur.DisplayName
+	reExt := gc.ExternalID != nil && *gc.ExternalID != cur.ExternalID
+	withAttrs := func(g directory.Group) directory.Group {
+		if gc.Name != nil {
+			g.DisplayName = *gc.Name
+		}
+		if gc.ExternalID != nil {
+			g.ExternalID = *gc.ExternalID
+		}
+		return g
+	}
 
 	var affected []string
 	out := cur
 	switch {
-	case gc.replaceSet:
-		affected = symmetricDiff(current, gc.replace)
+	case gc.ReplaceSet:
+		affected = symmetricDiff(current, gc.Replace)
 		if len(affected) == 0 && !renamed && !reExt {
-			w.WriteHeader(http.StatusNoContent)
-			return
+			return cur, nil
 		}
-		g := directory.Group{ID: cur.ID, DisplayName: cur.DisplayName, ExternalID: cur.ExternalID, Members: []directory.Ref{}}
-		if gc.name != nil {
-			g.DisplayName = *gc.name
-		}
-		if gc.externalID != nil {
-			g.ExternalID = *gc.externalID
-		}
-		for _, m := range gc.replace {
+		g := withAttrs(directory.Group{ID: cur.ID, DisplayName: cur.DisplayName, ExternalID: cur.ExternalID, Members: []directory.Ref{}})
+		for _, m := range gc.Replace {
 			g.Members = append(g.Members, directory.Ref{ID: m})
 		}
 		if out, err = s.dir.ReplaceGroup(ctx, g); err != nil {
-			s.writeError(w, r, err, "group")
-			return
+			return out, err
 		}
 	default:
-		affected = unionIDs(minusIDs(gc.add, current), minusIDs(gc.remove, minusIDs(gc.remove, current)))
-		if len(gc.add) > 0 || len(gc.remove) > 0 {
-			if out, err = s.dir.ModifyGroupMembers(ctx, cur.ID, gc.add, gc.remove); err != nil {
-				s.writeError(w, r, err, "group")
-				return
+		affected = patch.UnionIDs(patch.MinusIDs(gc.Add, current), patch.MinusIDs(gc.Remove, patch.MinusIDs(gc.Remove, current)))
+		if len(gc.Add) > 0 || len(gc.Remove) > 0 {
+			if out, err = s.dir.ModifyGroupMembers(ctx, cur.ID, gc.Add, gc.Remove); err != nil {
+				return out, err
 			}
 		}
 		if renamed || reExt {
-			g := out
+			g := withAttrs(out)
 			g.Members = nil // the rename leaves membership as Sigma has it
-			if gc.name != nil {
-				g.DisplayName = *gc.name
-			}
-			if gc.externalID != nil {
-				g.ExternalID = *gc.externalID
-			}
 			if out, err = s.dir.ReplaceGroup(ctx, g); err != nil {
-				s.writeError(w, r, err, "group")
-				return
+				return out, err
 			}
 		}
-	}
-	if len(affected) == 0 && !renamed && !reExt {
-		w.WriteHeader(http.StatusNoContent)
-		return
 	}
 	if renamed {
 		// Every member's groups changed name: rules may now match differently.
-		affected = unionIDs(affected, memberIDs(out))
+		affected = patch.UnionIDs(affected, memberIDs(out))
 	}
 	s.applyRules(ctx, affected)
-	s.writeResource(w, r, http.StatusOK, mapping.GroupToSCIM(out, s.base(r)), out.Version)
+	return out, nil
 }
 
-func (s *server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	id := chi.URLParam(r, "id")
-	var cur directory.Group
-	if r.Header.Get("If-Match") != "" || len(s.rules) > 0 {
-		var err error
-		if cur, err = s.dir.GetGroup(ctx, id); err != nil {
-			s.writeError(w, r, err, "group")
-			return
-		}
-		if err := checkIfMatch(r, cur.Version); err != nil {
-			s.writeError(w, r, err, "group")
-			return
-		}
-	}
-	if err := s.dir.DeleteGroup(ctx, id); err != nil {
-		s.writeError(w, r, err, "group")
+// applyRules recomputes the account type of each user from their groups
+// after a membership change. A user no rule matches keeps their type.
+// Failures are logged, not returned: the membership change the IdP asked
+// for has happened, and the next change retries.
+func (s *server) applyRules(ctx context.Context, userIDs []string) {
+	if len(s.rules) == 0 {
 		return
 	}
-	s.applyRules(ctx, memberIDs(cur))
-	w.WriteHeader(http.StatusNoContent)
+	log := loggerFrom(ctx, s.log)
+	for _, id := range userIDs {
+		u, err := s.dir.GetUser(ctx, id)
+		if err != nil {
+			log.Warn("account type rules: read user", "user_id", id, "err", err)
+			continue
+		}
+		names := make([]string, 0, len(u.Groups))
+		for _, g := range u.Groups {
+			names = append(names, g.Display)
+		}
+		want, ok := s.rules.AccountTypeFor(names)
+		if !ok || strings.EqualFold(want, u.AccountType) {
+			continue
+		}
+		from := u.AccountType
+		u.AccountType = want
+		if _, err := s.dir.ReplaceUser(ctx, u); err != nil {
+			log.Warn("account type rules: set account type", "user_id", id, "account_type", want, "err", err)
+			continue
+		}
+		log.Info("account type set by group rule", "user_id", id, "from", from, "to", want)
+	}
 }

@@ -1,8 +1,10 @@
 // Package scimserver is the SCIM 2.0 HTTP surface of the bridge: routing,
 // middleware (request id, access log, metrics, auth, body limit, panic
-// recovery), the Users and Groups endpoints with every IdP quirk absorbed,
+// recovery), the Users and Groups endpoints with every IdP quirk absorbed
+// (one handler set, resource.go, driven by a descriptor per resource type),
 // discovery endpoints, and the translation of directory errors into SCIM
-// errors. It decides everything the IdP may do; what Sigma is told is
+// errors. The SCIM semantics themselves (filters, PATCH, list queries) are
+// in the pure packages under internal/scim. It decides everything the IdP may do; what Sigma is told is
 // decided behind directory.Directory.
 //
 // The handlers are the bridge's own. From github.com/elimity-com/scim only
@@ -165,21 +167,8 @@ func New(opts Options) (http.Handler, error) {
 			writeAPIError(w, errorf(http.StatusNotImplemented, "", "/Me is not supported: the bearer token identifies an identity provider, not a user"))
 		})
 
-		r.Get("/Users", s.listUsers)
-		r.Post("/Users", s.createUser)
-		r.Post("/Users/.search", s.searchUsers)
-		r.Get("/Users/{id}", s.getUser)
-		r.Put("/Users/{id}", s.replaceUser)
-		r.Patch("/Users/{id}", s.patchUser)
-		r.Delete("/Users/{id}", s.deleteUser)
-
-		r.Get("/Groups", s.listGroups)
-		r.Post("/Groups", s.createGroup)
-		r.Post("/Groups/.search", s.searchGroups)
-		r.Get("/Groups/{id}", s.getGroup)
-		r.Put("/Groups/{id}", s.replaceGroup)
-		r.Patch("/Groups/{id}", s.patchGroup)
-		r.Delete("/Groups/{id}", s.deleteGroup)
+		s.users().mount(r)
+		s.groups().mount(r)
 	})
 
 	// Outermost first: recovery must see panics of everything, the request
