@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,7 +143,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger.Info("starting", "version", versionString(), "store", cfg.RedactedStore(), "mode", cfg.Sigma.Mode)
-	if err := app.Run(ctx, cfg, app.WithLogger(logger)); err != nil {
+	if err := app.Run(ctx, cfg, app.WithLogger(logger), app.WithVersion(version)); err != nil {
 		logger.Error("scim-bridge stopped with an error", "err", err)
 		return exitFailure
 	}
@@ -247,18 +246,4 @@ func runVersion(_ context.Context, e env, args []string) int {
 	return exitOK
 }
 
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return v + " (" + s.Value[:12] + ")"
-			}
-		}
-		return v
-	}
-	return "(devel)"
-}
+func versionString() string { return app.ReadBuildInfo(version).String() }

@@ -11,9 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +20,8 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/config"
 	"github.com/scimbridge/scim-bridge/internal/sigma/modes"
+	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
+	"github.com/scimbridge/scim-bridge/internal/sigma/scimdir"
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
@@ -29,21 +29,12 @@ import (
 // SCIMPrefix is where SCIM is served on the SCIM listener.
 const SCIMPrefix = "/scim/v2"
 
-// ReadyCheck is one readiness condition: nil when that part is ready, else an
-// error saying what is not. /readyz runs every check.
-type ReadyCheck struct {
-	Name string
-	Func func(ctx context.Context) error
-	// Info, if set, adds a note to the "ok" line (e.g. which Sigma path
-	// is live and why).
-	Info func() string
-}
-
 // App is a running bridge: both listeners bound, components built.
 type App struct {
-	cfg    config.Config
-	logger *slog.Logger
-	reg    *prometheus.Registry
+	cfg       config.Config
+	logger    *slog.Logger
+	reg       *prometheus.Registry
+	buildInfo BuildInfo
 
 	scimLn, adminLn net.Listener
 	scimSrv         *http.Server
@@ -52,9 +43,16 @@ type App struct {
 	store    store.Store
 	tokens   *tokens.Service
 	selector *modes.Selector
+	// restDir and scimDir are the Sigma paths behind selector (nil when
+	// not configured).
+	restDir *restdir.Directory
+	scimDir *scimdir.Directory
 
 	mu     sync.Mutex
 	checks []ReadyCheck
+	ready  readiness
+	// restReach and scimReach record each Sigma path's HTTP attempts.
+	restReach, scimReach *reach
 	// closers run in reverse order after the listeners stop.
 	closers []func() error
 	// background runs until the app stops (index resync, probes, retention).
@@ -68,10 +66,15 @@ type options struct {
 	logger *slog.Logger
 	// wrapSCIM lets in-package tests put a handler in front of SCIM.
 	wrapSCIM func(http.Handler) http.Handler
+	version  string
 }
 
 // WithLogger sets the logger; the default discards everything.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithVersion sets the version stamped at link time (main.version), shown
+// in scim_bridge_build_info and on the status page.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
 // New builds every component from cfg and binds both listeners, so the
 // addresses are known (listen on 127.0.0.1:0 in tests). It serves nothing
@@ -83,7 +86,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (a *App, err er
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a = &App{cfg: cfg, logger: o.logger, reg: reg}
+	a = &App{cfg: cfg, logger: o.logger, reg: reg, buildInfo: ReadBuildInfo(o.version)}
+	registerBuildInfo(reg, a.buildInfo)
 	defer func() {
 		if err != nil {
 			a.closeAll()
@@ -234,16 +238,6 @@ func ignoreClosed(f func() error) func() error {
 	}
 }
 
-func (a *App) addCheck(name string, f func(ctx context.Context) error) {
-	a.addCheckInfo(name, f, nil)
-}
-
-func (a *App) addCheckInfo(name string, f func(ctx context.Context) error, info func() string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.checks = append(a.checks, ReadyCheck{Name: name, Func: f, Info: info})
-}
-
 func (a *App) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
@@ -253,47 +247,4 @@ func (a *App) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	return mux
-}
-
-// readyz answers 200 only when every check passes; the body lists each
-// part with "ok" or what is wrong, so an operator reading it (or a probe's
-// event) knows which part is not ready.
-func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	a.mu.Lock()
-	checks := append([]ReadyCheck(nil), a.checks...)
-	a.mu.Unlock()
-	type result struct {
-		name, info string
-		err        error
-	}
-	results := make([]result, len(checks))
-	var wg sync.WaitGroup
-	for i, c := range checks {
-		wg.Go(func() {
-			results[i] = result{name: c.Name, err: c.Func(ctx)}
-			if c.Info != nil {
-				results[i].info = c.Info()
-			}
-		})
-	}
-	wg.Wait()
-	var b strings.Builder
-	ready := true
-	for _, res := range results {
-		if res.err != nil {
-			ready = false
-			fmt.Fprintf(&b, "%s: not ready: %v\n", res.name, res.err)
-		} else if res.info != "" {
-			fmt.Fprintf(&b, "%s: ok: %s\n", res.name, res.info)
-		} else {
-			fmt.Fprintf(&b, "%s: ok\n", res.name)
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if !ready {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	io.WriteString(w, b.String())
 }

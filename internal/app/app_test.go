@@ -79,21 +79,79 @@ func TestAdminEndpoints(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics = %d, missing go_goroutines", code)
 	}
-	a.addCheck("fake-part", func(context.Context) error { return io.ErrUnexpectedEOF })
-	code, body = get(t, admin+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "fake-part: not ready: unexpected EOF") {
-		t.Errorf("/readyz = %d %q; want 503 naming the part", code, body)
+	a.addCheck(ReadyCheck{Name: "fake-part", Required: true, Func: func(context.Context) error { return io.ErrUnexpectedEOF }})
+	code, rep := readyz(t, admin)
+	if c := rep.check("fake-part"); code != http.StatusServiceUnavailable || rep.Ready || c.State != StateFailed || c.Error != "unexpected EOF" || c.LastError != "unexpected EOF" {
+		t.Errorf("/readyz = %d %+v; want 503 naming the failed part", code, rep)
 	}
 }
 
 func TestReadyzAllOK(t *testing.T) {
 	a, _ := startApp(t, testConfig(t))
 	a.mu.Lock()
-	a.checks = []ReadyCheck{{Name: "x", Func: func(context.Context) error { return nil }}}
-	a.mu.Unlock()
-	if code, body := get(t, "http://"+a.AdminAddr()+"/readyz"); code != 200 || body != "x: ok\n" {
-		t.Errorf("/readyz = %d %q", code, body)
+	a.checks = []ReadyCheck{
+		{Name: "x", Required: true, Func: func(context.Context) error { return nil }, Info: func() string { return "fine" }},
+		{Name: "optional", Func: func(context.Context) error { return io.ErrUnexpectedEOF }},
+		{Name: "off", Func: func(context.Context) error { return errNotConfigured }},
 	}
+	a.mu.Unlock()
+	code, rep := readyz(t, "http://"+a.AdminAddr())
+	if code != 200 || !rep.Ready {
+		t.Errorf("/readyz = %d %+v; a failed optional check must not make the bridge unready", code, rep)
+	}
+	if c := rep.check("x"); c.State != StateOK || c.Detail != "fine" || !c.Required {
+		t.Errorf("x = %+v", c)
+	}
+	if c := rep.check("optional"); c.State != StateFailed || c.Required {
+		t.Errorf("optional = %+v", c)
+	}
+	if c := rep.check("off"); c.State != StateOff {
+		t.Errorf("off = %+v", c)
+	}
+}
+
+// readyz GETs /readyz and decodes its JSON report.
+func readyz(t *testing.T, admin string) (int, ReadyReport) {
+	t.Helper()
+	resp, err := http.Get(admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("/readyz Content-Type %q", ct)
+	}
+	var rep ReadyReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatalf("/readyz: %d, not a JSON report: %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, rep
+}
+
+// waitCheck polls /readyz until check name has state, for up to 10 s.
+func waitCheck(t *testing.T, admin, name, state string) CheckReport {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, rep := readyz(t, admin)
+		c := rep.check(name)
+		if c.State == state {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz check %s = %+v after 10s; want state %s", name, c, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r ReadyReport) check(name string) CheckReport {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return CheckReport{Name: name, State: "missing"}
 }
 
 // TestRequestBodyLimit: http.max_body_bytes reaches the SCIM server, which

@@ -30,7 +30,7 @@ func (a *App) build(ctx context.Context) (http.Handler, error) {
 	}
 	a.store = st
 	a.closers = append(a.closers, st.Close)
-	a.addCheck("store", st.Ping)
+	a.addCheck(ReadyCheck{Name: "store", Required: true, Func: st.Ping, Info: func() string { return storeKind(cfg.Store) }})
 	if cfg.Audit.Retention > 0 {
 		a.background = append(a.background, func(ctx context.Context) error {
 			return store.RunRetention(ctx, st, cfg.Audit.Retention.D(), time.Hour, a.logger)
@@ -46,10 +46,11 @@ func (a *App) build(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.addCheckInfo("sigma", dir.Ready, func() string {
-		mode, why := a.selector.Live()
-		return mode + " path live (" + why + ")"
-	})
+	a.addSigmaChecks(dir)
+	a.reg.MustRegister(newSeatCollector(a))
+	if a.restDir != nil && cfg.Provisioning.PeerPollInterval > 0 {
+		a.background = append(a.background, a.runSeatRefresh(cfg.Provisioning.PeerPollInterval.D()))
+	}
 
 	rules := make(mapping.AccountTypeRules, len(cfg.Provisioning.GroupRules))
 	for i, r := range cfg.Provisioning.GroupRules {
@@ -117,7 +118,7 @@ func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 			PeerPollInterval:   peerPoll(p.PeerPollInterval.D()),
 		}, a.reg, a.logger.With("path", "rest"))
 		a.background = append(a.background, rd.Start)
-		opts.REST = rd
+		opts.REST, a.restDir = rd, rd
 	}
 	if s.SCIMURL != "" {
 		sc, err := a.scimClient()
@@ -126,13 +127,14 @@ func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 		}
 		// With REST credentials too, account types are validated through
 		// /v2/accountTypes and documents can be handed over on delete.
-		opts.SCIM = scimdir.New(sc, client, st, scimdir.Options{
+		a.scimDir = scimdir.New(sc, client, st, scimdir.Options{
 			DefaultAccountType: p.DefaultAccountType,
 			AccountTypes:       s.AccountTypes,
 			AccountTypeAliases: s.AccountTypeAliases,
 			DeprovisionOwnerID: p.DeprovisionOwnerID,
 			DryRun:             p.DryRun,
 		}, a.reg, a.logger.With("path", "scim"))
+		opts.SCIM = a.scimDir
 	}
 	sel := modes.New(opts, st, a.reg, a.logger)
 	a.selector = sel
@@ -152,6 +154,7 @@ func (a *App) scimClient() (*sigma.SCIMClient, error) {
 		MaxConcurrent:     s.MaxConcurrent,
 		RequestsPerSecond: s.RequestsPerSecond,
 		Logger:            a.logger,
+		HTTPClient:        a.sigmaHTTPClient(&a.scimReach),
 	}, a.reg)
 	if err != nil {
 		return nil, fmt.Errorf("build sigma SCIM client: %w", err)
@@ -178,6 +181,7 @@ func (a *App) restClient() (*sigma.Client, error) {
 		SendInvite:         s.SendInvite,
 		AccountTypeAliases: s.AccountTypeAliases,
 		Logger:             a.logger,
+		HTTPClient:         a.sigmaHTTPClient(&a.restReach),
 	}, a.reg)
 	if err != nil {
 		return nil, fmt.Errorf("build sigma client: %w", err)

@@ -113,17 +113,17 @@ Bearer token for your IdP (shown once):
 	return <-served
 }
 
-// WaitReady polls the readiness checks until all pass, ctx ends or the
+// WaitReady polls the required readiness checks until all pass, ctx ends or the
 // timeout passes.
 func (a *App) WaitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		var notReady error
-		a.mu.Lock()
-		checks := append([]ReadyCheck(nil), a.checks...)
-		a.mu.Unlock()
-		for _, c := range checks {
+		for _, c := range a.readyChecks() {
+			if !c.Required {
+				continue
+			}
 			if err := c.Func(ctx); err != nil {
 				notReady = fmt.Errorf("%s: %w", c.Name, err)
 				break

@@ -96,15 +96,23 @@ func testDemo(t *testing.T, mode string) {
 		t.Errorf("stdout lacks the base URL or the curl:\n%s", out.String())
 	}
 
-	// /readyz names the live Sigma path.
-	wantReady := map[string]string{
-		"auto": "sigma: ok: scim path live (auto:",
-		"scim": "sigma: ok: scim path live",
-		"rest": "sigma: ok: rest path live",
-	}[mode]
-	if code, body := get(t, r.admin+"/readyz"); code != 200 || !strings.Contains(body, wantReady) || !strings.Contains(body, "store: ok") {
-		t.Errorf("/readyz = %d %q; want 200 containing %q", code, body, wantReady)
+	// /readyz names the live Sigma path and why, and reports every part.
+	wantWhy := map[string]string{"auto": "auto:", "scim": "forced", "rest": "forced"}[mode]
+	wantMode := map[string]string{"auto": "scim", "scim": "scim", "rest": "rest"}[mode]
+	code, rep := readyz(t, r.admin)
+	if code != 200 || !rep.Ready || rep.Mode != wantMode || !strings.HasPrefix(rep.ModeWhy, wantWhy) {
+		t.Errorf("/readyz = %d %+v; want ready, mode %s (%s…)", code, rep, wantMode, wantWhy)
 	}
+	if c := rep.check("sigma_mode"); c.State != StateOK || !c.Required || !strings.HasPrefix(c.Detail, wantMode+" path live (") {
+		t.Errorf("sigma_mode = %+v", c)
+	}
+	for _, name := range []string{"store", "sigma_" + wantMode} {
+		if c := rep.check(name); c.State != StateOK {
+			t.Errorf("%s = %+v; want ok", name, c)
+		}
+	}
+	// The REST index loads in the background when SCIM is live.
+	waitCheck(t, r.admin, "sigma_index", StateOK)
 	if code, _ := scimDo(t, "GET", r.base+"/Users", "", ""); code != http.StatusUnauthorized {
 		t.Errorf("no token: %d, want 401", code)
 	}

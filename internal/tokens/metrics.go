@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		m.failures.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.failures, m.limited, &ageCollector{s: s})
+		reg.MustRegister(m.failures, m.limited, &ageCollector{s: s}, &expiryCollector{s: s})
 	}
 	return m
 }

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimbridge/scim-bridge/internal/sigma"
+)
+
+// seatRefreshMax bounds the members one refresh round re-reads from
+// Sigma (one GET each); a bulk change made through the other path catches
+// up over several rounds or at the next full resync.
+const seatRefreshMax = 50
+
+// SeatReport is the seat count and where it came from.
+type SeatReport struct {
+	// Source is "rest_index" (every member, from the REST path's index),
+	// "scim_list" (the last full user list read through Sigma's SCIM
+	// endpoint: archived members are not in it) or "" (nothing read yet).
+	Source string
+	At     time.Time // when the source was last read in full
+	Seats  sigma.SeatCounts
+}
+
+// AccountTypes returns the account types in r, sorted.
+func (r SeatReport) AccountTypes() []string {
+	set := map[string]bool{}
+	for s := range r.Seats {
+		set[s.AccountType] = true
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// States returns the states the source can tell apart.
+func (r SeatReport) States() []sigma.SeatState {
+	if r.Source == "scim_list" {
+		return []sigma.SeatState{sigma.SeatActive, sigma.SeatInactive}
+	}
+	return sigma.SeatStates
+}
+
+// Seats returns the seat count: from the REST index when REST is
+// configured and loaded, else from the SCIM path's last full list. It
+// makes no Sigma call.
+func (a *App) Seats() SeatReport {
+	if a.restDir != nil {
+		if s := a.restDir.Snapshot(); s.Loaded {
+			return SeatReport{Source: "rest_index", At: s.LastLoad, Seats: s.Seats}
+		}
+	}
+	if a.scimDir != nil {
+		if seats, at, ok := a.scimDir.Seats(); ok {
+			return SeatReport{Source: "scim_list", At: at, Seats: seats}
+		}
+	}
+	return SeatReport{}
+}
+
+// seatCollector exports scim_bridge_sigma_seats{account_type,state} at
+// scrape time from App.Seats: every state the source can tell apart is
+// exported for every account type present, 0 included, so sums and
+// ratios do not lose series. While the source is briefly unavailable (the
+// SCIM list being re-read) the last count is exported again.
+type seatCollector struct {
+	a    *App
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	last SeatReport
+}
+
+func newSeatCollector(a *App) *seatCollector {
+	return &seatCollector{a: a, desc: prometheus.NewDesc("scim_bridge_sigma_seats",
+		"Sigma members by account type and state (active, inactive, archived): the seat count, from the REST index (kept current by every write) or, without REST credentials, from the last full SCIM user list.",
+		[]string{"account_type", "state"}, nil)}
+}
+
+func (c *seatCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *seatCollector) Collect(ch chan<- prometheus.Metric) {
+	r := c.a.Seats()
+	c.mu.Lock()
+	if r.Source == "" {
+		r = c.last
+	} else {
+		c.last = r
+	}
+	c.mu.Unlock()
+	for _, t := range r.AccountTypes() {
+		for _, st := range r.States() {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue,
+				float64(r.Seats[sigma.Seat{AccountType: t, State: st}]), t, string(st))
+		}
+	}
+}
+
+// runSeatRefresh re-reads, every interval, the members of the REST index
+// another writer changed (RefreshStale), so the seat count follows writes
+// made through the SCIM path or by other replicas.
+func (a *App) runSeatRefresh(interval time.Duration) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				if n, err := a.restDir.RefreshStale(ctx, seatRefreshMax); err != nil && ctx.Err() == nil {
+					a.logger.Warn("sigma index: re-reading members changed elsewhere failed", "refreshed", n, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// indexInfo is the detail of the sigma_index readiness check.
+func (a *App) indexInfo() string {
+	s := a.restDir.Snapshot()
+	if !s.Loaded {
+		return ""
+	}
+	return fmt.Sprintf("%d members, %d teams, %d stale; last full load %s", s.Members, s.Teams, s.Stale, s.LastLoad.Format(time.RFC3339))
+}
