@@ -25,9 +25,7 @@ type GroupChange struct {
 	// RemoveFilters are member filters that need the current member list
 	// to resolve (anything but value eq / or): see ResolveFilters.
 	RemoveFilters []filter.Expr
-	// Ignored are paths and value keys naming no Group attribute: skipped.
-	Ignored []string
-	members int // member values named so far, bounded by MaxMembers
+	members       int // member values named so far, bounded by MaxMembers
 }
 
 // ResolveFilters removes the current members (elements of the canonical
@@ -134,8 +132,7 @@ func (gc *GroupChange) applyOp(id string, i int, op, path string, value any, has
 				}
 				continue // Okta sends the group's own id with a rename
 			case !ok:
-				gc.Ignored = append(gc.Ignored, k)
-				continue
+				return invalidPath("Operations[%d]: attribute %q is not in the Group schema", i, k)
 			}
 			if err := gc.applyOp(id, i, op, k, v, true); err != nil {
 				return err
@@ -148,8 +145,7 @@ func (gc *GroupChange) applyOp(id string, i int, op, path string, value any, has
 	}
 	p, ok := mapping.ResolvePath(mapping.Group, path)
 	if !ok {
-		gc.Ignored = append(gc.Ignored, path)
-		return nil
+		return invalidPath("Operations[%d]: path %q names no attribute of the Group schema", i, path)
 	}
 	switch {
 	case p.Attr == "displayName":
