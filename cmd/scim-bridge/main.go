@@ -19,6 +19,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/app"
 
 	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/storeopen"
 	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
@@ -86,26 +87,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return exitUsage
 }
 
-// newFlags returns a flag set that prints its usage to stdout for --help
-// and to stderr for a mistake.
-func newFlags(e env, name, synopsis string) *flag.FlagSet {
+// flagSet is a subcommand's flags and its synopsis.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis string
+}
+
+// newFlags returns a flag set whose parse errors go to stderr; parse
+// prints the usage once: to stdout for --help, to stderr after a mistake.
+func newFlags(e env, name, synopsis string) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: scim-bridge %s\n\n", synopsis)
+	fs.Usage = func() {} // parse decides where the usage goes
+	return &flagSet{FlagSet: fs, synopsis: synopsis}
+}
+
+// usage writes the synopsis and the flags to w.
+func (fs *flagSet) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: scim-bridge %s\n", fs.synopsis)
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "\nFlags:")
+		out := fs.Output()
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(out)
 	}
-	return fs
 }
 
 // parse parses args; it returns -1 to go on, or the exit code to return.
-func parse(fs *flag.FlagSet, e env, args []string) int {
+func parse(fs *flagSet, e env, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stdout)
-			fs.Usage()
+			fs.usage(e.stdout)
 			return exitOK
 		}
+		fs.usage(e.stderr)
 		return exitUsage
 	}
 	return -1
@@ -173,39 +191,55 @@ func runCheck(ctx context.Context, e env, args []string) int {
 }
 
 func runToken(ctx context.Context, e env, args []string) int {
-	fs := newFlags(e, "token", "token [--config FILE] create|list|revoke|rotate [flags]\n\n"+
+	fs := newFlags(e, "token", "token create|list|revoke|rotate [flags] [--config FILE]\n\n"+
 		"  create --name NAME [--ttl DUR]   issue a new token; the secret is the last line of stdout\n"+
 		"  list                             name, prefix, created, expires, last used, state\n"+
 		"  revoke NAME                      stop every token of NAME now (every replica within tokens.cache_ttl)\n"+
 		"  rotate NAME [--overlap DUR]      issue a successor; the old secret works until the overlap ends\n\n"+
-		"The store is the one serve uses (SCIM_BRIDGE_STORE or store: in the file).")
-	cfgPath := fs.String("config", "", "YAML configuration `file` (only the store and log settings are used)")
+		"The store is the one serve uses (SCIM_BRIDGE_STORE or store: in the file). It is opened\n"+
+		"only once the arguments are valid: --help never opens or creates it.")
+	const configUsage = "YAML configuration `file` (only the store and log settings are used)"
+	cfgPath := fs.String("config", "", configUsage)
 	if code := parse(fs, e, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
+		fs.usage(e.stderr)
 		return exitUsage
 	}
-	cfg, err := config.LoadForStore(*cfgPath, e.getenv)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "scim-bridge: %v\n", err)
-		return exitUsage
+	var st store.Store
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	open := func(ctx context.Context) (*tokens.Service, error) {
+		cfg, err := config.LoadForStore(*cfgPath, e.getenv)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		logger, err := app.NewLogger(e.stderr, cfg.Log.Format, "warn")
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if st, err = storeopen.Open(ctx, cfg.Store, logger); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", cfg.RedactedStore(), err)
+		}
+		return tokens.New(st, tokens.Options{CacheTTL: cfg.Tokens.CacheTTL.D()}, prometheus.NewRegistry(), logger), nil
 	}
-	logger, err := app.NewLogger(e.stderr, cfg.Log.Format, "warn")
-	if err != nil {
-		fmt.Fprintf(e.stderr, "scim-bridge: %v\n", err)
-		return exitUsage
-	}
-	st, err := storeopen.Open(ctx, cfg.Store, logger)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "scim-bridge token: open store %s: %v\n", cfg.RedactedStore(), err)
-		return exitFailure
-	}
-	defer st.Close()
-	svc := tokens.New(st, tokens.Options{CacheTTL: cfg.Tokens.CacheTTL.D()}, prometheus.NewRegistry(), logger)
-	return tokens.RunCLI(ctx, svc, fs.Args(), e.stdout, e.stderr)
+	return tokens.RunCLIWith(ctx, tokens.CLI{
+		Open: open,
+		// --config may also follow the subcommand: token list --config f.
+		Flags: func(sub *flag.FlagSet) { sub.StringVar(cfgPath, "config", *cfgPath, configUsage) },
+	}, fs.Args(), e.stdout, e.stderr)
 }
+
+// usageError marks a configuration problem found by a token command: it
+// exits 2, like a bad flag.
+type usageError struct{ error }
+
+func (usageError) ExitCode() int   { return exitUsage }
+func (u usageError) Unwrap() error { return u.error }
 
 func runDemo(ctx context.Context, e env, args []string) int {
 	fs := newFlags(e, "demo", "demo [--listen ADDR] [--admin-listen ADDR]\n\n"+

@@ -10,7 +10,7 @@ import (
 
 // BuildInfo says what binary this is.
 type BuildInfo struct {
-	Version   string // -ldflags "-X main.version=…", else the module version ("(devel)" from a work tree)
+	Version   string // -ldflags "-X main.version=…", else the module version; "dev" for an unstamped build from a work tree
 	Revision  string // VCS revision, with "-dirty" when built from modified files; "unknown" without VCS stamping
 	GoVersion string
 }
@@ -22,15 +22,15 @@ func ReadBuildInfo(version string) BuildInfo {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		if b.Version == "" {
-			b.Version = "(devel)"
+			b.Version = "dev"
 		}
 		return b
 	}
 	if b.Version == "" {
 		b.Version = bi.Main.Version
 	}
-	if b.Version == "" {
-		b.Version = "(devel)"
+	if b.Version == "" || b.Version == "(devel)" {
+		b.Version = "dev" // an unstamped build from a work tree
 	}
 	var modified bool
 	for _, s := range bi.Settings {

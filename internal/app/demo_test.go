@@ -69,12 +69,13 @@ func testDemo(t *testing.T, mode string) {
 	ctx, cancel := context.WithCancel(t.Context())
 	type ready struct{ base, admin, token string }
 	readyc := make(chan ready, 1)
-	var out lockedBuffer
+	var out, warnings lockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Demo(ctx, DemoOptions{
 			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Members: 7, Teams: 2, Mode: mode,
-			Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+			// What `scim-bridge demo` shows by default: warnings and up.
+			Logger: slog.New(slog.NewTextHandler(&warnings, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			Ready:  func(base, admin, token string) { readyc <- ready{base, admin, token} },
 		}, &out)
 	}()
@@ -83,6 +84,9 @@ func testDemo(t *testing.T, mode string) {
 	case r = <-readyc:
 	case err := <-done:
 		t.Fatalf("demo stopped: %v", err)
+	}
+	if w := warnings.String(); w != "" {
+		t.Errorf("a normal start logs warnings:\n%s", w)
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
 	if last := lines[len(lines)-1]; last != r.token || !strings.HasPrefix(last, "scimb_") {

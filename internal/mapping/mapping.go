@@ -38,12 +38,15 @@ func kindName(k Kind) string {
 // Normalize returns body in canonical form: attribute names spelled as in
 // the schema, URN-qualified and dotted keys ("name.givenName",
 // "urn:...:enterprise:2.0:User:department") expanded into nested objects,
-// extension attributes under their URN. An attribute no schema of kind
-// defines is an invalidSyntax error naming it. Values are not type-checked
+// extension attributes under their URN. An attribute (or sub-attribute)
+// no schema of kind defines is left out and named in ignored: IdPs send
+// attributes of their own (custom extensions, mapping typos) and expect
+// them to be ignored. A schemas list naming a schema the bridge does not
+// serve for kind is an invalidValue error. Values are not type-checked
 // here (UserFromSCIM/GroupFromSCIM do that), except that sub-attribute
 // names of complex values are canonicalised too.
-func Normalize(k Kind, body map[string]any) (map[string]any, error) {
-	out := map[string]any{}
+func Normalize(k Kind, body map[string]any) (out map[string]any, ignored []string, err error) {
+	n := normalizer{k: k, out: map[string]any{}}
 	// Sorted keys make the outcome independent of map order when an IdP
 	// sends the same attribute twice in different spellings.
 	keys := make([]string, 0, len(body))
@@ -54,12 +57,16 @@ func Normalize(k Kind, body map[string]any) (map[string]any, error) {
 	for _, key := range keys {
 		v := body[key]
 		if strings.EqualFold(key, "schemas") {
-			out["schemas"] = v
+			if err := checkSchemas(k, v); err != nil {
+				return nil, nil, err
+			}
+			n.out["schemas"] = v
 			continue
 		}
 		p, ok := ResolvePath(k, key)
 		if !ok {
-			return nil, invalidSyntax("unknown attribute %q: the %s schema and its extensions have no such attribute; remove it from the IdP's attribute mapping", key, kindName(k))
+			n.ignore(key)
+			continue
 		}
 		if p.Attr == "" { // the key is a schema URN: an object of its attributes
 			obj, isObj := v.(map[string]any)
@@ -67,27 +74,59 @@ func Normalize(k Kind, body map[string]any) (map[string]any, error) {
 				continue
 			}
 			if !isObj {
-				return nil, invalidValue("%q must be an object of that schema's attributes", key)
+				return nil, nil, invalidValue("%q must be an object of that schema's attributes", key)
 			}
-			for sk, sv := range obj {
-				if err := setNormalized(k, out, p.Schema+":"+sk, p.Schema, sv); err != nil {
-					return nil, err
+			subKeys := make([]string, 0, len(obj))
+			for sk := range obj {
+				subKeys = append(subKeys, sk)
+			}
+			sort.Strings(subKeys)
+			for _, sk := range subKeys {
+				if err := n.set(p.Schema+":"+sk, p.Schema, obj[sk]); err != nil {
+					return nil, nil, err
 				}
 			}
 			continue
 		}
 		if p.Schema == "" && p.Def == nil && p.Sub == "" { // id, externalId, meta
-			out[p.Attr] = v
+			n.out[p.Attr] = v
 			continue
 		}
 		if p.Schema == "" && p.Def == nil { // meta.x: read-only, dropped
 			continue
 		}
-		if err := setNormalized(k, out, key, p.Schema, v); err != nil {
-			return nil, err
+		if err := n.set(key, p.Schema, v); err != nil {
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return n.out, n.ignored, nil
+}
+
+// checkSchemas accepts a schemas list naming only schemas of kind.
+func checkSchemas(k Kind, v any) error {
+	if v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return invalidSyntax("schemas must be a list of schema URNs, got %s", Describe(v))
+	}
+	core, exts := Schemas(k)
+	for _, e := range list {
+		urn, _ := e.(string)
+		known := strings.EqualFold(urn, core.ID)
+		for _, x := range exts {
+			known = known || strings.EqualFold(urn, x.ID)
+		}
+		if !known {
+			names := []string{core.ID}
+			for _, x := range exts {
+				names = append(names, x.ID)
+			}
+			return invalidValue("schemas names %s, which the bridge does not serve for %ss; use %s", Describe(e), kindName(k), strings.Join(names, ", "))
+		}
+	}
+	return nil
 }
 
 // CoreURN returns the core schema URN of kind.
@@ -96,24 +135,34 @@ func CoreURN(k Kind) string {
 	return core.ID
 }
 
-func setNormalized(k Kind, out map[string]any, key, schema string, v any) error {
-	if schema == CoreURN(k) {
+// normalizer collects Normalize's output and what it left out.
+type normalizer struct {
+	k       Kind
+	out     map[string]any
+	ignored []string
+}
+
+func (n *normalizer) ignore(name string) { n.ignored = append(n.ignored, name) }
+
+func (n *normalizer) set(key, schema string, v any) error {
+	if schema == CoreURN(n.k) {
 		schema = ""
 	}
-	p, ok := ResolvePath(k, key)
+	p, ok := ResolvePath(n.k, key)
 	if !ok || p.Attr == "" || p.Schema != schema && schema != "" {
-		return invalidSyntax("unknown attribute %q: the %s schema and its extensions have no such attribute", key, kindName(k))
-	}
-	if p.Def == nil { // common attribute inside a schema object
-		out[p.Attr] = v
+		n.ignore(key)
 		return nil
 	}
-	target := out
+	if p.Def == nil { // common attribute inside a schema object
+		n.out[p.Attr] = v
+		return nil
+	}
+	target := n.out
 	if p.Schema != "" {
-		ext, _ := out[p.Schema].(map[string]any)
+		ext, _ := n.out[p.Schema].(map[string]any)
 		if ext == nil {
 			ext = map[string]any{}
-			out[p.Schema] = ext
+			n.out[p.Schema] = ext
 		}
 		target = ext
 	}
@@ -126,10 +175,7 @@ func setNormalized(k Kind, out map[string]any, key, schema string, v any) error 
 		obj[p.Sub] = v
 		return nil
 	}
-	cv, err := canonicalSubs(p.Def, v)
-	if err != nil {
-		return err
-	}
+	cv := n.canonicalSubs(p.Def, v)
 	if old, isObj := target[p.Attr].(map[string]any); isObj {
 		if nv, ok := cv.(map[string]any); ok { // "name" after "name.givenName": merge
 			for sk, sv := range nv {
@@ -143,47 +189,43 @@ func setNormalized(k Kind, out map[string]any, key, schema string, v any) error 
 }
 
 // canonicalSubs renames the sub-attribute keys of a complex value (or of
-// each element of a multi-valued one) to their schema spelling. Unknown
-// sub-attributes of stored attributes are errors; of unstored ones they
-// are dropped with the attribute anyway.
-func canonicalSubs(def *Attribute, v any) (any, error) {
+// each element of a multi-valued one) to their schema spelling; unknown
+// sub-attributes of stored attributes are left out (and reported), of
+// unstored ones they are dropped with the attribute anyway.
+func (n *normalizer) canonicalSubs(def *Attribute, v any) any {
 	if def.Type != "complex" || !def.Stored {
-		return v, nil
+		return v
 	}
-	fix := func(obj map[string]any) (map[string]any, error) {
-		n := make(map[string]any, len(obj))
+	fix := func(obj map[string]any) map[string]any {
+		out := make(map[string]any, len(obj))
 		for sk, sv := range obj {
 			sd := def.Sub(sk)
 			if sd == nil {
-				return nil, invalidSyntax("unknown attribute %q in %q", sk, def.Name)
+				n.ignore(def.Name + "." + sk)
+				continue
 			}
-			n[sd.Name] = sv
+			out[sd.Name] = sv
 		}
-		return n, nil
+		return out
 	}
 	switch t := v.(type) {
 	case map[string]any:
 		if def.MultiValued {
-			o, err := fix(t)
-			return []any{o}, err // a single object where a list belongs
+			return []any{fix(t)} // a single object where a list belongs
 		}
 		return fix(t)
 	case []any:
 		res := make([]any, 0, len(t))
 		for _, e := range t {
 			if obj, ok := e.(map[string]any); ok {
-				o, err := fix(obj)
-				if err != nil {
-					return nil, err
-				}
-				res = append(res, o)
+				res = append(res, fix(obj))
 				continue
 			}
 			res = append(res, e)
 		}
-		return res, nil
+		return res
 	}
-	return v, nil
+	return v
 }
 
 // UserOptions tune UserFromSCIM.

@@ -59,7 +59,7 @@ func checkErr(t *testing.T, err error, want string) bool {
 func TestUserFromSCIMGolden(t *testing.T) {
 	for _, c := range loadCases[inCase](t, "users_in.json") {
 		t.Run(c.Name, func(t *testing.T) {
-			norm, err := Normalize(User, c.SCIM)
+			norm, _, err := Normalize(User, c.SCIM)
 			var u directory.User
 			if err == nil {
 				u, err = UserFromSCIM(norm, c.Options)
@@ -116,7 +116,7 @@ func TestUserToSCIMGolden(t *testing.T) {
 				t.Error("password rendered")
 			}
 			// What we render must map back to the same writable attributes.
-			norm, err := Normalize(User, UserToSCIM(c.Model, c.Base))
+			norm, _, err := Normalize(User, UserToSCIM(c.Model, c.Base))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,7 @@ type groupCase struct {
 func TestGroupFromSCIMGolden(t *testing.T) {
 	for _, c := range loadCases[groupCase](t, "groups.json") {
 		t.Run(c.Name, func(t *testing.T) {
-			norm, err := Normalize(Group, c.SCIM)
+			norm, _, err := Normalize(Group, c.SCIM)
 			var g directory.Group
 			if err == nil {
 				g, err = GroupFromSCIM(norm)

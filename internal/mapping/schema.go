@@ -80,6 +80,13 @@ func str(name, desc string, stored bool) Attribute {
 
 func typed(a Attribute, typ string) Attribute { a.Type = typ; return a }
 
+// ref is a reference attribute to the given resource types (RFC 7643
+// 7: "external", "uri", or a resource type name).
+func ref(a Attribute, types ...string) Attribute {
+	a.Type, a.ReferenceTypes = "reference", types
+	return a
+}
+
 func multi(name, desc string, stored bool, subs ...Attribute) Attribute {
 	return Attribute{Name: name, Type: "complex", MultiValued: true, Description: desc, Mutability: "readWrite", Returned: "default", Uniqueness: "none", SubAttributes: subs, Stored: stored}
 }
@@ -115,7 +122,7 @@ var UserSchema = func() Schema {
 		}}
 	userType := str("userType", "The Sigma account type (memberType) name.", true)
 	active := typed(str("active", "false deactivates the member in Sigma.", true), "boolean")
-	groupsSubs := []Attribute{str("value", "The team id.", true), typed(str("$ref", "The group URI.", true), "reference"), str("display", "The team name.", true), str("type", "direct", true)}
+	groupsSubs := []Attribute{str("value", "The team id.", true), ref(str("$ref", "The group URI.", true), "Group"), str("display", "The team name.", true), str("type", "direct", true)}
 	for i := range groupsSubs {
 		groupsSubs[i].Mutability = "readOnly"
 	}
@@ -132,7 +139,7 @@ var UserSchema = func() Schema {
 			userName, name,
 			str("displayName", "The name displayed for the member.", true),
 			str("nickName", "Not stored.", false),
-			typed(str("profileUrl", "Not stored.", false), "reference"),
+			ref(str("profileUrl", "Not stored.", false), "external"),
 			str("title", "Not stored.", false),
 			userType,
 			str("preferredLanguage", "Not stored.", false),
@@ -156,7 +163,7 @@ var UserSchema = func() Schema {
 // are accepted.
 var EnterpriseSchema = func() Schema {
 	manager := Attribute{Name: "manager", Type: "complex", Description: "Not stored; a bare id string is accepted too (Entra).", Mutability: "readWrite", Returned: "default", Uniqueness: "none",
-		SubAttributes: []Attribute{str("value", "", false), typed(str("$ref", "", false), "reference"), str("displayName", "", false)}}
+		SubAttributes: []Attribute{str("value", "", false), ref(str("$ref", "", false), "User"), str("displayName", "", false)}}
 	return Schema{
 		ID: SchemaEnterprise, Name: "EnterpriseUser", Description: "Enterprise User (accepted, not stored)",
 		Attributes: []Attribute{
@@ -183,7 +190,7 @@ var GroupSchema = func() Schema {
 	dn.Required = true
 	dn.Uniqueness = "server"
 	members := multi("members", "The team's members (users only).", true,
-		str("value", "The member's id.", true), typed(str("$ref", "The member URI.", true), "reference"),
+		str("value", "The member's id.", true), ref(str("$ref", "The member URI (users only: Sigma teams do not nest).", true), "User"),
 		str("display", "The member's userName.", true), str("type", "User", true))
 	return Schema{ID: SchemaGroup, Name: "Group", Description: "Group (a Sigma team)", Attributes: []Attribute{dn, members}}
 }()

@@ -40,11 +40,12 @@ func (s *server) groups() *resource[directory.Group] {
 
 // groupFromBody reads a Group body; membersSent says whether it had a
 // members attribute at all (null counts as absent).
-func groupFromBody(body map[string]any) (g directory.Group, membersSent bool, err error) {
-	norm, err := mapping.Normalize(mapping.Group, body)
+func (s *server) groupFromBody(ctx context.Context, body map[string]any) (g directory.Group, membersSent bool, err error) {
+	norm, ignored, err := mapping.Normalize(mapping.Group, body)
 	if err != nil {
 		return g, false, err
 	}
+	s.ignored(ctx, mapping.Group, ignored)
 	g, err = mapping.GroupFromSCIM(norm)
 	return g, norm["members"] != nil, err
 }
@@ -58,7 +59,7 @@ func memberIDs(g directory.Group) []string {
 }
 
 func (s *server) createGroup(ctx context.Context, body map[string]any) (directory.Group, error) {
-	g, _, err := groupFromBody(body)
+	g, _, err := s.groupFromBody(ctx, body)
 	if err != nil {
 		return g, err
 	}
@@ -71,7 +72,7 @@ func (s *server) createGroup(ctx context.Context, body map[string]any) (director
 }
 
 func (s *server) replaceGroup(ctx context.Context, cur directory.Group, body map[string]any) (directory.Group, error) {
-	g, membersSent, err := groupFromBody(body)
+	g, membersSent, err := s.groupFromBody(ctx, body)
 	if err != nil {
 		return g, err
 	}
@@ -118,6 +119,7 @@ func (s *server) patchGroup(ctx context.Context, id string, ops []patch.Op, pc p
 	if err != nil {
 		return directory.Group{}, err
 	}
+	s.ignored(ctx, mapping.Group, gc.Ignored)
 	needCur := pc.hasIfMatch || pc.want || len(gc.RemoveFilters) > 0 || gc.ReplaceSet ||
 		gc.Name != nil || gc.ExternalID != nil || len(s.rules) > 0
 	if !needCur {

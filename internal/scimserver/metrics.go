@@ -12,6 +12,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	ignored  *prometheus.CounterVec
 }
 
 var (
@@ -30,7 +31,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time to answer a SCIM request, by resource and method.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"resource", "method"}),
+		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_scim_ignored_attributes_total",
+			Help: "Attributes of a known resource that no served schema defines, left out of writes (custom extensions, mapping typos), by resource. The names are logged at debug level.",
+		}, []string{"resource"}),
 	}
+	m.ignored.WithLabelValues("users")
+	m.ignored.WithLabelValues("groups")
 	for _, r := range resourceLabels {
 		for _, meth := range methodLabels {
 			m.duration.WithLabelValues(r, meth)
@@ -40,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		for _, c := range []prometheus.Collector{m.requests, m.duration, m.ignored} {
 			if err := reg.Register(c); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if errors.As(err, &are) {

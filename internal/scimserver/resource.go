@@ -207,6 +207,12 @@ func (d *resource[T]) handleGet(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, err)
 		return
 	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesETag(inm, d.version(x)) {
+		// RFC 7644 3.14 (RFC 7232 4.1): the IdP's copy is current.
+		w.Header().Set("ETag", mapping.ETag(d.version(x)))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	d.writeResource(w, r, http.StatusOK, x)
 }
 
@@ -318,19 +324,25 @@ func (d *resource[T]) writeResource(w http.ResponseWriter, r *http.Request, stat
 // its tags names the current version (weak comparison, "*" matches).
 func checkIfMatch(r *http.Request, version string) error {
 	h := r.Header.Get("If-Match")
-	if h == "" {
+	if h == "" || matchesETag(h, version) {
 		return nil
 	}
+	return errorf(http.StatusPreconditionFailed, "", "the resource has changed since version %s; read it again and retry", h)
+}
+
+// matchesETag reports whether an If-Match or If-None-Match header names
+// version: "*", or one of its tags by weak comparison.
+func matchesETag(header, version string) bool {
 	cur := strings.Trim(strings.TrimPrefix(mapping.ETag(version), "W/"), `"`)
-	for _, tag := range strings.Split(h, ",") {
+	for _, tag := range strings.Split(header, ",") {
 		tag = strings.TrimSpace(tag)
 		if tag == "*" {
-			return nil
+			return true
 		}
 		tag = strings.Trim(strings.TrimPrefix(tag, "W/"), `"`)
 		if tag != "" && tag == cur {
-			return nil
+			return true
 		}
 	}
-	return errorf(http.StatusPreconditionFailed, "", "the resource has changed since version %s; read it again and retry", h)
+	return false
 }

@@ -89,6 +89,8 @@ type server struct {
 	timeout           time.Duration
 	log               *slog.Logger
 	metrics           *metrics
+	userRes           *resource[directory.User]
+	groupRes          *resource[directory.Group]
 }
 
 // New returns the SCIM handler. It serves /Users, /Groups (and their
@@ -131,6 +133,7 @@ func New(opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	s.metrics = m
+	s.userRes, s.groupRes = s.users(), s.groups()
 
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +155,7 @@ func New(opts Options) (http.Handler, error) {
 		r.Get("/ResourceTypes/{id}", s.resourceType)
 
 		// chi would route GET /Users/.search to /Users/{id}.
-		for _, p := range []string{"/Users/.search", "/Groups/.search"} {
+		for _, p := range []string{"/Users/.search", "/Groups/.search", "/.search"} {
 			for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 				r.Method(m, p, http.HandlerFunc(notAllowed))
 			}
@@ -167,8 +170,9 @@ func New(opts Options) (http.Handler, error) {
 			writeAPIError(w, errorf(http.StatusNotImplemented, "", "/Me is not supported: the bearer token identifies an identity provider, not a user"))
 		})
 
-		s.users().mount(r)
-		s.groups().mount(r)
+		s.userRes.mount(r)
+		s.groupRes.mount(r)
+		r.Post("/.search", s.rootSearch)
 	})
 
 	// Outermost first: recovery must see panics of everything, the request

@@ -56,16 +56,17 @@ func (s *server) userOptions() mapping.UserOptions {
 	return mapping.UserOptions{UserNameFromEmail: s.userNameFromEmail}
 }
 
-func (s *server) userFromBody(body map[string]any) (directory.User, error) {
-	norm, err := mapping.Normalize(mapping.User, body)
+func (s *server) userFromBody(ctx context.Context, body map[string]any) (directory.User, error) {
+	norm, ignored, err := mapping.Normalize(mapping.User, body)
 	if err != nil {
 		return directory.User{}, err
 	}
+	s.ignored(ctx, mapping.User, ignored)
 	return mapping.UserFromSCIM(norm, s.userOptions())
 }
 
 func (s *server) createUser(ctx context.Context, body map[string]any) (directory.User, error) {
-	u, err := s.userFromBody(body)
+	u, err := s.userFromBody(ctx, body)
 	if err != nil {
 		return u, err
 	}
@@ -81,7 +82,7 @@ func (s *server) createUser(ctx context.Context, body map[string]any) (directory
 }
 
 func (s *server) replaceUser(ctx context.Context, cur directory.User, body map[string]any) (directory.User, error) {
-	u, err := s.userFromBody(body)
+	u, err := s.userFromBody(ctx, body)
 	if err != nil {
 		return u, err
 	}
@@ -136,13 +137,15 @@ func (s *server) patchUser(ctx context.Context, id string, ops []patch.Op, pc pa
 	if ext, ok := m[mapping.SchemaSigmaUser].(map[string]any); ok {
 		delete(ext, "accountType")
 	}
-	if err := patch.User(m, cur.ID, ops); err != nil {
-		return cur, err
-	}
-	norm, err := mapping.Normalize(mapping.User, m)
+	ignored, err := patch.User(m, cur.ID, ops)
 	if err != nil {
 		return cur, err
 	}
+	norm, more, err := mapping.Normalize(mapping.User, m)
+	if err != nil {
+		return cur, err
+	}
+	s.ignored(ctx, mapping.User, append(ignored, more...))
 	opts := s.userOptions()
 	if un, _ := norm["userName"].(string); cur.IdPUserName != "" && strings.EqualFold(strings.TrimSpace(un), cur.IdPUserName) {
 		// The userName is the one the bridge rendered, not one the IdP sent

@@ -38,6 +38,22 @@ Run 'scim-bridge token COMMAND --help' for a command's flags.
 // once, alone on the last line of stdout; nothing else it writes (to
 // stdout or stderr) ever contains a secret.
 func RunCLI(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
+	return RunCLIWith(ctx, CLI{Open: func(context.Context) (*Service, error) { return svc, nil }}, args, stdout, stderr)
+}
+
+// CLI is what RunCLIWith needs from the command that embeds it.
+type CLI struct {
+	// Open returns the service. It is called only once the arguments are
+	// valid, so `--help` or a usage mistake never opens (or creates) a
+	// store. An error with an ExitCode() int method exits with that code.
+	Open func(ctx context.Context) (*Service, error)
+	// Flags, if set, adds the embedding command's flags (--config) to
+	// every subcommand, so they may also follow it.
+	Flags func(fs *flag.FlagSet)
+}
+
+// RunCLIWith is RunCLI with the service opened on demand.
+func RunCLIWith(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, cliUsage)
 		return ExitUsage
@@ -45,13 +61,13 @@ func RunCLI(ctx context.Context, svc *Service, args []string, stdout, stderr io.
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "create":
-		return cliCreate(ctx, svc, rest, stdout, stderr)
+		return cliCreate(ctx, cli, rest, stdout, stderr)
 	case "list":
-		return cliList(ctx, svc, rest, stdout, stderr)
+		return cliList(ctx, cli, rest, stdout, stderr)
 	case "revoke":
-		return cliRevoke(ctx, svc, rest, stdout, stderr)
+		return cliRevoke(ctx, cli, rest, stdout, stderr)
 	case "rotate":
-		return cliRotate(ctx, svc, rest, stdout, stderr)
+		return cliRotate(ctx, cli, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, cliUsage)
 		return ExitOK
@@ -70,10 +86,13 @@ type command struct {
 // newCommand returns a command whose flag errors print to stderr. Its usage
 // is printed by parse: to stdout when asked for with --help (not an error),
 // to stderr after a usage error.
-func newCommand(name, synopsis, about string, stdout, stderr io.Writer) *command {
+func newCommand(cli CLI, name, synopsis, about string, stdout, stderr io.Writer) *command {
 	fs := flag.NewFlagSet("scim-bridge token "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {} // parse decides where usage goes
+	if cli.Flags != nil {
+		cli.Flags(fs)
+	}
 	return &command{fs: fs, synopsis: synopsis, about: about, stdout: stdout, stderr: stderr}
 }
 
@@ -122,11 +141,25 @@ func (c *command) usageError(msg string) int {
 
 func failure(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "error: %v\n", err)
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
 	return ExitFailure
 }
 
-func cliCreate(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("create", "create --name NAME [--ttl DUR]",
+// open opens the service for a command whose arguments are valid; ok is
+// false (and code the exit code) when it cannot.
+func (c CLI) open(ctx context.Context, stderr io.Writer) (svc *Service, code int, ok bool) {
+	svc, err := c.Open(ctx)
+	if err != nil {
+		return nil, failure(stderr, err), false
+	}
+	return svc, 0, true
+}
+
+func cliCreate(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand(cli, "create", "create --name NAME [--ttl DUR]",
 		"Issue a new bearer token called NAME and print it once, as the last line of\n"+
 			"stdout. Configure it in the identity provider's SCIM settings.", stdout, stderr)
 	name := cmd.fs.String("name", "", "token `NAME`, e.g. okta-prod (required)")
@@ -145,6 +178,10 @@ func cliCreate(ctx context.Context, svc *Service, args []string, stdout, stderr 
 	if err := checkName(*name); err != nil {
 		return cmd.usageError(err.Error())
 	}
+	svc, code, ok := cli.open(ctx, stderr)
+	if !ok {
+		return code
+	}
 	secret, t, err := svc.Create(ctx, *name, time.Duration(ttl))
 	if err != nil {
 		return failure(stderr, err)
@@ -155,8 +192,8 @@ func cliCreate(ctx context.Context, svc *Service, args []string, stdout, stderr 
 	return ExitOK
 }
 
-func cliList(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("list", "list",
+func cliList(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand(cli, "list", "list",
 		"Show every token: name, display prefix, state (active, overlap, expired,\n"+
 			"revoked), created, expires and last used times (UTC). Never shows a secret.", stdout, stderr)
 	pos, code, ok := cmd.parse(args)
@@ -165,6 +202,10 @@ func cliList(ctx context.Context, svc *Service, args []string, stdout, stderr io
 	}
 	if len(pos) > 0 {
 		return cmd.usageError(fmt.Sprintf("unexpected argument %q", pos[0]))
+	}
+	svc, code, ok := cli.open(ctx, stderr)
+	if !ok {
+		return code
 	}
 	infos, err := svc.List(ctx)
 	if err != nil {
@@ -186,8 +227,8 @@ func cliList(ctx context.Context, svc *Service, args []string, stdout, stderr io
 	return ExitOK
 }
 
-func cliRevoke(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("revoke", "revoke NAME",
+func cliRevoke(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand(cli, "revoke", "revoke NAME",
 		"Revoke every token called NAME, including one still in a rotation overlap.\n"+
 			"Replicas stop accepting it within the verification cache TTL.", stdout, stderr)
 	pos, code, ok := cmd.parse(args)
@@ -200,6 +241,10 @@ func cliRevoke(ctx context.Context, svc *Service, args []string, stdout, stderr 
 	if err := checkName(pos[0]); err != nil {
 		return cmd.usageError(err.Error())
 	}
+	svc, code, ok := cli.open(ctx, stderr)
+	if !ok {
+		return code
+	}
 	if err := svc.Revoke(ctx, pos[0]); err != nil {
 		return failure(stderr, err)
 	}
@@ -207,8 +252,8 @@ func cliRevoke(ctx context.Context, svc *Service, args []string, stdout, stderr 
 	return ExitOK
 }
 
-func cliRotate(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("rotate", "rotate NAME [--overlap DUR]",
+func cliRotate(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand(cli, "rotate", "rotate NAME [--overlap DUR]",
 		"Issue a successor to the current token called NAME and print it once, as the\n"+
 			"last line of stdout. The old token keeps working for the overlap, then stops:\n"+
 			"configure the new one in the identity provider before then.", stdout, stderr)
@@ -223,6 +268,10 @@ func cliRotate(ctx context.Context, svc *Service, args []string, stdout, stderr 
 	}
 	if err := checkName(pos[0]); err != nil {
 		return cmd.usageError(err.Error())
+	}
+	svc, code, ok := cli.open(ctx, stderr)
+	if !ok {
+		return code
 	}
 	secret, t, err := svc.Rotate(ctx, pos[0], time.Duration(overlap))
 	if err != nil {

@@ -25,7 +25,9 @@ type GroupChange struct {
 	// RemoveFilters are member filters that need the current member list
 	// to resolve (anything but value eq / or): see ResolveFilters.
 	RemoveFilters []filter.Expr
-	members       int // member values named so far, bounded by MaxMembers
+	// Ignored are paths and value keys naming no Group attribute: skipped.
+	Ignored []string
+	members int // member values named so far, bounded by MaxMembers
 }
 
 // ResolveFilters removes the current members (elements of the canonical
@@ -132,7 +134,8 @@ func (gc *GroupChange) applyOp(id string, i int, op, path string, value any, has
 				}
 				continue // Okta sends the group's own id with a rename
 			case !ok:
-				return invalidPath("Operations[%d]: attribute %q is not in the Group schema", i, k)
+				gc.Ignored = append(gc.Ignored, k)
+				continue
 			}
 			if err := gc.applyOp(id, i, op, k, v, true); err != nil {
 				return err
@@ -145,7 +148,8 @@ func (gc *GroupChange) applyOp(id string, i int, op, path string, value any, has
 	}
 	p, ok := mapping.ResolvePath(mapping.Group, path)
 	if !ok {
-		return invalidPath("Operations[%d]: path %q names no attribute of the Group schema", i, path)
+		gc.Ignored = append(gc.Ignored, path)
+		return nil
 	}
 	switch {
 	case p.Attr == "displayName":

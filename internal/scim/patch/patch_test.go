@@ -42,10 +42,10 @@ func patchUser(t *testing.T, body string) (directory.User, error) {
 	t.Helper()
 	m := testUser()
 	delete(m[mapping.SchemaSigmaUser].(map[string]any), "accountType")
-	if err := User(m, "m1", ops(t, body)); err != nil {
+	if _, err := User(m, "m1", ops(t, body)); err != nil {
 		return directory.User{}, err
 	}
-	norm, err := mapping.Normalize(mapping.User, m)
+	norm, _, err := mapping.Normalize(mapping.User, m)
 	if err != nil {
 		return directory.User{}, err
 	}
@@ -77,6 +77,8 @@ func TestUserPatchForms(t *testing.T) {
 			func(u directory.User) bool {
 				return u.Emails[0].Value == "ada.new@example.com" && u.Emails[1].Value == "ada@home.org"
 			}},
+		{"unknown path and value key are ignored", `{"Operations":[{"op":"replace","path":"favouriteColour","value":"x"},{"op":"replace","value":{"urn:example:custom:2.0:User:badge":"7","active":false}}]}`,
+			func(u directory.User) bool { return !u.Active && u.GivenName == "Ada" }},
 		{"value path that matches nothing creates the element", `{"Operations":[{"op":"add","path":"emails[type eq \"other\"].value","value":"o@example.com"}]}`,
 			func(u directory.User) bool {
 				return len(u.Emails) == 3 && u.Emails[2] == directory.Email{Value: "o@example.com", Type: "other"}
@@ -108,13 +110,12 @@ func TestUserPatchForms(t *testing.T) {
 
 func TestUserPatchErrors(t *testing.T) {
 	for _, c := range []struct{ name, body, scimType string }{
-		{"unknown path", `{"Operations":[{"op":"replace","path":"favouriteColour","value":"x"}]}`, "invalidPath"},
-		{"unknown key without path", `{"Operations":[{"op":"replace","value":{"favouriteColour":"x"}}]}`, "invalidPath"},
 		{"change id", `{"Operations":[{"op":"replace","path":"id","value":"other"}]}`, "mutability"},
 		{"write groups", `{"Operations":[{"op":"add","path":"groups","value":[{"value":"t2"}]}]}`, "mutability"},
 		{"remove without path", `{"Operations":[{"op":"remove"}]}`, "noTarget"},
 		{"non-object without path", `{"Operations":[{"op":"replace","value":"x"}]}`, "invalidValue"},
 		{"bad value path", `{"Operations":[{"op":"replace","path":"emails[type eq]","value":"x"}]}`, "invalidPath"},
+		{"replace on a value path that matches nothing", `{"Operations":[{"op":"replace","path":"emails[type eq \"other\"].value","value":"o@example.com"}]}`, "noTarget"},
 		{"wrong active", `{"Operations":[{"op":"replace","path":"active","value":"maybe"}]}`, "invalidValue"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,6 +183,8 @@ func TestGroupOps(t *testing.T) {
 			GroupChange{Replace: []string{}, ReplaceSet: true}},
 		{"remove members with null value removes them all", `{"Operations":[{"op":"remove","path":"members","value":null}]}`,
 			GroupChange{Replace: []string{}, ReplaceSet: true}},
+		{"unknown attribute is ignored", `{"Operations":[{"op":"replace","path":"owner","value":"x"},{"op":"replace","value":{"displayName":"N","urn:example:custom:2.0:Group:cost":"1"}}]}`,
+			GroupChange{Name: ptr("N"), Ignored: []string{"owner", "urn:example:custom:2.0:Group:cost"}}},
 		{"jumpcloud replace displayName with path", `{"Operations":[{"op":"replace","path":"displayName","value":"JC"}]}`,
 			GroupChange{Name: ptr("JC")}},
 	} {
@@ -200,7 +203,6 @@ func TestGroupOps(t *testing.T) {
 	for _, c := range []struct{ name, body, scimType string }{
 		{"remove displayName", `{"Operations":[{"op":"remove","path":"displayName"}]}`, "mutability"},
 		{"change id", `{"Operations":[{"op":"replace","value":{"id":"other"}}]}`, "mutability"},
-		{"unknown attribute", `{"Operations":[{"op":"replace","path":"owner","value":"x"}]}`, "invalidPath"},
 		{"add with a member filter", `{"Operations":[{"op":"add","path":"members[value eq \"a\"]","value":{"value":"a"}}]}`, "invalidPath"},
 		{"nested group", `{"Operations":[{"op":"add","path":"members","value":[{"value":"g2","type":"Group"}]}]}`, "invalidValue"},
 		{"empty displayName", `{"Operations":[{"op":"replace","path":"displayName","value":" "}]}`, "invalidValue"},

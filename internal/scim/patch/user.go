@@ -12,23 +12,26 @@ import (
 // User applies ops in order to m, the canonical SCIM representation of
 // user id (as mapping.UserToSCIM renders it, without the account type's
 // extension spelling: see aliasOf). What the result means is decided by
-// mapping.Normalize and mapping.UserFromSCIM afterwards.
-func User(m map[string]any, id string, ops []Op) error {
-	up := userPatcher{id: id}
+// mapping.Normalize and mapping.UserFromSCIM afterwards. Paths and value
+// keys naming no attribute of the User schemas are skipped and returned in
+// ignored (as mapping.Normalize does for POST and PUT).
+func User(m map[string]any, id string, ops []Op) (ignored []string, err error) {
+	up := &userPatcher{id: id}
 	for _, op := range ops {
 		if err := up.apply(m, op); err != nil {
-			return err
+			return up.ignored, err
 		}
 	}
-	return nil
+	return up.ignored, nil
 }
 
 // userPatcher applies PATCH operations to a user's SCIM representation.
 type userPatcher struct {
-	id string
+	id      string
+	ignored []string
 }
 
-func (up userPatcher) apply(m map[string]any, op Op) error {
+func (up *userPatcher) apply(m map[string]any, op Op) error {
 	if op.Path == "" {
 		if op.Op == "remove" {
 			return noTarget("remove needs a path naming what to remove")
@@ -43,7 +46,8 @@ func (up userPatcher) apply(m map[string]any, op Op) error {
 		if strings.EqualFold(op.Path, "schemas") {
 			return nil
 		}
-		return invalidPath("path %q names no attribute of the User schema or its extensions", op.Path)
+		up.ignored = append(up.ignored, op.Path)
+		return nil
 	}
 	if p.Attr == "" {
 		if op.Op == "remove" {
@@ -58,7 +62,7 @@ func (up userPatcher) apply(m map[string]any, op Op) error {
 // applyObject applies an op without path (or with a schema URN as path):
 // each key of value is a path of its own, dotted or URN-qualified keys
 // included.
-func (up userPatcher) applyObject(m map[string]any, op, schema string, value any) error {
+func (up *userPatcher) applyObject(m map[string]any, op, schema string, value any) error {
 	obj, ok := value.(map[string]any)
 	if !ok {
 		if value == nil {
@@ -77,7 +81,8 @@ func (up userPatcher) applyObject(m map[string]any, op, schema string, value any
 		}
 		p, ok := mapping.ResolvePath(mapping.User, full)
 		if !ok {
-			return invalidPath("attribute %q in the value is not in the User schema or its extensions", key)
+			up.ignored = append(up.ignored, full)
+			continue
 		}
 		if p.Attr == "" {
 			if err := up.applyObject(m, op, p.Schema, v); err != nil {
@@ -139,7 +144,7 @@ func containerFor(m map[string]any, schema string, create bool) map[string]any {
 	return ext
 }
 
-func (up userPatcher) applyPath(m map[string]any, op string, p mapping.Path, value any) error {
+func (up *userPatcher) applyPath(m map[string]any, op string, p mapping.Path, value any) error {
 	if skip, err := writable(p, up.id, value); skip || err != nil {
 		return err
 	}
@@ -218,7 +223,7 @@ func (up userPatcher) applyPath(m map[string]any, op string, p mapping.Path, val
 
 // applyFiltered applies an op whose path has a value filter, e.g.
 // emails[type eq "work"].value.
-func (up userPatcher) applyFiltered(m map[string]any, op Op) error {
+func (up *userPatcher) applyFiltered(m map[string]any, op Op) error {
 	vp, err := filter.ParseValuePath(mapping.User, op.Path)
 	if err != nil {
 		return err
@@ -245,9 +250,13 @@ func (up userPatcher) applyFiltered(m map[string]any, op Op) error {
 			delete(el, target.Sub)
 		}
 		c[p.Attr] = kept
+	case len(matched) == 0 && op.Op == "replace":
+		// RFC 7644 3.5.2.3: a value filter that selects nothing is no
+		// target to replace.
+		return noTarget("path %q matches no value to replace; add it with op add", op.Path)
 	case len(matched) == 0:
-		// Entra replaces emails[type eq "work"].value on users that have
-		// none: create the element the filter describes.
+		// add with a value filter that matches nothing: create the element
+		// the filter describes (emails[type eq "work"].value).
 		if isEmpty(op.Value) {
 			return nil
 		}

@@ -344,7 +344,13 @@ func (s *Selector) switchTo(ctx context.Context, next *live) {
 	}
 	s.m.set(next.mode)
 	s.m.switches.Inc()
-	s.log.Warn("sigma mode switched", "from", prev.mode, "to", next.mode, "why", next.why)
+	// A path becoming live where none was (the first probe at start, or
+	// a recovery) is good news; leaving a live path is what to look at.
+	level := slog.LevelWarn
+	if prev.dir == nil && next.dir != nil {
+		level = slog.LevelInfo
+	}
+	s.log.Log(ctx, level, "sigma mode switched", "from", prev.mode, "to", next.mode, "why", next.why)
 	a := directory.ActorFrom(ctx)
 	e := store.AuditEntry{
 		Time:      s.opts.Now(),
