@@ -88,9 +88,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (a *App, err er
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a = &App{cfg: cfg, logger: o.logger, reg: reg, buildInfo: ReadBuildInfo(o.version)}
 	registerBuildInfo(reg, a.buildInfo)
+	built := a // the error returns below set a to nil
 	defer func() {
 		if err != nil {
-			a.closeAll()
+			built.closeAll()
 		}
 	}()
 
@@ -107,6 +108,12 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (a *App, err er
 		return nil, fmt.Errorf("listen for admin on %s: %w", cfg.AdminListen, err)
 	}
 	a.closers = append(a.closers, ignoreClosed(a.adminLn.Close))
+	if a.scimLn, err = a.listenTLS("scim", cfg.TLS, a.scimLn); err != nil {
+		return nil, err
+	}
+	if a.adminLn, err = a.listenTLS("admin", cfg.AdminTLS, a.adminLn); err != nil {
+		return nil, err
+	}
 
 	if o.wrapSCIM != nil {
 		scimHandler = o.wrapSCIM(scimHandler)
@@ -153,7 +160,13 @@ func (a *App) SCIMAddr() string { return a.scimLn.Addr().String() }
 func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
 
 // SCIMBaseURL is the URL an IdP on this host would be given.
-func (a *App) SCIMBaseURL() string { return "http://" + a.SCIMAddr() + SCIMPrefix }
+func (a *App) SCIMBaseURL() string {
+	scheme := "http://"
+	if a.cfg.TLS.Enabled() {
+		scheme = "https://"
+	}
+	return scheme + a.SCIMAddr() + SCIMPrefix
+}
 
 // Tokens is the IdP token service (demo and tests issue tokens with it).
 func (a *App) Tokens() *tokens.Service { return a.tokens }

@@ -37,6 +37,16 @@ func Check(ctx context.Context, cfg config.Config, w io.Writer) error {
 		fmt.Fprintf(w, "%s: ok%s\n", part, ok)
 	}
 
+	for _, t := range []struct {
+		part string
+		tls  config.TLS
+	}{{"tls (SCIM listener)", cfg.TLS}, {"tls (admin listener)", cfg.AdminTLS}} {
+		if t.tls.Enabled() {
+			about, err := CertificateReport(t.tls, time.Now())
+			report(t.part, err, ": "+about)
+		}
+	}
+
 	st, err := storeopen.Open(ctx, cfg.Store, a.logger)
 	if err == nil {
 		err = st.Ping(ctx)

@@ -45,6 +45,11 @@ type Config struct {
 	// request's Host and X-Forwarded-Proto.
 	PublicURL string `yaml:"public_url"`
 
+	// TLS serves the SCIM listener over HTTPS when set; AdminTLS the
+	// admin listener (its own pair, or the same files).
+	TLS      TLS `yaml:"tls"`
+	AdminTLS TLS `yaml:"admin_tls"`
+
 	Log          Log          `yaml:"log"`
 	Sigma        Sigma        `yaml:"sigma"`
 	Provisioning Provisioning `yaml:"provisioning"`
@@ -52,6 +57,17 @@ type Config struct {
 	Audit        Audit        `yaml:"audit"`
 	HTTP         HTTP         `yaml:"http"`
 }
+
+// TLS is a PEM certificate chain and private key. Both set: the listener
+// speaks TLS 1.2 or later only, and re-reads the files when they change
+// (cert-manager or another rotation) without dropping connections.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether a certificate pair is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Log configures logging.
 type Log struct {
@@ -282,6 +298,10 @@ var envVars = []envVar{
 	{"SCIM_BRIDGE_ADMIN_LISTEN", str(func(c *Config) *string { return &c.AdminListen })},
 	{"SCIM_BRIDGE_STORE", str(func(c *Config) *string { return &c.Store })},
 	{"SCIM_BRIDGE_PUBLIC_URL", str(func(c *Config) *string { return &c.PublicURL })},
+	{"SCIM_BRIDGE_TLS_CERT_FILE", str(func(c *Config) *string { return &c.TLS.CertFile })},
+	{"SCIM_BRIDGE_TLS_KEY_FILE", str(func(c *Config) *string { return &c.TLS.KeyFile })},
+	{"SCIM_BRIDGE_ADMIN_TLS_CERT_FILE", str(func(c *Config) *string { return &c.AdminTLS.CertFile })},
+	{"SCIM_BRIDGE_ADMIN_TLS_KEY_FILE", str(func(c *Config) *string { return &c.AdminTLS.KeyFile })},
 	{"SCIM_BRIDGE_SIGMA_API_URL", str(func(c *Config) *string { return &c.Sigma.APIURL })},
 	{"SCIM_BRIDGE_SIGMA_CLIENT_ID", str(func(c *Config) *string { return &c.Sigma.ClientID })},
 	{"SCIM_BRIDGE_SIGMA_CLIENT_SECRET", func(c *Config, v string) error { c.Sigma.ClientSecret = secret.Value(v); return nil }},
@@ -363,6 +383,17 @@ func (c *Config) Validate() error {
 		add("store (SCIM_BRIDGE_STORE): %q is neither sqlite:PATH nor a postgres:// URL", redactDSN(c.Store))
 	}
 
+	for _, t := range []struct {
+		field, env string
+		v          TLS
+	}{
+		{"tls", "SCIM_BRIDGE_TLS", c.TLS},
+		{"admin_tls", "SCIM_BRIDGE_ADMIN_TLS", c.AdminTLS},
+	} {
+		if t.v.Enabled() && (t.v.CertFile == "" || t.v.KeyFile == "") {
+			add("%s (%s_CERT_FILE, %s_KEY_FILE): set both the certificate and the key file, or neither", t.field, t.env, t.env)
+		}
+	}
 	if c.PublicURL != "" {
 		checkURL(add, "public_url (SCIM_BRIDGE_PUBLIC_URL)", c.PublicURL, "the SCIM base URL the IdP uses, e.g. https://scim.example.com/scim/v2")
 	}

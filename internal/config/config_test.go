@@ -248,3 +248,31 @@ func TestPeerPollInterval(t *testing.T) {
 		t.Errorf("0s (off): %v, %v", cfg.Provisioning.PeerPollInterval, err)
 	}
 }
+
+func TestTLSSettings(t *testing.T) {
+	e := map[string]string{
+		"SCIM_BRIDGE_TLS_CERT_FILE":       "/tls/tls.crt",
+		"SCIM_BRIDGE_TLS_KEY_FILE":        "/tls/tls.key",
+		"SCIM_BRIDGE_ADMIN_TLS_CERT_FILE": "/tls/tls.crt",
+	}
+	for k, v := range restEnv {
+		e[k] = v
+	}
+	_, err := Load("", env(e))
+	if err == nil || !strings.Contains(err.Error(), "admin_tls (SCIM_BRIDGE_ADMIN_TLS_CERT_FILE, SCIM_BRIDGE_ADMIN_TLS_KEY_FILE): set both") ||
+		strings.Contains(err.Error(), "- tls (") {
+		t.Fatalf("half a pair: %v", err)
+	}
+	e["SCIM_BRIDGE_ADMIN_TLS_KEY_FILE"] = "/tls/tls.key"
+	cfg, err := Load("", env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (TLS{CertFile: "/tls/tls.crt", KeyFile: "/tls/tls.key"}); cfg.TLS != want || cfg.AdminTLS != want {
+		t.Errorf("tls = %+v, admin_tls = %+v", cfg.TLS, cfg.AdminTLS)
+	}
+	cfg, err = Load(writeFile(t, "tls:\n  cert_file: /a.crt\n  key_file: /a.key\n"), env(restEnv))
+	if err != nil || cfg.TLS.CertFile != "/a.crt" || cfg.TLS.KeyFile != "/a.key" || cfg.AdminTLS.Enabled() {
+		t.Errorf("YAML tls: %+v, %v", cfg.TLS, err)
+	}
+}
