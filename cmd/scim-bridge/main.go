@@ -55,6 +55,8 @@ func commands() []command {
 		{"demo", "run the bridge against an embedded Sigma emulator, with a token, for a first try", runDemo},
 		{"check", "validate the configuration and test the connection to Sigma", runCheck},
 		{"token", "manage the bearer tokens identity providers use (create, list, revoke, rotate)", runToken},
+		{"healthcheck", "exit 0 if the running bridge's admin listener answers (--ready: is ready), else 1", runHealthcheck},
+		{"audit", "print the audit trail (what the bridge did, newest first), filtered by time, user or group", runAudit},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -62,7 +64,7 @@ func commands() []command {
 func usage(w io.Writer) {
 	fmt.Fprint(w, "Usage: scim-bridge COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'scim-bridge COMMAND --help' for a command's flags. Configuration: CONFIGURATION.md.\n")
 }

@@ -111,6 +111,13 @@ type AuditFilter struct {
 	Operation  string
 	Outcome    Outcome
 	Since      time.Time
+	// AboutIDs and Mention narrow to entries about a resource: its
+	// ResourceID is one of AboutIDs, or its Detail contains Mention
+	// (case-insensitive for ASCII letters). Both empty: no narrowing.
+	// `scim-bridge audit --user/--group` finds a user's entries by the
+	// ids of the entries that mention the email.
+	AboutIDs []string
+	Mention  string
 }
 
 // Store is the bridge's persistent state. Implementations are safe for

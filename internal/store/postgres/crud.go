@@ -258,6 +258,21 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if !f.Since.IsZero() {
 		add("time >=", f.Since.UTC().Truncate(time.Microsecond))
 	}
+	if len(f.AboutIDs) > 0 || f.Mention != "" {
+		var about []string
+		if len(f.AboutIDs) > 0 {
+			args = append(args, f.AboutIDs)
+			about = append(about, fmt.Sprintf("resource_id = ANY($%d)", len(args)))
+		}
+		if f.Mention != "" {
+			// translate() lowers ASCII only, whatever the database's locale,
+			// as the SQLite store does.
+			args = append(args, f.Mention)
+			about = append(about, fmt.Sprintf("strpos(translate(detail, '%[1]s', '%[2]s'), translate($%[3]d, '%[1]s', '%[2]s')) > 0",
+				asciiUpper, asciiLowerLetters, len(args)))
+		}
+		where = append(where, "("+strings.Join(about, " OR ")+")")
+	}
 	q := `SELECT id, time, request_id, token_name, operation, kind, resource_id, outcome, upstream_status, detail FROM audit`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -298,3 +313,8 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 	}
 	return tag.RowsAffected(), nil
 }
+
+const (
+	asciiUpper        = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	asciiLowerLetters = "abcdefghijklmnopqrstuvwxyz"
+)

@@ -249,6 +249,20 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if !f.Since.IsZero() {
 		add("time >= ?", f.Since.UnixMicro())
 	}
+	if len(f.AboutIDs) > 0 || f.Mention != "" {
+		var about []string
+		if len(f.AboutIDs) > 0 {
+			about = append(about, "resource_id IN (?"+strings.Repeat(", ?", len(f.AboutIDs)-1)+")")
+			for _, id := range f.AboutIDs {
+				args = append(args, id)
+			}
+		}
+		if f.Mention != "" {
+			about = append(about, "instr(lower(detail), ?) > 0")
+			args = append(args, asciiLower(f.Mention))
+		}
+		where = append(where, "("+strings.Join(about, " OR ")+")")
+	}
 	q := `SELECT id, time, request_id, token_name, operation, kind, resource_id, outcome, upstream_status, detail FROM audit`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -297,4 +311,15 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 		return 0, s.mapErr(op, err)
 	}
 	return n, nil
+}
+
+// asciiLower lowers ASCII letters only, as SQLite's lower() does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -679,6 +679,11 @@ func testAuditFilters(t *testing.T, open Opener) {
 		{"since is inclusive", store.AuditFilter{Since: at(time.Minute)}, []string{"user.create/m2", "group.create/g1", "user.update/m1"}},
 		{"combined", store.AuditFilter{Operation: "user.create", Outcome: store.OutcomeOK}, []string{"user.create/m1"}},
 		{"nothing", store.AuditFilter{ResourceID: "nope"}, nil},
+		{"about ids", store.AuditFilter{AboutIDs: []string{"m1", "g1"}}, []string{"group.create/g1", "user.update/m1", "user.create/m1"}},
+		{"mention, ASCII case-insensitive", store.AuditFilter{Mention: "CREATED M2"}, []string{"user.create/m2"}},
+		{"ids or mention", store.AuditFilter{AboutIDs: []string{"g1"}, Mention: "m2"}, []string{"user.create/m2", "group.create/g1"}},
+		{"mention is not a pattern", store.AuditFilter{Mention: "created _1"}, nil},
+		{"about and kind", store.AuditFilter{Kind: store.KindUser, AboutIDs: []string{"g1", "m2"}}, []string{"user.create/m2"}},
 	}
 	for _, c := range cases {
 		list, err := s.ListAudit(ctx, c.f)
