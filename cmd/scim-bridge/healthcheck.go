@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,7 +26,8 @@ func runHealthcheck(ctx context.Context, e env, args []string) int {
 	fs := newFlags(e, "healthcheck", "healthcheck [--config FILE] [--url URL] [--ready] [--timeout DUR]\n\n"+
 		"Exits 0 when the running bridge's admin listener answers /healthz (or, with --ready, /readyz) with 200,\n"+
 		"1 otherwise. Without --url the address is admin_listen (SCIM_BRIDGE_ADMIN_LISTEN, default :9090) on\n"+
-		"loopback; SCIM_BRIDGE_HEALTHCHECK_URL overrides it.")
+		"loopback, over HTTPS when admin_tls is configured (the certificate must be the configured one);\n"+
+		"SCIM_BRIDGE_HEALTHCHECK_URL overrides it.")
 	cfgPath := fs.String("config", "", "YAML configuration `file` (only admin_listen is used)")
 	target := fs.String("url", "", "admin listener base `URL`, e.g. http://127.0.0.1:9090 (default from the configuration)")
 	ready := fs.Bool("ready", false, "check /readyz (the store and the live Sigma path) instead of /healthz")
@@ -37,13 +42,13 @@ func runHealthcheck(ctx context.Context, e env, args []string) int {
 	if base == "" {
 		base = e.getenv("SCIM_BRIDGE_HEALTHCHECK_URL")
 	}
+	client := &http.Client{}
 	if base == "" {
 		cfg, err := config.LoadForStore(*cfgPath, e.getenv)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "scim-bridge healthcheck: %v\n", err)
-			return exitFailure
+		if err == nil {
+			base, client, err = adminClient(cfg)
 		}
-		if base, err = adminURL(cfg.AdminListen); err != nil {
+		if err != nil {
 			fmt.Fprintf(e.stderr, "scim-bridge healthcheck: %v\n", err)
 			return exitFailure
 		}
@@ -60,7 +65,7 @@ func runHealthcheck(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "scim-bridge healthcheck: %v\n", err)
 		return exitFailure
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "scim-bridge healthcheck: %s: %v\n", url, err)
 		return exitFailure
@@ -75,17 +80,40 @@ func runHealthcheck(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
-// adminURL turns a listen address into the URL to reach it on this host.
-func adminURL(listen string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
+// adminClient returns the URL of the configured admin listener on this
+// host and a client for it. With admin_tls the client accepts exactly the
+// configured certificate (the name in it need not be the loopback
+// address this connects to).
+func adminClient(cfg config.Config) (string, *http.Client, error) {
+	host, port, err := net.SplitHostPort(cfg.AdminListen)
 	if err != nil {
-		return "", fmt.Errorf("admin_listen %q: %w", listen, err)
+		return "", nil, fmt.Errorf("admin_listen %q: %w", cfg.AdminListen, err)
 	}
 	switch host {
 	case "", "0.0.0.0", "::":
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port), nil
+	addr := net.JoinHostPort(host, port)
+	if cfg.AdminTLS.CertFile == "" {
+		return "http://" + addr, &http.Client{}, nil
+	}
+	pair, err := tls.LoadX509KeyPair(cfg.AdminTLS.CertFile, cfg.AdminTLS.KeyFile)
+	if err != nil {
+		return "", nil, fmt.Errorf("admin_tls: %w", err)
+	}
+	want := pair.Certificate[0]
+	tc := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Verified below: the peer must present the configured certificate.
+		InsecureSkipVerify: true, //nolint:gosec // pinned by VerifyPeerCertificate
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], want) {
+				return errors.New("the admin listener presented a certificate other than admin_tls.cert_file")
+			}
+			return nil
+		},
+	}
+	return "https://" + addr, &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}, nil
 }
 
 // notReady names the failed required checks of a /readyz report.

@@ -3,11 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +35,7 @@ type bridge struct {
 	token string
 }
 
-func startBridge(t *testing.T) bridge {
+func startObservedBridge(t *testing.T) bridge {
 	t.Helper()
 	fake, err := sigmafake.Start(sigmafake.Options{Members: 5, Seed: 2})
 	if err != nil {
@@ -80,7 +88,7 @@ func (b bridge) scim(t *testing.T, method, path, body string) map[string]any {
 }
 
 func TestHealthcheckAgainstARunningBridge(t *testing.T) {
-	b := startBridge(t)
+	b := startObservedBridge(t)
 	envm := map[string]string{"SCIM_BRIDGE_ADMIN_LISTEN": b.a.AdminAddr()}
 	if code, stdout, stderr := runCLI(t, envm, "healthcheck"); code != exitOK || stdout != "ok: http://"+b.a.AdminAddr()+"/healthz\n" {
 		t.Errorf("healthcheck: %d %q %q", code, stdout, stderr)
@@ -162,7 +170,7 @@ func TestHealthcheckFailures(t *testing.T) {
 }
 
 func TestAuditAgainstARunningBridge(t *testing.T) {
-	b := startBridge(t)
+	b := startObservedBridge(t)
 	user := func(email, typ string) string {
 		return fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"name":{"givenName":"G","familyName":"F"},"userType":%q}`, email, typ)
 	}
@@ -212,5 +220,68 @@ func TestAuditAgainstARunningBridge(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, envm, "audit", "--since", "yesterday"); code != exitUsage || !strings.Contains(stderr, "7d") {
 		t.Errorf("bad --since: %d %q", code, stderr)
+	}
+}
+
+// selfSigned writes a self-signed certificate for name and its key.
+func selfSigned(t *testing.T, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// TestHealthcheckOverAdminTLS: with admin_tls the healthcheck speaks
+// HTTPS to loopback and accepts exactly the configured certificate,
+// whatever name it carries.
+func TestHealthcheckOverAdminTLS(t *testing.T) {
+	certFile, keyFile := selfSigned(t, "bridge.example.com")
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Store = "sqlite:" + filepath.Join(t.TempDir(), "state.db")
+	cfg.Sigma.Mode = config.ModeREST
+	cfg.Sigma.APIURL, cfg.Sigma.ClientID, cfg.Sigma.ClientSecret = "http://127.0.0.1:1", "id", "secret"
+	cfg.AdminTLS.CertFile, cfg.AdminTLS.KeyFile = certFile, keyFile
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	envm := map[string]string{"SCIM_BRIDGE_ADMIN_LISTEN": a.AdminAddr(),
+		"SCIM_BRIDGE_ADMIN_TLS_CERT_FILE": certFile, "SCIM_BRIDGE_ADMIN_TLS_KEY_FILE": keyFile}
+	if code, stdout, stderr := runCLI(t, envm, "healthcheck"); code != exitOK || !strings.HasPrefix(stdout, "ok: https://") {
+		t.Errorf("healthcheck over TLS: %d %q %q", code, stdout, stderr)
+	}
+	otherCert, otherKey := selfSigned(t, "bridge.example.com")
+	envm["SCIM_BRIDGE_ADMIN_TLS_CERT_FILE"], envm["SCIM_BRIDGE_ADMIN_TLS_KEY_FILE"] = otherCert, otherKey
+	if code, _, stderr := runCLI(t, envm, "healthcheck"); code != exitFailure || !strings.Contains(stderr, "certificate other than") {
+		t.Errorf("healthcheck against another certificate: %d %q; want 1", code, stderr)
 	}
 }
