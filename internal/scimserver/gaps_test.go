@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scim-bridge/internal/scimserver/scimtest"
+	"github.com/scimbridge/scim-bridge/internal/secret"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 )
 
 // The RFC 7644 gaps outside suites found (issue 15), each at the HTTP level.
@@ -34,8 +37,10 @@ func TestPatchReplaceValuePathWithoutMatchIsNoTarget(t *testing.T) {
 	id := ts.createUser(t, "notarget@example.com")
 	ts.Fake.ResetRequests()
 	ts.do(t, "PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"emails[type eq \"home\"].value","value":"home@example.com"}]}`).wantError(t, 400, "noTarget")
-	if calls := scimtest.Calls(ts.Fake); len(calls) != 0 {
-		t.Errorf("a rejected PATCH reached Sigma: %q", calls)
+	for _, c := range scimtest.Calls(ts.Fake) {
+		if !strings.HasPrefix(c, "GET ") {
+			t.Errorf("a rejected PATCH wrote to Sigma: %s", c)
+		}
 	}
 	// add with the same path creates the element (Sigma keeps only the
 	// primary email, so the answer does not show it).
@@ -200,3 +205,39 @@ func TestPutMissingResourceIs404WhateverTheBody(t *testing.T) {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
+
+// TestWritesStartFromSigmaNotTheIndex: another replica (here: a write
+// straight to Sigma that this replica's index has not learned of) changed
+// the user's first name. A PATCH of another attribute must not write the
+// stale name back, and a PUT of the name this replica last saw must not be
+// taken for a no-op (found by the two-replica soak).
+func TestWritesStartFromSigmaNotTheIndex(t *testing.T) {
+	ts := newTestServer(t)
+	id := ts.createUser(t, "stale@example.com") // givenName "Given"
+	other := newSigmaClient(t, ts)
+	name := "Other"
+	if _, err := other.UpdateMember(t.Context(), id, sigma.MemberPatch{FirstName: &name}); err != nil {
+		t.Fatal(err)
+	}
+	ts.do(t, "PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"active","value":false}]}`).want(t, 200)
+	if m, _ := ts.Fake.Member(id); m.FirstName != "Other" {
+		t.Fatalf("PATCH active wrote the stale first name back: %q", m.FirstName)
+	}
+	ts.do(t, "PUT", "/Users/"+id, newUser("stale@example.com")).want(t, 200)
+	if m, _ := ts.Fake.Member(id); m.FirstName != "Given" {
+		t.Fatalf("PUT of the index's first name was taken for a no-op: %q", m.FirstName)
+	}
+}
+
+func newSigmaClient(t *testing.T, ts *testServer) *sigma.Client {
+	t.Helper()
+	c, err := sigma.NewClient(sigma.Config{
+		BaseURL: ts.Fake.URL(), ClientID: sigmafake.DefaultClientID,
+		ClientSecret:      secret.NewStatic(secret.Value(sigmafake.DefaultClientSecret)),
+		RequestsPerSecond: 100000, MaxConcurrent: 4,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -71,10 +71,17 @@ func (s *server) createGroup(ctx context.Context, body map[string]any) (director
 	return created, nil
 }
 
-func (s *server) replaceGroup(ctx context.Context, cur directory.Group, body map[string]any) (directory.Group, error) {
+func (s *server) replaceGroup(ctx context.Context, id string, body map[string]any, check func(string) error) (directory.Group, error) {
 	g, membersSent, err := s.groupFromBody(ctx, body)
 	if err != nil {
 		return g, err
+	}
+	cur, err := s.dir.GetGroup(fresh(ctx), id)
+	if err != nil {
+		return cur, err
+	}
+	if err := check(cur.Version); err != nil {
+		return cur, err
 	}
 	g.ID = cur.ID
 	var affected []string
@@ -125,7 +132,7 @@ func (s *server) patchGroup(ctx context.Context, id string, ops []patch.Op, pc p
 	if !needCur {
 		return s.dir.ModifyGroupMembers(ctx, id, gc.Add, gc.Remove)
 	}
-	cur, err := s.dir.GetGroup(ctx, id)
+	cur, err := s.dir.GetGroup(fresh(ctx), id)
 	if err != nil {
 		return cur, err
 	}

@@ -37,8 +37,11 @@ type resource[T any] struct {
 	skip func(l filter.Lookup) bool
 	get  func(ctx context.Context, id string) (T, error)
 
-	create  func(ctx context.Context, body map[string]any) (T, error)
-	replace func(ctx context.Context, cur T, body map[string]any) (T, error)
+	create func(ctx context.Context, body map[string]any) (T, error)
+	// replace replaces resource id with body. It reads the current
+	// resource with fresh (see fresh) after checking body, and calls check
+	// on its version.
+	replace func(ctx context.Context, id string, body map[string]any, check func(version string) error) (T, error)
 	// patch applies ops to resource id; check is the If-Match check, to be
 	// called on the current version if the descriptor reads it (it must,
 	// when hasIfMatch). It returns the resource after the change when
@@ -54,7 +57,14 @@ type resource[T any] struct {
 	delete             func(ctx context.Context, id string, cur *T) error
 }
 
-// patchCall carries what a descriptor's patch needs from the request.
+// fresh marks a read of the resource a write is computed from: it must
+// come from Sigma itself, not from an index another replica's latest
+// write may not have reached (a write computed from a stale copy would
+// undo that change, or take a real change for a no-op).
+func fresh(ctx context.Context) context.Context { return directory.WithFreshRead(ctx) }
+
+// patchCall carries what a descriptor's patch needs from the request; the
+// descriptor reads the current resource with fresh.
 type patchCall struct {
 	check      func(version string) error // If-Match against the current version
 	hasIfMatch bool
@@ -232,41 +242,52 @@ func (d *resource[T]) handleCreate(w http.ResponseWriter, r *http.Request) {
 
 // current reads resource id and checks the request's If-Match on it.
 func (d *resource[T]) current(r *http.Request, id string) (T, error) {
-	cur, err := d.get(r.Context(), id)
+	cur, err := d.get(fresh(r.Context()), id)
 	if err != nil {
 		return cur, err
 	}
 	return cur, checkIfMatch(r, d.version(cur))
 }
 
-func (d *resource[T]) handleReplace(w http.ResponseWriter, r *http.Request) {
-	cur, err := d.current(r, chi.URLParam(r, "id"))
-	if err != nil {
-		d.fail(w, r, err)
-		return
+// missingFirst answers a request that cannot be applied: when the resource
+// does not exist that is the answer (404, not the body's 400); the lookup
+// is an index read, so a bad request still costs no Sigma call.
+func (d *resource[T]) missingFirst(w http.ResponseWriter, r *http.Request, id string, err error) {
+	var me *mapping.Error
+	var ae *apiError
+	if errors.As(err, &me) || errors.As(err, &ae) && ae.status == http.StatusBadRequest {
+		if _, gerr := d.get(r.Context(), id); errors.Is(gerr, directory.ErrNotFound) {
+			err = gerr
+		}
 	}
+	d.fail(w, r, err)
+}
+
+func (d *resource[T]) handleReplace(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
 	body, err := decodeObject(r)
 	if err != nil {
-		d.fail(w, r, err)
+		d.missingFirst(w, r, id, err)
 		return
 	}
-	out, err := d.replace(r.Context(), cur, body)
+	out, err := d.replace(r.Context(), id, body, func(version string) error { return checkIfMatch(r, version) })
 	if err != nil {
-		d.fail(w, r, err)
+		d.missingFirst(w, r, id, err)
 		return
 	}
 	d.writeResource(w, r, http.StatusOK, out)
 }
 
 func (d *resource[T]) handlePatch(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
 	body, err := decodeObject(r)
 	if err != nil {
-		d.fail(w, r, err)
+		d.missingFirst(w, r, id, err)
 		return
 	}
 	ops, err := patch.Parse(body)
 	if err != nil {
-		d.fail(w, r, err)
+		d.missingFirst(w, r, id, err)
 		return
 	}
 	want := !d.patchNoContent || query.Asked(r.URL.Query())
@@ -275,9 +296,9 @@ func (d *resource[T]) handlePatch(w http.ResponseWriter, r *http.Request) {
 		hasIfMatch: r.Header.Get("If-Match") != "",
 		want:       want,
 	}
-	out, err := d.patch(r.Context(), chi.URLParam(r, "id"), ops, pc)
+	out, err := d.patch(r.Context(), id, ops, pc)
 	if err != nil {
-		d.fail(w, r, err)
+		d.missingFirst(w, r, id, err)
 		return
 	}
 	if !want {

@@ -81,10 +81,17 @@ func (s *server) createUser(ctx context.Context, body map[string]any) (directory
 	return created, nil
 }
 
-func (s *server) replaceUser(ctx context.Context, cur directory.User, body map[string]any) (directory.User, error) {
+func (s *server) replaceUser(ctx context.Context, id string, body map[string]any, check func(string) error) (directory.User, error) {
 	u, err := s.userFromBody(ctx, body)
 	if err != nil {
 		return u, err
+	}
+	cur, err := s.dir.GetUser(fresh(ctx), id)
+	if err != nil {
+		return cur, err
+	}
+	if err := check(cur.Version); err != nil {
+		return cur, err
 	}
 	keepUnsent(&u, cur)
 	return s.saveUser(ctx, cur, u)
@@ -125,7 +132,7 @@ func sameUser(a, b directory.User) bool {
 }
 
 func (s *server) patchUser(ctx context.Context, id string, ops []patch.Op, pc patchCall) (directory.User, error) {
-	cur, err := s.dir.GetUser(ctx, id)
+	cur, err := s.dir.GetUser(fresh(ctx), id)
 	if err != nil {
 		return cur, err
 	}
