@@ -46,18 +46,13 @@ type SCIMConfig struct {
 	Logger            *slog.Logger
 }
 
-// SCIMResource is a SCIM User or Group as decoded JSON. The client passes
-// resources through untouched (Sigma's extension attributes included), so
-// a plain map is the honest type; read fields with the usual type
-// assertions (res["id"].(string)).
-type SCIMResource = map[string]any
-
-// SCIMListResponse is a page of a filtered list.
-type SCIMListResponse struct {
-	TotalResults int            `json:"totalResults"`
-	StartIndex   int            `json:"startIndex"`
-	ItemsPerPage int            `json:"itemsPerPage"`
-	Resources    []SCIMResource `json:"Resources"`
+// SCIMListResponse is a page of a filtered list of T (SCIMUser or
+// SCIMGroup).
+type SCIMListResponse[T any] struct {
+	TotalResults int `json:"totalResults"`
+	StartIndex   int `json:"startIndex"`
+	ItemsPerPage int `json:"itemsPerPage"`
+	Resources    []T `json:"Resources"`
 }
 
 // SCIMPatchOp is one operation of a SCIM PATCH.
@@ -145,43 +140,43 @@ func (b *bearerAuth) rejected(ctx context.Context, gen uint64) {
 
 // Ping checks the endpoint and token with GET /Users?startIndex=1&count=1.
 func (c *SCIMClient) Ping(ctx context.Context) error {
-	_, err := c.list(ctx, "Users", "", 1, 1)
+	_, err := c.FilterUsers(ctx, "", 1, 1)
 	return wrap(err, "sigma scim ping")
 }
 
 // CreateUser POSTs a User. When the outcome is unknown the user is looked up
 // by userName before anything is repeated; a 409 matches ErrDuplicate.
-func (c *SCIMClient) CreateUser(ctx context.Context, u SCIMResource) (SCIMResource, error) {
-	userName, _ := u["userName"].(string)
-	return c.create(ctx, "Users", u, func(ctx context.Context) (SCIMResource, bool, error) {
-		return c.FindUserByUserName(ctx, userName)
+func (c *SCIMClient) CreateUser(ctx context.Context, u SCIMUser) (SCIMUser, error) {
+	return create(ctx, c, "Users", u, func(ctx context.Context) (SCIMUser, bool, error) {
+		return c.FindUserByUserName(ctx, u.UserName)
 	})
 }
 
 // GetUser reads a User; a missing one matches ErrNotFound.
-func (c *SCIMClient) GetUser(ctx context.Context, id string) (SCIMResource, error) {
-	return c.get(ctx, "Users", id)
+func (c *SCIMClient) GetUser(ctx context.Context, id string) (SCIMUser, error) {
+	return get[SCIMUser](ctx, c, "Users", id)
 }
 
 // FilterUsers lists Users matching a SCIM filter ("" = all), startIndex is
 // 1-based, count the page size.
-func (c *SCIMClient) FilterUsers(ctx context.Context, filter string, startIndex, count int) (SCIMListResponse, error) {
-	return c.list(ctx, "Users", filter, startIndex, count)
+func (c *SCIMClient) FilterUsers(ctx context.Context, filter string, startIndex, count int) (SCIMListResponse[SCIMUser], error) {
+	return list[SCIMUser](ctx, c, "Users", filter, startIndex, count)
 }
 
 // FindUserByUserName filters with userName eq "x" (quoted and escaped).
-func (c *SCIMClient) FindUserByUserName(ctx context.Context, userName string) (SCIMResource, bool, error) {
-	return c.findOne(ctx, "Users", "userName", userName)
+func (c *SCIMClient) FindUserByUserName(ctx context.Context, userName string) (SCIMUser, bool, error) {
+	return findOne(ctx, c, "Users", "userName", userName, func(u SCIMUser) string { return u.UserName })
 }
 
 // ReplaceUser PUTs a full User.
-func (c *SCIMClient) ReplaceUser(ctx context.Context, id string, u SCIMResource) (SCIMResource, error) {
-	return c.replace(ctx, "Users", id, u)
+func (c *SCIMClient) ReplaceUser(ctx context.Context, id string, u SCIMUser) (SCIMUser, error) {
+	return replace(ctx, c, "Users", id, u)
 }
 
-// PatchUser sends a PatchOp. A 204 answer gives a nil resource.
-func (c *SCIMClient) PatchUser(ctx context.Context, id string, ops []SCIMPatchOp) (SCIMResource, error) {
-	return c.patch(ctx, "Users", id, ops)
+// PatchUser sends a PatchOp. A 204 answer gives ok false (and the zero
+// user).
+func (c *SCIMClient) PatchUser(ctx context.Context, id string, ops []SCIMPatchOp) (u SCIMUser, ok bool, err error) {
+	return patch[SCIMUser](ctx, c, "Users", id, ops)
 }
 
 // DeleteUser deletes a User.
@@ -190,36 +185,36 @@ func (c *SCIMClient) DeleteUser(ctx context.Context, id string) error {
 }
 
 // CreateGroup POSTs a Group; ambiguity is resolved by displayName.
-func (c *SCIMClient) CreateGroup(ctx context.Context, g SCIMResource) (SCIMResource, error) {
-	name, _ := g["displayName"].(string)
-	return c.create(ctx, "Groups", g, func(ctx context.Context) (SCIMResource, bool, error) {
-		return c.FindGroupByDisplayName(ctx, name)
+func (c *SCIMClient) CreateGroup(ctx context.Context, g SCIMGroup) (SCIMGroup, error) {
+	return create(ctx, c, "Groups", g, func(ctx context.Context) (SCIMGroup, bool, error) {
+		return c.FindGroupByDisplayName(ctx, g.DisplayName)
 	})
 }
 
 // GetGroup reads a Group.
-func (c *SCIMClient) GetGroup(ctx context.Context, id string) (SCIMResource, error) {
-	return c.get(ctx, "Groups", id)
+func (c *SCIMClient) GetGroup(ctx context.Context, id string) (SCIMGroup, error) {
+	return get[SCIMGroup](ctx, c, "Groups", id)
 }
 
 // FilterGroups lists Groups matching a SCIM filter ("" = all).
-func (c *SCIMClient) FilterGroups(ctx context.Context, filter string, startIndex, count int) (SCIMListResponse, error) {
-	return c.list(ctx, "Groups", filter, startIndex, count)
+func (c *SCIMClient) FilterGroups(ctx context.Context, filter string, startIndex, count int) (SCIMListResponse[SCIMGroup], error) {
+	return list[SCIMGroup](ctx, c, "Groups", filter, startIndex, count)
 }
 
 // FindGroupByDisplayName filters with displayName eq "x".
-func (c *SCIMClient) FindGroupByDisplayName(ctx context.Context, name string) (SCIMResource, bool, error) {
-	return c.findOne(ctx, "Groups", "displayName", name)
+func (c *SCIMClient) FindGroupByDisplayName(ctx context.Context, name string) (SCIMGroup, bool, error) {
+	return findOne(ctx, c, "Groups", "displayName", name, func(g SCIMGroup) string { return g.DisplayName })
 }
 
 // ReplaceGroup PUTs a full Group.
-func (c *SCIMClient) ReplaceGroup(ctx context.Context, id string, g SCIMResource) (SCIMResource, error) {
-	return c.replace(ctx, "Groups", id, g)
+func (c *SCIMClient) ReplaceGroup(ctx context.Context, id string, g SCIMGroup) (SCIMGroup, error) {
+	return replace(ctx, c, "Groups", id, g)
 }
 
-// PatchGroup sends a PatchOp. A 204 answer gives a nil resource.
-func (c *SCIMClient) PatchGroup(ctx context.Context, id string, ops []SCIMPatchOp) (SCIMResource, error) {
-	return c.patch(ctx, "Groups", id, ops)
+// PatchGroup sends a PatchOp. A 204 answer gives ok false (and the zero
+// group).
+func (c *SCIMClient) PatchGroup(ctx context.Context, id string, ops []SCIMPatchOp) (g SCIMGroup, ok bool, err error) {
+	return patch[SCIMGroup](ctx, c, "Groups", id, ops)
 }
 
 // DeleteGroup deletes a Group.
@@ -233,8 +228,11 @@ func SCIMFilterEq(attr, value string) string {
 	return attr + ` eq "` + r.Replace(value) + `"`
 }
 
-func (c *SCIMClient) create(ctx context.Context, typ string, res SCIMResource, find func(context.Context) (SCIMResource, bool, error)) (SCIMResource, error) {
-	var out SCIMResource
+// resource is a resource the generic calls below carry.
+type resource interface{ SCIMUser | SCIMGroup }
+
+func create[T resource](ctx context.Context, c *SCIMClient, typ string, res T, find func(context.Context) (T, bool, error)) (T, error) {
+	var out T
 	err := c.co.do(ctx, &call{method: http.MethodPost, endpoint: "/" + typ, path: "/" + typ,
 		body: res, ctype: scimContentType, accept: scimContentType, out: &out, unsafe: true,
 		resolve: func(ctx context.Context) (bool, error) {
@@ -247,14 +245,14 @@ func (c *SCIMClient) create(ctx context.Context, typ string, res SCIMResource, f
 	return out, wrap(err, "create sigma scim %s", singular(typ))
 }
 
-func (c *SCIMClient) get(ctx context.Context, typ, id string) (SCIMResource, error) {
-	var out SCIMResource
+func get[T resource](ctx context.Context, c *SCIMClient, typ, id string) (T, error) {
+	var out T
 	err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/" + typ + "/{id}",
 		path: "/" + typ + "/" + url.PathEscape(id), accept: scimContentType, out: &out})
 	return out, wrap(err, "get sigma scim %s %s", singular(typ), id)
 }
 
-func (c *SCIMClient) list(ctx context.Context, typ, filter string, startIndex, count int) (SCIMListResponse, error) {
+func (c *SCIMClient) list(ctx context.Context, typ, filter string, startIndex, count int, out any) error {
 	q := url.Values{}
 	if filter != "" {
 		q.Set("filter", filter)
@@ -265,38 +263,48 @@ func (c *SCIMClient) list(ctx context.Context, typ, filter string, startIndex, c
 	if count > 0 {
 		q.Set("count", strconv.Itoa(count))
 	}
-	var out SCIMListResponse
 	err := c.co.do(ctx, &call{method: http.MethodGet, endpoint: "/" + typ, path: "/" + typ,
-		query: q, accept: scimContentType, out: &out})
-	return out, wrap(err, "list sigma scim %s", strings.ToLower(typ))
+		query: q, accept: scimContentType, out: out})
+	return wrap(err, "list sigma scim %s", strings.ToLower(typ))
 }
 
-func (c *SCIMClient) findOne(ctx context.Context, typ, attr, value string) (SCIMResource, bool, error) {
-	lr, err := c.list(ctx, typ, SCIMFilterEq(attr, value), 1, 10)
+func list[T resource](ctx context.Context, c *SCIMClient, typ, filter string, startIndex, count int) (SCIMListResponse[T], error) {
+	var out SCIMListResponse[T]
+	err := c.list(ctx, typ, filter, startIndex, count, &out)
+	return out, err
+}
+
+func findOne[T resource](ctx context.Context, c *SCIMClient, typ, attr, value string, key func(T) string) (T, bool, error) {
+	var zero T
+	lr, err := list[T](ctx, c, typ, SCIMFilterEq(attr, value), 1, 10)
 	if err != nil {
-		return nil, false, err
+		return zero, false, err
 	}
 	for _, r := range lr.Resources {
-		if v, _ := r[attr].(string); strings.EqualFold(v, value) {
+		if strings.EqualFold(key(r), value) {
 			return r, true, nil
 		}
 	}
-	return nil, false, nil
+	return zero, false, nil
 }
 
-func (c *SCIMClient) replace(ctx context.Context, typ, id string, res SCIMResource) (SCIMResource, error) {
-	var out SCIMResource
+func replace[T resource](ctx context.Context, c *SCIMClient, typ, id string, res T) (T, error) {
+	var out T
 	err := c.co.do(ctx, &call{method: http.MethodPut, endpoint: "/" + typ + "/{id}",
 		path: "/" + typ + "/" + url.PathEscape(id), body: res, ctype: scimContentType, accept: scimContentType, out: &out})
 	return out, wrap(err, "replace sigma scim %s %s", singular(typ), id)
 }
 
-func (c *SCIMClient) patch(ctx context.Context, typ, id string, ops []SCIMPatchOp) (SCIMResource, error) {
-	var out SCIMResource
+func patch[T resource](ctx context.Context, c *SCIMClient, typ, id string, ops []SCIMPatchOp) (T, bool, error) {
+	var out *T
 	err := c.co.do(ctx, &call{method: http.MethodPatch, endpoint: "/" + typ + "/{id}",
 		path: "/" + typ + "/" + url.PathEscape(id), ctype: scimContentType, accept: scimContentType, out: &out,
 		body: scimPatchBody{Schemas: []string{SCIMPatchOpSchema}, Operations: ops}})
-	return out, wrap(err, "patch sigma scim %s %s", singular(typ), id)
+	if out == nil {
+		var zero T
+		return zero, false, wrap(err, "patch sigma scim %s %s", singular(typ), id)
+	}
+	return *out, true, wrap(err, "patch sigma scim %s %s", singular(typ), id)
 }
 
 func (c *SCIMClient) delete(ctx context.Context, typ, id string) error {

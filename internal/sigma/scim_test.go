@@ -34,14 +34,14 @@ func newSCIM(t *testing.T, srv *sigmafake.Server, tok secret.Source, log *sigmat
 	return c, reg
 }
 
-func user(email, userType string) sigma.SCIMResource {
-	return sigma.SCIMResource{
-		"schemas":  []string{sigma.SCIMUserSchema},
-		"userName": email,
-		"name":     map[string]any{"givenName": "Grace", "familyName": "Hopper"},
-		"emails":   []any{map[string]any{"type": "work", "value": email, "primary": true}},
-		"active":   true,
-		"userType": userType,
+func user(email, userType string) sigma.SCIMUser {
+	return sigma.SCIMUser{
+		Schemas:  []string{sigma.SCIMUserSchema},
+		UserName: email,
+		Name:     sigma.SCIMName{GivenName: "Grace", FamilyName: "Hopper"},
+		Emails:   []sigma.SCIMEmail{{Type: "work", Value: email, Primary: true}},
+		Active:   true,
+		UserType: userType,
 	}
 }
 
@@ -58,8 +58,8 @@ func TestSCIMUsersAndGroupsCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := u["id"].(string)
-	if id == "" || u["userName"] != "grace@example.com" {
+	id := u.ID
+	if id == "" || u.UserName != "grace@example.com" || !u.Active || u.Meta == nil || u.Meta.Created.IsZero() {
 		t.Fatalf("created %v", u)
 	}
 	if m, ok := srv.Member(id); !ok || m.MemberType != "View" {
@@ -71,14 +71,14 @@ func TestSCIMUsersAndGroupsCRUD(t *testing.T) {
 		t.Errorf("duplicate: %v", err)
 	}
 	got, err := c.GetUser(ctx, id)
-	if err != nil || got["id"] != id {
+	if err != nil || got.ID != id {
 		t.Errorf("GetUser = %v, %v", got, err)
 	}
 	if _, err := c.GetUser(ctx, "missing"); !errors.Is(err, sigma.ErrNotFound) {
 		t.Errorf("GetUser(missing) = %v", err)
 	}
 	found, ok, err := c.FindUserByUserName(ctx, "GRACE@example.com")
-	if err != nil || !ok || found["id"] != id {
+	if err != nil || !ok || found.ID != id {
 		t.Errorf("FindUserByUserName = %v, %v, %v", found, ok, err)
 	}
 	if _, ok, err := c.FindUserByUserName(ctx, `no"body@example.com`); ok || err != nil {
@@ -93,39 +93,38 @@ func TestSCIMUsersAndGroupsCRUD(t *testing.T) {
 	}
 
 	rep := user("grace@example.com", "essential")
-	rep["name"] = map[string]any{"givenName": "Amazing", "familyName": "Grace"}
+	rep.Name = sigma.SCIMName{GivenName: "Amazing", FamilyName: "Grace"}
 	r, err := c.ReplaceUser(ctx, id, rep)
-	if err != nil || r["userType"] != "essential" {
+	if err != nil || r.UserType != "essential" {
 		t.Errorf("ReplaceUser = %v, %v", r, err)
 	}
-	if _, err := c.PatchUser(ctx, id, []sigma.SCIMPatchOp{{Op: "replace", Value: map[string]any{"active": false}}}); err != nil {
+	if _, _, err := c.PatchUser(ctx, id, []sigma.SCIMPatchOp{{Op: "replace", Value: map[string]any{"active": false}}}); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := srv.Member(id); !m.IsInactive || m.FirstName != "Amazing" || m.MemberType != "Essential" {
 		t.Errorf("after replace and patch: %+v", m)
 	}
 
-	g, err := c.CreateGroup(ctx, sigma.SCIMResource{"schemas": []string{sigma.SCIMGroupSchema}, "displayName": "Navy",
-		"members": []any{}})
+	g, err := c.CreateGroup(ctx, sigma.SCIMGroup{Schemas: []string{sigma.SCIMGroupSchema}, DisplayName: "Navy", Members: []sigma.SCIMRef{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gid, _ := g["id"].(string)
-	if _, err := c.PatchGroup(ctx, gid, []sigma.SCIMPatchOp{{Op: "replace", Path: "displayName", Value: "Navy Reserve"}}); err != nil {
+	gid := g.ID
+	if _, _, err := c.PatchGroup(ctx, gid, []sigma.SCIMPatchOp{{Op: "replace", Path: "displayName", Value: "Navy Reserve"}}); err != nil {
 		t.Fatal(err)
 	}
 	fg, ok, err := c.FindGroupByDisplayName(ctx, "Navy Reserve")
-	if err != nil || !ok || fg["id"] != gid {
+	if err != nil || !ok || fg.ID != gid {
 		t.Errorf("FindGroupByDisplayName = %v, %v, %v", fg, ok, err)
 	}
-	if _, err := c.ReplaceGroup(ctx, gid, sigma.SCIMResource{"schemas": []string{sigma.SCIMGroupSchema}, "displayName": "Navy Reserve",
-		"members": []any{map[string]any{"value": srv.Members()[1].MemberID}}}); err != nil {
+	if _, err := c.ReplaceGroup(ctx, gid, sigma.SCIMGroup{Schemas: []string{sigma.SCIMGroupSchema}, DisplayName: "Navy Reserve",
+		Members: []sigma.SCIMRef{{Value: srv.Members()[1].MemberID}}}); err != nil {
 		t.Fatal(err)
 	}
 	if tm, _ := srv.Team(gid); len(tm.Members) != 1 {
 		t.Errorf("team members after PUT: %v", tm.Members)
 	}
-	if gg, err := c.GetGroup(ctx, gid); err != nil || gg["displayName"] != "Navy Reserve" {
+	if gg, err := c.GetGroup(ctx, gid); err != nil || gg.DisplayName != "Navy Reserve" {
 		t.Errorf("GetGroup = %v, %v", gg, err)
 	}
 	if lg, err := c.FilterGroups(ctx, sigma.SCIMFilterEq("displayName", "Navy Reserve"), 1, 10); err != nil || lg.TotalResults != 1 {
@@ -203,7 +202,7 @@ func TestSCIMAmbiguousCreateIsResolvedByUserName(t *testing.T) {
 		if err != nil {
 			t.Fatalf("create %s: %v", email, err)
 		}
-		if u["userName"] != email {
+		if u.UserName != email {
 			t.Fatalf("create %s returned %v", email, u)
 		}
 	}

@@ -1,6 +1,7 @@
 package sigma_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -153,5 +154,26 @@ func TestNewClientRejectsIncompleteConfig(t *testing.T) {
 func TestSCIMFilterEqQuotes(t *testing.T) {
 	if got, want := sigma.SCIMFilterEq("userName", `a"b\c@x.com`), `userName eq "a\"b\\c@x.com"`; got != want {
 		t.Errorf("SCIMFilterEq = %s, want %s", got, want)
+	}
+}
+
+// TestSCIMUserJSON: the typed resource keeps what it does not model and
+// reads Sigma's string booleans.
+func TestSCIMUserJSON(t *testing.T) {
+	in := `{"id":"m1","userName":"a@x","name":{"givenName":"A","familyName":"B"},"active":"false","title":"Dr",` +
+		`"urn:sigma:scim:schemas:extension:2.0:User":{"userKind":"embed"},"meta":{"created":"2026-01-02T03:04:05Z"}}`
+	var u sigma.SCIMUser
+	if err := json.Unmarshal([]byte(in), &u); err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != "m1" || u.Active || u.Sigma == nil || u.Sigma.UserKind != "embed" || u.Meta == nil || u.Meta.Created.Year() != 2026 {
+		t.Errorf("decoded %+v", u)
+	}
+	if string(u.Extra["title"]) != `"Dr"` || len(u.Extra) != 1 {
+		t.Errorf("Extra = %q, want only title", u.Extra)
+	}
+	out, err := json.Marshal(u)
+	if err != nil || !strings.Contains(string(out), `"title":"Dr"`) || !strings.Contains(string(out), `"active":false`) {
+		t.Errorf("encoded %s, %v", out, err)
 	}
 }

@@ -34,7 +34,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
-	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
+	"github.com/scimbridge/scim-bridge/internal/sigma/provision"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -358,7 +358,7 @@ func (s *Selector) switchTo(ctx context.Context, next *live) {
 		TokenName: a.TokenName,
 		Operation: "mode.switch",
 		Outcome:   store.OutcomeOK,
-		Detail:    dirkit.Truncate(prev.mode+" -> "+next.mode+": "+next.why, 500),
+		Detail:    provision.Truncate(prev.mode+" -> "+next.mode+": "+next.why, 500),
 	}
 	if s.store == nil {
 		return

@@ -38,7 +38,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
-	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
+	"github.com/scimbridge/scim-bridge/internal/sigma/provision"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -75,17 +75,19 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Directory implements directory.Directory over a sigma.Client.
+// Directory implements directory.Directory over a sigma.Client: the reads
+// here, the writes by the provision.Workflow over its ports (ports.go).
 type Directory struct {
+	*provision.Workflow
+
 	client *sigma.Client
 	store  store.Store
 	opts   Options
 	log    *slog.Logger
 	idx    *index
-	locks  dirkit.KeyedMutex
 	m      *metrics
-	rec    dirkit.Records
-	audits *dirkit.Auditor
+	rec    provision.Records
+	audits *provision.Auditor
 
 	// loadSem admits one full load at a time; a channel rather than a
 	// mutex so that a caller whose context ends stops waiting (Start must
@@ -130,9 +132,13 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex(), loadSem: make(chan struct{}, 1),
 		own: map[int64]time.Time{}, seen: map[int64]time.Time{}, peerPageSize: peerPageSize}
 	d.m = newMetrics(reg, d.idx)
-	d.rec = dirkit.Records{Store: st, Now: opts.Now}
-	d.audits = &dirkit.Auditor{Store: auditStore{Store: st, d: d}, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
+	d.rec = provision.Records{Store: st, Now: opts.Now}
+	d.audits = &provision.Auditor{Store: auditStore{Store: st, d: d}, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
 		LogMessage: "sigma directory write"}
+	d.Workflow = &provision.Workflow{
+		Members: members{d}, Teams: teams{d}, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, Now: opts.Now,
+		Types: provision.NewAccountTypes(provision.AccountTypesConfig{REST: client, Default: opts.DefaultAccountType, Log: logger}),
+	}
 	return d
 }
 
@@ -295,7 +301,7 @@ func (d *Directory) Ready(context.Context) error {
 
 // ---- errors --------------------------------------------------------------
 
-// upstreamErr is dirkit.UpstreamErr, plus Sigma's own 404 for an account
+// upstreamErr is provision.UpstreamErr, plus Sigma's own 404 for an account
 // type it does not know (a write naming a type the resolver let through),
 // which is the IdP's invalid userType rather than a missing resource.
 func upstreamErr(op string, err error) error {
@@ -303,7 +309,7 @@ func upstreamErr(op string, err error) error {
 	if !errors.As(err, &unknown) && errors.Is(err, sigma.ErrUnknownMemberType) {
 		return &directory.InvalidValueError{Attribute: "userType", Reason: "unknown account type"}
 	}
-	return dirkit.UpstreamErr(op, err)
+	return provision.UpstreamErr(op, err)
 }
 
 // ---- metrics -------------------------------------------------------------

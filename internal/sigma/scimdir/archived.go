@@ -3,124 +3,85 @@ package scimdir
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
-	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
-	"github.com/scimbridge/scim-bridge/internal/store"
+	"github.com/scimbridge/scim-bridge/internal/sigma/provision"
 )
 
 // Members deactivated through the REST path (isArchived: what the REST
 // directory does for active=false) are invisible to Sigma's SCIM, which
 // answers 404 for them. After a switch from REST to SCIM the IdP still
 // holds their ids and will, typically, reactivate them. With a REST client
-// the bridge keeps them visible for reads by id, as inactive, and applies
-// writes to them through REST, so such an IdP request behaves as it did on
-// the REST path. Lookups by userName and full lists still show what
-// Sigma's SCIM shows.
+// the bridge keeps them visible for reads by id, as inactive
+// (provision.Member.Archived), and applies writes to them through REST, so
+// such an IdP request behaves as it did on the REST path. Lookups by
+// userName and full lists still show what Sigma's SCIM shows.
 
-// archivedKey marks a user resource built from a REST member that Sigma's
-// SCIM does not show. It is not a SCIM attribute and never leaves the
-// package.
-const archivedKey = "\x00archived"
-
-func isArchived(res sigma.SCIMResource) bool {
-	b, _ := res[archivedKey].(bool)
-	return b
-}
-
-// archivedMember returns, when a REST client is configured, the member id
-// as a user resource if REST shows it deactivated (archived). A REST
-// failure counts as "not there": SCIM's answer stands.
-func (d *Directory) archivedMember(ctx context.Context, id string) (sigma.SCIMResource, bool) {
+// archivedMember returns, when a REST client is configured, member id if
+// REST shows it deactivated (archived). A REST failure counts as "not
+// there": SCIM's answer stands.
+func (d *Directory) archivedMember(ctx context.Context, id string) (provision.Member, bool) {
 	if d.rest == nil {
-		return nil, false
+		return provision.Member{}, false
 	}
 	m, err := d.rest.GetMember(ctx, id)
 	if err != nil {
 		if !errors.Is(err, sigma.ErrNotFound) {
 			d.log.DebugContext(ctx, "sigma rest read of a member sigma scim does not show failed", "id", id, "err", err)
 		}
-		return nil, false
+		return provision.Member{}, false
 	}
 	if !m.IsArchived {
-		return nil, false
+		return provision.Member{}, false
 	}
-	var groups []any
+	pm := provision.Member{
+		ID: m.MemberID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName,
+		AccountType: m.MemberType, UserKind: m.UserKind, Archived: true, Created: m.CreatedAt, Modified: m.UpdatedAt,
+	}
 	if teams, err := d.rest.MemberTeams(ctx, id); err == nil {
 		for _, t := range teams {
-			groups = append(groups, map[string]any{"value": t.TeamID, "display": t.Name})
+			pm.Groups = append(pm.Groups, directory.Ref{ID: t.TeamID, Display: t.Name})
 		}
 	}
-	return sigma.SCIMResource{
-		archivedKey: true,
-		"id":        m.MemberID,
-		"userName":  m.Email,
-		"name":      map[string]any{"givenName": m.FirstName, "familyName": m.LastName},
-		"active":    false,
-		"userType":  m.MemberType, // the REST name; canonical() maps it
-		"groups":    groups,
-		"meta": map[string]any{
-			"created":      m.CreatedAt.UTC().Format(time.RFC3339Nano),
-			"lastModified": m.UpdatedAt.UTC().Format(time.RFC3339Nano),
-		},
-		sigma.SCIMSigmaUserSchema: map[string]any{"userKind": m.UserKind},
-	}, true
+	return pm, true
 }
 
-// replaceArchived is ReplaceUser for a member only REST shows: active=true
-// reactivates it through REST (then Sigma's SCIM shows it again and the
-// rest of the change goes there); otherwise the change is sent through
-// REST. It returns the user's resource afterwards and what changed.
-func (d *Directory) replaceArchived(ctx context.Context, res sigma.SCIMResource, u directory.User, canonical, scimType string) (sigma.SCIMResource, []string, error) {
-	id := str(res, "id")
-	if u.Active {
-		if _, err := d.rest.ReactivateMember(ctx, id); err != nil {
-			return nil, nil, dirkit.UpstreamErr("reactivate member", err)
+// updateArchived is Members.Update for a member only REST shows: a
+// reactivation goes through REST (then Sigma's SCIM shows it again and the
+// rest of the change goes there); any other change is sent through REST.
+func (d *Directory) updateArchived(ctx context.Context, m provision.Member, c provision.Change) (provision.Member, error) {
+	if c.Active != nil && *c.Active {
+		if _, err := d.rest.ReactivateMember(ctx, m.ID); err != nil {
+			return provision.Member{}, provision.UpstreamErr("reactivate member", err)
 		}
-		fresh, ok, err := d.getUser(ctx, id)
+		fresh, ok, err := d.getUser(ctx, m.ID)
 		if err != nil {
-			return nil, nil, err
+			return provision.Member{}, err
 		}
-		if !ok || isArchived(fresh) {
-			return nil, nil, &directory.UpstreamError{Op: "reactivate member", Retryable: true,
+		if !ok || fresh.Archived {
+			return provision.Member{}, &directory.UpstreamError{Op: "reactivate member", Retryable: true,
 				Message: "Sigma's SCIM does not show the reactivated member yet"}
 		}
-		ops, changed := userOps(stateOf(fresh), u, scimType)
-		changed = append([]string{"reactivated (REST)"}, changed...)
-		if len(ops) == 0 {
-			return fresh, changed, nil
+		c.Active = nil
+		if c.IsZero() {
+			return fresh, nil
 		}
-		out, err := d.scim.PatchUser(ctx, id, ops)
-		if err != nil {
-			return nil, nil, d.userWriteErr(ctx, "update user", err, u.AccountType)
-		}
-		res, err = d.afterPatch(ctx, store.KindUser, id, out)
-		return res, changed, err
+		return d.patchUser(ctx, fresh, c)
 	}
-	cur := stateOf(res)
-	p, fields := dirkit.MemberPatch(sigma.Member{Email: cur.userName, FirstName: cur.given, LastName: cur.family,
-		MemberType: cur.userType, UserKind: cur.userKind}, u, canonical)
-	var changed []string
-	for _, f := range fields {
-		changed = append(changed, scimAttr[f])
+	p := sigma.MemberPatch{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName, UserKind: c.UserKind}
+	if c.AccountType != nil {
+		p.MemberType = &c.AccountType.Name
 	}
-	if len(changed) == 0 {
-		return res, nil, nil
+	if p == (sigma.MemberPatch{}) {
+		return m, nil
 	}
-	if _, err := d.rest.UpdateMember(ctx, id, p); err != nil {
-		return nil, nil, dirkit.UpstreamErr("update member", err)
+	if _, err := d.rest.UpdateMember(ctx, m.ID, p); err != nil {
+		return provision.Member{}, provision.UpstreamErr("update member", err)
 	}
-	fresh, ok := d.archivedMember(ctx, id)
+	fresh, ok := d.archivedMember(ctx, m.ID)
 	if !ok {
-		return nil, nil, &directory.UpstreamError{Op: "update member", Retryable: true, Message: "the member changed state meanwhile"}
+		return provision.Member{}, &directory.UpstreamError{Op: "update member", Retryable: true, Message: "the member changed state meanwhile"}
 	}
-	return fresh, append(changed, "(REST, deactivated member)"), nil
-}
-
-// scimAttr names the REST member fields of dirkit.MemberPatch as the SCIM
-// path's audit trail names them.
-var scimAttr = map[string]string{
-	"email": "userName", "firstName": "givenName", "lastName": "familyName", "memberType": "userType", "userKind": "userKind",
+	return fresh, nil
 }

@@ -38,11 +38,7 @@
 package scimdir
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +48,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
-	"github.com/scimbridge/scim-bridge/internal/sigma/dirkit"
+	"github.com/scimbridge/scim-bridge/internal/sigma/provision"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
@@ -72,10 +68,6 @@ const (
 	// PageSize is the count asked for when paging Sigma's lists (its maximum).
 	PageSize = 1000
 )
-
-// BuiltinAccountTypes are the account types every org has, as Sigma's SCIM
-// spells them. Without REST credentials they are always accepted.
-var BuiltinAccountTypes = []string{"admin", "pro", "essential", "view"}
 
 // Options configure a Directory. The zero value is usable.
 type Options struct {
@@ -117,22 +109,24 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Directory implements directory.Directory over a sigma.SCIMClient.
+// Directory implements directory.Directory over a sigma.SCIMClient: the
+// reads here, the writes by the provision.Workflow over its ports
+// (ports.go).
 type Directory struct {
+	*provision.Workflow
+
 	scim   *sigma.SCIMClient
 	rest   *sigma.Client // optional
 	store  store.Store
 	opts   Options
 	log    *slog.Logger
-	types  *typeResolver
-	locks  dirkit.KeyedMutex
 	m      *metrics
-	rec    dirkit.Records
-	audits *dirkit.Auditor
+	rec    provision.Records
+	audits *provision.Auditor
 
 	writes atomic.Uint64 // bumped after every write decision: drops the list cache
-	users  listCache
-	groups listCache
+	users  listCache[sigma.SCIMUser]
+	groups listCache[sigma.SCIMGroup]
 
 	hMu      sync.Mutex
 	rejected int   // status of the last rejection of the token, 0 if none
@@ -161,161 +155,19 @@ func New(scim *sigma.SCIMClient, rest *sigma.Client, st store.Store, opts Option
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Directory{scim: scim, rest: rest, store: st, opts: opts, log: logger, m: newMetrics(reg)}
-	d.rec = dirkit.Records{Store: st, Now: opts.Now}
-	d.audits = &dirkit.Auditor{Store: st, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
-		DetailPrefix: "via sigma scim: ", LogMessage: "sigma scim directory write"}
-	d.types = newTypeResolver(rest, opts.AccountTypes, opts.AccountTypeAliases, logger)
+	d.rec = provision.Records{Store: st, Now: opts.Now}
+	// Every decision drops the list caches: Sigma has changed (or
+	// refused), so lists read before are stale.
+	d.audits = &provision.Auditor{Store: st, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
+		DetailPrefix: "via sigma scim: ", LogMessage: "sigma scim directory write", After: func() { d.writes.Add(1) }}
+	d.Workflow = &provision.Workflow{
+		Members: members{d}, Teams: teams{d}, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, Now: opts.Now,
+		Types: provision.NewAccountTypes(provision.AccountTypesConfig{REST: rest, Custom: opts.AccountTypes,
+			Aliases: opts.AccountTypeAliases, Default: opts.DefaultAccountType, CreateDefault: DefaultAccountType,
+			Fallback: true, Log: logger}),
+	}
 	return d
 }
-
-// ---- readiness and health --------------------------------------------------
-
-// Ready reports nil when Sigma's SCIM endpoint answered with the token
-// recently; otherwise it pings. A rejected token gives an error saying
-// "Sigma SCIM token was rejected (401)"; an endpoint that answers 404 one
-// saying Enterprise SCIM looks disabled. Both match directory.ErrNotReady.
-func (d *Directory) Ready(ctx context.Context) error {
-	d.hMu.Lock()
-	fresh := d.rejected == 0 && !d.gone && d.lastErr == nil && !d.lastOK.IsZero() &&
-		d.opts.Now().Sub(d.lastOK) < d.opts.ReadyCheckInterval
-	d.hMu.Unlock()
-	if fresh {
-		return nil
-	}
-	return d.Probe(ctx)
-}
-
-// Probe pings Sigma's SCIM endpoint now (GET /Users?count=1) and records
-// the outcome: nil when the endpoint answered with the token, else an error
-// matching directory.ErrNotReady that says what is wrong. It is the probe
-// the mode selector calls.
-func (d *Directory) Probe(ctx context.Context) error {
-	err := d.scim.Ping(ctx)
-	if err == nil {
-		d.observe(nil)
-		return nil
-	}
-	return d.pathErr("ping sigma scim endpoint", err, true)
-}
-
-// observe records a call's outcome for Ready: any answer from Sigma that
-// got past authentication proves the endpoint and token work.
-func (d *Directory) observe(err error) {
-	var ae *sigma.APIError
-	answered := err == nil || (errors.As(err, &ae) && ae.Status != 0 &&
-		ae.Status != http.StatusUnauthorized && ae.Status != http.StatusForbidden && ae.Status < 500 && ae.Status != http.StatusTooManyRequests)
-	if !answered {
-		return
-	}
-	d.hMu.Lock()
-	defer d.hMu.Unlock()
-	if d.rejected != 0 {
-		d.log.Info("sigma scim token accepted again")
-	}
-	d.rejected, d.gone, d.lastErr, d.lastOK = 0, false, nil, d.opts.Now()
-	d.m.tokenRejected.Set(0)
-}
-
-// pathErr turns a failure that may mean "the SCIM path is down" into an
-// error for the caller, recording it for Ready. listOrPing says the call
-// cannot answer 404 for a live endpoint (a list or the ping), so a 404 means
-// the endpoint itself is gone.
-func (d *Directory) pathErr(op string, err error, listOrPing bool) error {
-	var ae *sigma.APIError
-	status := 0
-	if errors.As(err, &ae) {
-		status = ae.Status
-	}
-	switch {
-	case errors.Is(err, sigma.ErrUnauthorized):
-		d.hMu.Lock()
-		first := d.rejected == 0
-		d.rejected, d.lastErr = status, err
-		d.hMu.Unlock()
-		d.m.tokenRejected.Set(1)
-		if first {
-			d.log.Error("sigma scim token was rejected; provisioning through Sigma's SCIM endpoint stops until it is replaced", "status", status)
-		}
-		return &directory.UpstreamError{Op: op, Status: status, Retryable: true,
-			Message: fmt.Sprintf("Sigma SCIM token was rejected (%d)", status),
-			Err:     fmt.Errorf("%w: Sigma SCIM token was rejected (%d): %w", directory.ErrNotReady, status, err)}
-	case listOrPing && status == http.StatusNotFound:
-		d.hMu.Lock()
-		first := !d.gone
-		d.gone, d.lastErr = true, err
-		d.hMu.Unlock()
-		if first {
-			d.log.Error("sigma scim endpoint answers 404; is Enterprise SCIM enabled?")
-		}
-		return &directory.UpstreamError{Op: op, Status: status, Retryable: true,
-			Message: "Sigma SCIM endpoint not found (404): is Enterprise SCIM enabled for the org?",
-			Err:     fmt.Errorf("%w: Sigma SCIM endpoint not found (404): %w", directory.ErrNotReady, err)}
-	}
-	d.observe(err)
-	if ae == nil || ae.Retryable {
-		d.hMu.Lock()
-		d.lastErr = err
-		d.hMu.Unlock()
-		ue := dirkit.UpstreamErr(op, err)
-		var u *directory.UpstreamError
-		if errors.As(ue, &u) && listOrPing {
-			// A ping that cannot reach Sigma means the path is not ready.
-			u.Err = fmt.Errorf("%w: %w", directory.ErrNotReady, err)
-		}
-		return ue
-	}
-	return dirkit.UpstreamErr(op, err)
-}
-
-// check classifies the error of an ordinary call (not by id): auth
-// failures and a vanished endpoint become not-ready errors, everything
-// else goes through upstreamErr.
-func (d *Directory) check(op string, err error, list bool) error {
-	if err == nil {
-		d.observe(nil)
-		return nil
-	}
-	return d.pathErr(op, err, list)
-}
-
-// missing classifies the error of a call addressed by id. A 404 is
-// ErrNotFound only once a ping proves the endpoint is there: Sigma's SCIM
-// turned off also answers 404, and telling the IdP "no such user" then
-// would be a lie it acts on.
-func (d *Directory) missing(ctx context.Context, op string, err error) error {
-	if err == nil {
-		d.observe(nil)
-		return nil
-	}
-	if !errors.Is(err, sigma.ErrNotFound) {
-		return d.pathErr(op, err, false)
-	}
-	if perr := d.scim.Ping(ctx); perr != nil {
-		return d.pathErr(op, perr, true)
-	}
-	d.observe(nil)
-	return fmt.Errorf("%s: %w", op, directory.ErrNotFound)
-}
-
-// ---- errors --------------------------------------------------------------
-
-// badRequest reports whether err is Sigma refusing the request's content.
-func badRequest(err error) (*sigma.APIError, bool) {
-	var ae *sigma.APIError
-	if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnprocessableEntity) {
-		return ae, true
-	}
-	return nil, false
-}
-
-// audit records one decision (dirkit.Auditor.Record) and drops the list
-// caches: Sigma has changed (or refused), so lists read before are stale.
-func (d *Directory) audit(ctx context.Context, op string, kind store.Kind, id string, outcome store.Outcome, err error, detail string) {
-	d.writes.Add(1)
-	d.audits.Record(ctx, op, kind, id, outcome, err, detail)
-}
-
-// ---- metrics -------------------------------------------------------------
 
 type metrics struct {
 	tokenRejected prometheus.Gauge
@@ -339,37 +191,4 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Audit entries of the Sigma SCIM directory that the store refused to append.",
 		}),
 	}
-}
-
-// ---- list cache ----------------------------------------------------------
-
-// listCache holds the last full list of one kind read from Sigma. Its mu
-// is held while a list is read, so concurrent list requests share one read.
-type listCache struct {
-	mu     sync.Mutex
-	valid  bool
-	writes uint64 // Directory.writes when the read started
-	at     time.Time
-	list   []map[string]any
-}
-
-// cachedList returns the cached list when no write happened since it was
-// read and it is younger than ListCacheTTL; otherwise it reads a new one.
-func (d *Directory) cachedList(ctx context.Context, c *listCache, load func(context.Context) ([]map[string]any, error)) ([]map[string]any, error) {
-	if d.opts.ListCacheTTL < 0 {
-		return load(ctx)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	w := d.writes.Load()
-	if c.valid && c.writes == w && d.opts.Now().Sub(c.at) < d.opts.ListCacheTTL {
-		return c.list, nil
-	}
-	list, err := load(ctx)
-	if err != nil {
-		c.valid = false
-		return nil, err
-	}
-	c.valid, c.writes, c.at, c.list = true, w, d.opts.Now(), list
-	return list, nil
 }

@@ -23,9 +23,8 @@ func (d *Directory) Seats() (seats sigma.SeatCounts, at time.Time, ok bool) {
 	}
 	seats = sigma.SeatCounts{}
 	for _, u := range d.users.list {
-		s := sigma.Seat{State: sigma.SeatActive}
-		s.AccountType, _ = u["userType"].(string)
-		if active, isBool := u["active"].(bool); isBool && !active {
+		s := sigma.Seat{State: sigma.SeatActive, AccountType: u.UserType}
+		if !u.Active {
 			s.State = sigma.SeatInactive
 		}
 		seats[s]++

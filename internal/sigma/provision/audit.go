@@ -1,4 +1,4 @@
-package dirkit
+package provision
 
 import (
 	"context"
@@ -27,6 +27,9 @@ type Auditor struct {
 	DetailPrefix string
 	// LogMessage is the message of each decision's log line.
 	LogMessage string
+	// After, when set, is called after each decision is recorded (a
+	// directory drops what it cached from before the write).
+	After func()
 }
 
 // auditDetailMax bounds an audit entry's detail.
@@ -67,5 +70,8 @@ func (a *Auditor) Record(ctx context.Context, op string, kind store.Kind, id str
 	if _, aerr := a.Store.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
 		a.Failures.Inc()
 		a.Log.Error("append audit entry", "op", op, "id", id, "err", aerr)
+	}
+	if a.After != nil {
+		a.After()
 	}
 }

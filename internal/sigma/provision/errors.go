@@ -1,4 +1,4 @@
-package dirkit
+package provision
 
 import (
 	"errors"

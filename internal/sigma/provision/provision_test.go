@@ -1,4 +1,4 @@
-package dirkit
+package provision
 
 import (
 	"slices"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
-	"github.com/scimbridge/scim-bridge/internal/sigma"
 )
 
 // The pinned values are what the bridge has always answered: IdPs hold
@@ -115,19 +114,26 @@ func TestKeyedMutex(t *testing.T) {
 	}
 }
 
-func TestMemberPatch(t *testing.T) {
-	m := sigma.Member{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace", MemberType: "Pro", UserKind: "internal"}
-	p, changed := MemberPatch(m, directory.User{UserName: " ADA@example.com ", GivenName: "Ada", UserKind: "internal"}, "")
-	if p != (sigma.MemberPatch{}) || changed != nil {
-		t.Errorf("no change asked: patch %+v, changed %q", p, changed)
+func TestDiff(t *testing.T) {
+	m := Member{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace", AccountType: "Pro", UserKind: "internal", Active: true}
+	c, changed := diff(m, directory.User{UserName: " ADA@example.com ", GivenName: "Ada", UserKind: "internal", Active: true}, AccountType{})
+	if !c.IsZero() || changed != nil {
+		t.Errorf("no change asked: change %+v, changed %q", c, changed)
 	}
-	p, changed = MemberPatch(m, directory.User{UserName: "ada@new.example", GivenName: " Augusta ", FamilyName: "King", UserKind: "embed"}, "Viewer")
-	if !slices.Equal(changed, []string{"email", "firstName", "lastName", "memberType", "userKind"}) {
+	c, changed = diff(m, directory.User{UserName: "ada@new.example", GivenName: " Augusta ", FamilyName: "King", UserKind: "embed"},
+		AccountType{Name: "Viewer", SCIM: "viewer"})
+	if !slices.Equal(changed, []string{"userName", "givenName", "familyName", "userType", "userKind", "active=false"}) {
 		t.Errorf("changed = %q", changed)
 	}
-	for name, got := range map[string]*string{"ada@new.example": p.Email, "Augusta": p.FirstName, "King": p.LastName, "Viewer": p.MemberType, "embed": p.UserKind} {
+	for name, got := range map[string]*string{"ada@new.example": c.Email, "Augusta": c.FirstName, "King": c.LastName, "embed": c.UserKind} {
 		if got == nil || *got != name {
-			t.Errorf("patch %+v: want %q set", p, name)
+			t.Errorf("change %+v: want %q set", c, name)
 		}
+	}
+	if c.AccountType == nil || c.AccountType.Name != "Viewer" || c.Active == nil || *c.Active {
+		t.Errorf("change %+v: want account type Viewer and active=false", c)
+	}
+	if got := c.apply(m); got.Email != "ada@new.example" || got.AccountType != "Viewer" || got.Active {
+		t.Errorf("apply = %+v", got)
 	}
 }
