@@ -20,5 +20,8 @@ VOLUME /var/lib/scim-bridge
 # SCIM listener, admin listener (/metrics, /healthz, /readyz).
 EXPOSE 8080 9090
 USER nonroot
+# Liveness of the admin listener (admin_listen, default :9090, on loopback;
+# HTTPS when admin_tls is set). --ready would also need Sigma and the store.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/scim-bridge", "healthcheck"]
 ENTRYPOINT ["/scim-bridge"]
 CMD ["serve"]

@@ -79,7 +79,9 @@ func TestImageContract(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^FROM golang:\d+\.\d+\.\d+\S* AS build$`).MatchString(dockerfile) {
 		t.Errorf("the build stage is not pinned to a Go patch release")
 	}
-	if m := regexp.MustCompile(`(?m)^HEALTHCHECK .*CMD \["/scim-bridge", "(\w+)"`).FindStringSubmatch(dockerfile); m != nil {
+	if m := regexp.MustCompile(`(?m)^HEALTHCHECK .*CMD \["/scim-bridge", "(\w+)"`).FindStringSubmatch(dockerfile); m == nil {
+		t.Errorf("the Dockerfile has no HEALTHCHECK running /scim-bridge")
+	} else {
 		found := false
 		for _, c := range commands() {
 			found = found || c.name == m[1]
