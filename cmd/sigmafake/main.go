@@ -37,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	noSCIM := fs.Bool("no-scim", false, "serve an org without Enterprise SCIM (/scim/v2 answers 404)")
 	tokenTTL := fs.Duration("token-ttl", time.Hour, "access token lifetime")
 	tokenRate := fs.Float64("token-rate", 1, "token requests per second before 429 (<0 disables)")
+	capacity := fs.Float64("capacity", 0, "REST+SCIM requests per second the org absorbs before bare 429s (0: unlimited)")
 	accountTypes := fs.String("account-types", strings.Join(sigmafake.DefaultAccountTypes, ","), "comma-separated account type names")
 	verbose := fs.Bool("v", false, "log every request")
 	if err := fs.Parse(args); err != nil {
@@ -55,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := sigmafake.Listen(sigmafake.Options{
 		ClientID: *clientID, ClientSecret: *clientSecret, SCIMToken: *scimToken, SCIMDisabled: *noSCIM,
-		TokenTTL: *tokenTTL, TokenRatePerSecond: *tokenRate, Members: *members, Teams: *teams,
+		TokenTTL: *tokenTTL, TokenRatePerSecond: *tokenRate, Capacity: *capacity, Members: *members, Teams: *teams,
 		AccountTypes: types, Seed: *seed, Logger: logger,
 	}, *listen)
 	if err != nil {

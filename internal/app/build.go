@@ -153,6 +153,7 @@ func (a *App) scimClient() (*sigma.SCIMClient, error) {
 		Token:             src,
 		MaxConcurrent:     s.MaxConcurrent,
 		RequestsPerSecond: s.RequestsPerSecond,
+		ReadRetryBudget:   readRetryBudget(s.ReadRetryBudget.D()),
 		Logger:            a.logger,
 		HTTPClient:        a.sigmaHTTPClient(&a.scimReach),
 	}, a.reg)
@@ -178,6 +179,7 @@ func (a *App) restClient() (*sigma.Client, error) {
 		ClientSecret:       src,
 		MaxConcurrent:      s.MaxConcurrent,
 		RequestsPerSecond:  s.RequestsPerSecond,
+		ReadRetryBudget:    readRetryBudget(s.ReadRetryBudget.D()),
 		SendInvite:         s.SendInvite,
 		AccountTypeAliases: s.AccountTypeAliases,
 		Logger:             a.logger,
@@ -191,6 +193,15 @@ func (a *App) restClient() (*sigma.Client, error) {
 
 // peerPoll maps the configuration's "0s = off" to restdir's "negative = off".
 func peerPoll(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// readRetryBudget maps the configuration's 0s ("do not retry reads") onto
+// the clients' negative value (their zero means the default).
+func readRetryBudget(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
 	}

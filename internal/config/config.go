@@ -95,10 +95,14 @@ type Sigma struct {
 	AccountTypes []string `yaml:"account_types"`
 	// SendInvite makes Sigma email new members an invitation.
 	SendInvite bool `yaml:"send_invite"`
-	// MaxConcurrent bounds concurrent calls to Sigma.
+	// MaxConcurrent is the ceiling of the adaptive limit on concurrent
+	// calls to Sigma.
 	MaxConcurrent int `yaml:"max_concurrent"`
-	// RequestsPerSecond bounds the rate of calls to Sigma.
+	// RequestsPerSecond is the ceiling of the adaptive rate of calls to Sigma.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// ReadRetryBudget is how long a read from Sigma that meets 429/5xx
+	// keeps being retried inside the IdP's request before it answers 503.
+	ReadRetryBudget Duration `yaml:"read_retry_budget"`
 	// ProbeInterval is how often auto mode re-checks which path is live.
 	ProbeInterval Duration `yaml:"probe_interval"`
 }
@@ -185,8 +189,9 @@ func Default() Config {
 		Log:         Log{Format: "json", Level: "info"},
 		Sigma: Sigma{
 			Mode:              ModeAuto,
-			MaxConcurrent:     8,
-			RequestsPerSecond: 20,
+			MaxConcurrent:     32,
+			RequestsPerSecond: 500,
+			ReadRetryBudget:   Duration(10 * time.Second),
 			ProbeInterval:     Duration(time.Minute),
 		},
 		Provisioning: Provisioning{
@@ -466,6 +471,9 @@ func (c *Config) Validate() error {
 	}
 	if s.RequestsPerSecond <= 0 {
 		add("sigma.requests_per_second: must be above 0, got %g", s.RequestsPerSecond)
+	}
+	if b := s.ReadRetryBudget.D(); b < 0 || b > 5*time.Minute {
+		add("sigma.read_retry_budget: must be between 0s and 5m, got %s", b)
 	}
 	if s.ProbeInterval.D() < time.Second {
 		add("sigma.probe_interval: must be at least 1s, got %s", s.ProbeInterval.D())

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 )
 
 // Client calls Sigma's REST API v2. It is safe for concurrent use; all
@@ -54,34 +53,19 @@ func NewClient(cfg Config, reg prometheus.Registerer) (*Client, error) {
 		return nil, fmt.Errorf("new sigma client: %s", strings.Join(problems, "; "))
 	}
 	cfg = withDefaults(cfg)
-	m := newMetrics(reg, "sigma", restEndpoints, true)
-	log := cfg.Logger
-	hc := cfg.HTTPClient
+	m := newMetrics(reg, PathREST, restEndpoints)
 	tc := &tokenCache{
 		tokenURL:    base + tokenEndpoint,
 		clientID:    cfg.ClientID,
 		source:      cfg.ClientSecret,
-		hc:          hc,
+		hc:          cfg.HTTPClient,
 		m:           m,
-		log:         log,
+		log:         cfg.Logger,
 		minInterval: time.Second,
 		now:         time.Now,
 	}
 	c := &Client{
-		co: &core{
-			base:       base,
-			hc:         hc,
-			auth:       tc,
-			limiter:    rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), cfg.MaxConcurrent),
-			sem:        make(chan struct{}, cfg.MaxConcurrent),
-			maxRetries: cfg.MaxRetries,
-			baseDelay:  cfg.RetryBaseDelay,
-			maxDelay:   cfg.RetryMaxDelay,
-			m:          m,
-			log:        log,
-			sleep:      sleepCtx,
-			jitter:     fullJitter,
-		},
+		co:      newCore(base, tc, cfg, m),
 		tokens:  tc,
 		invite:  cfg.SendInvite,
 		aliases: make(map[string]string, len(cfg.AccountTypeAliases)),
@@ -106,6 +90,12 @@ func withDefaults(cfg Config) Config {
 		cfg.MaxRetries = DefaultMaxRetries
 	case cfg.MaxRetries < 0:
 		cfg.MaxRetries = 0
+	}
+	switch {
+	case cfg.ReadRetryBudget == 0:
+		cfg.ReadRetryBudget = DefaultReadRetryBudget
+	case cfg.ReadRetryBudget < 0:
+		cfg.ReadRetryBudget = 0
 	}
 	if cfg.RetryBaseDelay == 0 {
 		cfg.RetryBaseDelay = DefaultRetryBaseDelay

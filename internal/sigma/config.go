@@ -2,9 +2,12 @@
 // account types, OAuth2 client-credentials auth) through Client, and the
 // Enterprise SCIM endpoint through SCIMClient.
 //
-// Both clients share one HTTP core that paces upstream calls, retries what
-// is safe to retry (429, 5xx and transport errors, with exponential backoff
-// and full jitter, honouring Retry-After), decodes Sigma's error bodies into
+// Both clients share one HTTP core that paces upstream calls adaptively
+// (see pacer.go: it starts from a safe rate, raises it while Sigma answers
+// promptly, cuts it on 429 or rising latency, and never exceeds the
+// configured ceilings), retries what is safe to retry (429, 5xx and
+// transport errors, with exponential backoff and full jitter, honouring
+// Retry-After; reads on a time budget, writes a number of times), decodes Sigma's error bodies into
 // *APIError, counts and times every call, and never puts a secret into an
 // error, a log line or a metric. A create whose outcome is unknown (the
 // connection dropped after the request was sent, or a 5xx) is never blindly
@@ -28,9 +31,13 @@ import (
 
 // Defaults applied by NewClient to zero Config fields.
 const (
-	DefaultMaxConcurrent     = 8
-	DefaultRequestsPerSecond = 20
+	// DefaultMaxConcurrent and DefaultRequestsPerSecond are the ceilings of
+	// the adaptive pacing; it starts at 8 calls in flight and 50 req/s
+	// (a tenth of the rate ceiling, at least 20) and adapts from there.
+	DefaultMaxConcurrent     = 32
+	DefaultRequestsPerSecond = 500
 	DefaultMaxRetries        = 4
+	DefaultReadRetryBudget   = 10 * time.Second
 	DefaultAccountTypeTTL    = 5 * time.Minute
 	DefaultRetryBaseDelay    = 250 * time.Millisecond
 	DefaultRetryMaxDelay     = 15 * time.Second
@@ -57,16 +64,21 @@ type Config struct {
 	// HTTPClient is used for all calls (token and API). Optional; default
 	// has a 60 s overall timeout per attempt.
 	HTTPClient *http.Client
-	// MaxConcurrent bounds concurrent upstream API calls (default 8).
+	// MaxConcurrent is the ceiling of the adaptive concurrency limit on
+	// upstream API calls (default 32).
 	MaxConcurrent int
-	// RequestsPerSecond bounds the upstream API call rate (default 20,
-	// burst MaxConcurrent). Waiting callers give up with an error as soon as
+	// RequestsPerSecond is the ceiling of the adaptive upstream call rate
+	// (default 500). Waiting callers give up with an error as soon as
 	// their context deadline would pass before their turn.
 	RequestsPerSecond float64
-	// MaxRetries is how many times a failed retryable call is repeated
-	// (default 4; negative means never). The re-send after a 401 with a
-	// fresh token does not count.
+	// MaxRetries is how many times a failed retryable write (anything but
+	// GET) is repeated (default 4; negative means never). The re-send after
+	// a 401 with a fresh token does not count.
 	MaxRetries int
+	// ReadRetryBudget is how long a failed retryable read (GET) keeps being
+	// retried, counted from its first attempt (default 10 s; negative means
+	// never retried). A Retry-After beyond what is left ends it at once.
+	ReadRetryBudget time.Duration
 	// RetryBaseDelay and RetryMaxDelay shape the backoff: attempt n sleeps a
 	// uniformly random duration in [0, min(RetryMaxDelay, RetryBaseDelay*2^n))
 	// ("full jitter"), or the server's Retry-After when it sent one.

@@ -11,11 +11,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // maxBody caps how much of one answer is read (a 1000-member page is ~0.5 MB).
@@ -35,18 +32,39 @@ type core struct {
 	base       string // scheme://host[/prefix], no trailing slash
 	hc         *http.Client
 	auth       authorizer
-	limiter    *rate.Limiter // nil = unpaced
-	sem        chan struct{} // nil = unbounded
-	maxRetries int
+	pace       *pacer
+	maxRetries int           // for calls other than reads
+	readBudget time.Duration // how long a read keeps retrying
 	baseDelay  time.Duration
 	maxDelay   time.Duration
 	m          *metrics
 	log        *slog.Logger
 
 	// Test hooks: sleep waits d or until ctx is done; jitter returns a
-	// uniformly random duration in [0, d).
+	// uniformly random duration in [0, d); now is the clock of the read
+	// budget.
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(d time.Duration) time.Duration
+	now    func() time.Time
+}
+
+// newCore builds the shared machinery from checked, defaulted settings.
+func newCore(base string, auth authorizer, cfg Config, m *metrics) *core {
+	return &core{
+		base:       base,
+		hc:         cfg.HTTPClient,
+		auth:       auth,
+		pace:       newPacer(cfg.RequestsPerSecond, cfg.MaxConcurrent, m),
+		maxRetries: cfg.MaxRetries,
+		readBudget: cfg.ReadRetryBudget,
+		baseDelay:  cfg.RetryBaseDelay,
+		maxDelay:   cfg.RetryMaxDelay,
+		m:          m,
+		log:        cfg.Logger,
+		sleep:      sleepCtx,
+		jitter:     fullJitter,
+		now:        time.Now,
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -107,6 +125,8 @@ func (co *core) do(ctx context.Context, c *call) error {
 	reauthed := false
 	ambiguous := false // some earlier attempt may have been performed
 	retries := 0
+	started := co.now()
+	var slept time.Duration // backoff asked for so far (the budget's clock when sleeps are faked)
 	for {
 		err := co.attempt(ctx, c, target, payload)
 		if err == nil {
@@ -150,12 +170,9 @@ func (co *core) do(ctx context.Context, c *call) error {
 				return nil
 			}
 		}
-		if retries >= co.maxRetries {
+		delay, ok := co.nextDelay(ctx, c, retries, max(co.now().Sub(started), slept), ae)
+		if !ok {
 			return ae
-		}
-		delay := co.backoff(retries, ae.RetryAfter)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			return ae // waiting would outlive the caller: give up with the real cause
 		}
 		co.m.retries.WithLabelValues(c.endpoint, ae.Reason).Inc()
 		co.log.DebugContext(ctx, "sigma call failed, retrying",
@@ -164,14 +181,37 @@ func (co *core) do(ctx context.Context, c *call) error {
 		if err := co.sleep(ctx, delay); err != nil {
 			return ae
 		}
+		slept += delay
 		retries++
 	}
+}
+
+// nextDelay decides whether a retryable failure is tried again and after
+// how long. A read (GET) retries while its time budget lasts (spent is the
+// time since its first attempt, pacing waits included); anything else
+// retries up to maxRetries times. Neither waits past the caller's deadline:
+// then the real cause is returned instead.
+func (co *core) nextDelay(ctx context.Context, c *call, retries int, spent time.Duration, ae *APIError) (time.Duration, bool) {
+	delay := co.backoff(retries, ae.RetryAfter)
+	if c.method == http.MethodGet {
+		left := co.readBudget - spent
+		if left <= 0 || (ae.RetryAfter > 0 && ae.RetryAfter > left) {
+			return 0, false // Sigma asked for more time than is left
+		}
+		delay = min(delay, left)
+	} else if retries >= co.maxRetries {
+		return 0, false
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+		return 0, false
+	}
+	return delay, true
 }
 
 // backoff is full jitter over an exponential ceiling, or Retry-After.
 func (co *core) backoff(retry int, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
-		return min(retryAfter, 5*time.Minute)
+		return min(retryAfter, maxPause)
 	}
 	ceil := co.baseDelay
 	for i := 0; i < retry && ceil < co.maxDelay; i++ {
@@ -181,49 +221,14 @@ func (co *core) backoff(retry int, retryAfter time.Duration) time.Duration {
 	return co.jitter(ceil)
 }
 
-// wait takes a pacing turn; release must be called when the attempt is over.
-func (co *core) wait(ctx context.Context) (release func(), err error) {
-	if co.limiter == nil && co.sem == nil {
-		return func() {}, nil
-	}
-	co.m.pacingWaiting.Inc()
-	defer co.m.pacingWaiting.Dec()
-	if co.limiter != nil {
-		// Wait fails at once when the deadline would pass before our turn.
-		if err := co.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("wait for sigma rate limit: %w", contextCause(ctx, err))
-		}
-	}
-	if co.sem != nil {
-		select {
-		case co.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for sigma concurrency limit: %w", ctx.Err())
-		}
-		return func() { <-co.sem }, nil
-	}
-	return func() {}, nil
-}
-
-// contextCause maps rate.Limiter's "would exceed context deadline" to
-// context.DeadlineExceeded so callers can errors.Is it.
-func contextCause(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if strings.Contains(err.Error(), "exceed") && strings.Contains(err.Error(), "deadline") {
-		return fmt.Errorf("%w before our turn", context.DeadlineExceeded)
-	}
-	return err
-}
-
 // attempt sends c once.
 func (co *core) attempt(ctx context.Context, c *call, target string, payload []byte) error {
-	release, err := co.wait(ctx)
+	t, err := co.pace.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer release()
+	fb, latency, retryAfter := fbNone, time.Duration(0), time.Duration(0)
+	defer func() { t.done(fb, latency, retryAfter) }()
 
 	var body io.Reader
 	if payload != nil {
@@ -272,9 +277,19 @@ func (co *core) attempt(ctx context.Context, c *call, target string, payload []b
 		return &APIError{Method: c.method, Endpoint: c.endpoint, Reason: ReasonTransport,
 			Retryable: true, Err: fmt.Errorf("read answer: %w", redactURLError(rerr))}
 	}
-	co.m.observe(c.endpoint, c.method, resp.StatusCode, reason, time.Since(start).Seconds())
+	latency = time.Since(start)
+	co.m.observe(c.endpoint, c.method, resp.StatusCode, reason, latency.Seconds())
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		fb = fbRateLimited
+	case resp.StatusCode >= 500:
+		fb = fbServerError
+	default:
+		fb = fbAnswered
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := newHTTPError(c.method, c.endpoint, resp, buf.Bytes())
+		retryAfter = ae.RetryAfter
 		if resp.StatusCode == http.StatusUnauthorized {
 			co.auth.rejected(ctx, gen)
 		}

@@ -6,13 +6,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics of one client family (REST or SCIM).
+// Paths label the two ways to Sigma in every scim_bridge_sigma_* family the
+// clients export: one family per concern, path="rest" or path="scim".
+const (
+	PathREST = "rest"
+	PathSCIM = "scim"
+)
+
+// metrics of one client (one path), with the path label already applied.
 type metrics struct {
-	requests      *prometheus.CounterVec
-	duration      *prometheus.HistogramVec
-	tokenRefresh  prometheus.Counter // nil for SCIM
-	retries       *prometheus.CounterVec
-	pacingWaiting prometheus.Gauge
+	requests     *prometheus.CounterVec // endpoint, method, status_class, reason
+	duration     prometheus.ObserverVec // endpoint, method
+	retries      *prometheus.CounterVec // endpoint, reason
+	tokenRefresh prometheus.Counter     // nil on the SCIM path (static token)
+
+	pacingWaiting  prometheus.Gauge
+	pacingRate     prometheus.Gauge
+	pacingConc     prometheus.Gauge
+	pacingBackoffs *prometheus.CounterVec // cause
 }
 
 // endpointMethod is a known (template, method) pair, pre-created at zero.
@@ -52,7 +63,9 @@ var scimEndpoints = []endpointMethod{
 	{"/Groups/{id}", "DELETE"},
 }
 
-// reasonClasses pairs every reason with the status classes it occurs with.
+// reasonClasses pairs every reason with the one status class it occurs
+// with (statusClass and reasonFor agree on these); only these pairs are
+// pre-created, so no impossible series is exported.
 var reasonClasses = []struct{ reason, class string }{
 	{ReasonOK, "2xx"},
 	{ReasonAuth, "4xx"},
@@ -62,33 +75,60 @@ var reasonClasses = []struct{ reason, class string }{
 	{ReasonTransport, "none"},
 }
 
+// Causes of a pacing backoff (scim_bridge_sigma_pacing_backoffs_total).
+const (
+	backoffRateLimited = "rate_limited" // a 429 from the API
+	backoffLatency     = "latency"      // answers slowed well beyond their usual time
+)
+
 // newMetrics registers (or, when the same registry already has them, reuses)
-// the collectors named scim_bridge_<subsystem>_*. subsystem is "sigma" for
-// REST and "sigma_scim" for the SCIM client.
-func newMetrics(reg prometheus.Registerer, subsystem string, known []endpointMethod, withToken bool) *metrics {
+// the scim_bridge_sigma_* collectors and returns them with path applied.
+// Only the endpoints of that path (known) are pre-created.
+func newMetrics(reg prometheus.Registerer, path string, known []endpointMethod) *metrics {
+	requests := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scim_bridge", Subsystem: "sigma", Name: "requests_total",
+		Help: "Upstream Sigma calls (every attempt) by path (rest, scim), endpoint template, method, status class and reason.",
+	}, []string{"path", "endpoint", "method", "status_class", "reason"}))
+	duration := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "scim_bridge", Subsystem: "sigma", Name: "request_duration_seconds",
+		Help:    "Duration of upstream Sigma calls (every attempt) by path, endpoint template and method.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"path", "endpoint", "method"}))
+	retries := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scim_bridge", Subsystem: "sigma", Name: "retries_total",
+		Help: "Upstream Sigma calls repeated after a retryable failure, by path, endpoint template and reason.",
+	}, []string{"path", "endpoint", "reason"}))
+	waiting := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_waiting",
+		Help: "Calls currently waiting for their turn under the adaptive rate and concurrency limits, by path.",
+	}, []string{"path"}))
+	rate := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_rate_limit",
+		Help: "Requests per second the adaptive pacing currently allows, by path (at most sigma.requests_per_second).",
+	}, []string{"path"}))
+	conc := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_concurrency_limit",
+		Help: "Calls the adaptive pacing currently allows in flight, by path (at most sigma.max_concurrent).",
+	}, []string{"path"}))
+	backoffs := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_backoffs_total",
+		Help: "Times the adaptive pacing cut its limits, by path and cause (rate_limited: a 429; latency: answers slowed down).",
+	}, []string{"path", "cause"}))
+
+	lp := prometheus.Labels{"path": path}
 	m := &metrics{
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "scim_bridge", Subsystem: subsystem, Name: "requests_total",
-			Help: "Upstream Sigma calls (every attempt) by endpoint template, method, status class and reason.",
-		}, []string{"endpoint", "method", "status_class", "reason"})),
-		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "scim_bridge", Subsystem: subsystem, Name: "request_duration_seconds",
-			Help:    "Duration of upstream Sigma calls (every attempt) by endpoint template and method.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"endpoint", "method"})),
-		retries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "scim_bridge", Subsystem: subsystem, Name: "retries_total",
-			Help: "Upstream Sigma calls repeated after a retryable failure, by endpoint template and reason.",
-		}, []string{"endpoint", "reason"})),
-		pacingWaiting: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "scim_bridge", Subsystem: subsystem, Name: "pacing_waiting",
-			Help: "Calls currently waiting for their turn under the concurrency and rate limits.",
-		})),
+		requests:       requests.MustCurryWith(lp),
+		duration:       duration.MustCurryWith(lp),
+		retries:        retries.MustCurryWith(lp),
+		pacingWaiting:  waiting.WithLabelValues(path),
+		pacingRate:     rate.WithLabelValues(path),
+		pacingConc:     conc.WithLabelValues(path),
+		pacingBackoffs: backoffs.MustCurryWith(lp),
 	}
-	if withToken {
+	if path == PathREST {
 		m.tokenRefresh = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "scim_bridge", Subsystem: subsystem, Name: "token_refreshes_total",
-			Help: "Token requests sent to the Sigma token endpoint.",
+			Namespace: "scim_bridge", Subsystem: "sigma", Name: "token_refreshes_total",
+			Help: "Token requests sent to the Sigma REST token endpoint.",
 		}))
 	}
 	for _, em := range known {
@@ -96,6 +136,9 @@ func newMetrics(reg prometheus.Registerer, subsystem string, known []endpointMet
 			m.requests.WithLabelValues(em.endpoint, em.method, rc.class, rc.reason)
 		}
 		m.duration.WithLabelValues(em.endpoint, em.method)
+	}
+	for _, cause := range []string{backoffRateLimited, backoffLatency} {
+		m.pacingBackoffs.WithLabelValues(cause)
 	}
 	return m
 }

@@ -433,21 +433,38 @@ func TestRetriesRateLimitedWithoutBodyAndServerErrors(t *testing.T) {
 			if err := e.c.Ping(ctx); err != nil {
 				t.Fatal(err)
 			}
-			// Always failing: 1 + MaxRetries attempts, then the typed error.
+			// A read that always fails keeps trying for the read budget
+			// (default 10 s, here with the jitter at its ceiling: 250 ms,
+			// 500 ms, 1 s, 2 s, 4 s and the 2.25 s left), then the typed error.
 			srv.SetFault("/v2/members", tc.fault)
 			_, err := e.c.GetMember(ctx, srv.Members()[1].MemberID)
 			var ae *sigma.APIError
 			if !errors.As(err, &ae) || ae.Status != tc.status || !ae.Retryable || ae.Reason != tc.reason {
 				t.Fatalf("err = %v (%+v)", err, ae)
 			}
-			if got := srv.CountRequests(http.MethodGet, "/v2/members/"); got != 4 {
-				t.Errorf("attempts = %d, want 4", got)
+			want := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 2250 * time.Millisecond}
+			if s := e.slept(); !slices.Equal(s, want) {
+				t.Errorf("read backoff %v, want %v (10 s in all)", s, want)
 			}
-			if s := e.slept(); len(s) != 3 || s[0] != 250*time.Millisecond || s[1] != 500*time.Millisecond || s[2] != time.Second {
-				t.Errorf("backoff ceilings %v, want 250ms 500ms 1s", s)
+			if got := srv.CountRequests(http.MethodGet, "/v2/members/"); got != 7 {
+				t.Errorf("read attempts = %d, want 7", got)
 			}
-			if got := counter(t, e.reg, "scim_bridge_sigma_requests_total", map[string]string{"reason": tc.reason}); got != 4 {
-				t.Errorf("%s requests counted %v, want 4", tc.reason, got)
+			if got := counter(t, e.reg, "scim_bridge_sigma_requests_total", map[string]string{"reason": tc.reason, "path": "rest"}); got != 7 {
+				t.Errorf("%s requests counted %v, want 7", tc.reason, got)
+			}
+
+			// A write that always fails: 1 + MaxRetries attempts.
+			w := newEnv(t, srv, func(c *sigma.Config) { c.MaxRetries = 3 })
+			first := "New"
+			_, err = w.c.UpdateMember(ctx, srv.Members()[1].MemberID, sigma.MemberPatch{FirstName: &first})
+			if !errors.As(err, &ae) || ae.Status != tc.status || ae.Method != http.MethodPatch {
+				t.Fatalf("write err = %v", err)
+			}
+			if got := srv.CountRequests(http.MethodPatch, "/v2/members/"); got != 4 {
+				t.Errorf("write attempts = %d, want 4", got)
+			}
+			if s := w.slept(); !slices.Equal(s, want[:3]) {
+				t.Errorf("write backoff %v, want %v", s, want[:3])
 			}
 			AssertNoSecret(t, sigmafake.DefaultClientSecret, err, e.log)
 
@@ -480,13 +497,23 @@ func retryAfterFront(t *testing.T, srv *sigmafake.Server, path string, n int, re
 
 func TestRetryAfterIsHonoured(t *testing.T) {
 	srv := sigmatest.StartFake(t, sigmafake.Options{Members: 2, Seed: 10, TokenRatePerSecond: -1})
-	front := retryAfterFront(t, srv, "/v2/accountTypes", 2, "7")
+	front := retryAfterFront(t, srv, "/v2/accountTypes", 2, "4")
 	e := newEnv(t, srv, func(c *sigma.Config) { c.BaseURL = front })
 	if _, err := e.c.AccountTypes(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if s := e.slept(); len(s) != 2 || s[0] != 7*time.Second || s[1] != 7*time.Second {
-		t.Errorf("slept %v, want the server's 7s twice", s)
+	if s := e.slept(); len(s) != 2 || s[0] != 4*time.Second || s[1] != 4*time.Second {
+		t.Errorf("slept %v, want the server's 4s twice", s)
+	}
+	// A Retry-After beyond what is left of the read budget (10 s) ends the
+	// read at once, with the 429 and its Retry-After for the IdP.
+	front1 := retryAfterFront(t, srv, "/v2/accountTypes", 3, "4")
+	e1 := newEnv(t, srv, func(c *sigma.Config) { c.BaseURL = front1 })
+	if _, err := e1.c.AccountTypes(ctxT(t)); err == nil {
+		t.Error("three Retry-After: 4 (12 s) fitted into a 10 s read budget")
+	}
+	if s := e1.slept(); len(s) != 2 {
+		t.Errorf("slept %v, want two 4 s waits and then the error", s)
 	}
 	// A Retry-After beyond the caller's deadline fails at once with the real cause.
 	front2 := retryAfterFront(t, srv, "/v2/accountTypes", 1, "120")
@@ -747,7 +774,8 @@ func TestTransportFailureNamesEndpointWithoutQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, srv, func(c *sigma.Config) { c.MaxRetries = 2 })
+	// A read budget of 750 ms: 250 ms and 500 ms waits, then the error.
+	e := newEnv(t, srv, func(c *sigma.Config) { c.ReadRetryBudget = 750 * time.Millisecond })
 	ctx := ctxT(t)
 	if err := e.c.Ping(ctx); err != nil {
 		t.Fatal(err)

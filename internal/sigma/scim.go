@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/scimbridge/scim-bridge/internal/secret"
 )
@@ -36,11 +35,13 @@ type SCIMConfig struct {
 	// Refresh()ed once and the call repeated.
 	Token      secret.Source
 	HTTPClient *http.Client // optional; default 60 s timeout per attempt
-	// MaxRetries, RetryBaseDelay, RetryMaxDelay: as in Config.
-	MaxRetries     int
-	RetryBaseDelay time.Duration
-	RetryMaxDelay  time.Duration
-	// MaxConcurrent and RequestsPerSecond pace calls (defaults 8 and 20).
+	// MaxRetries, ReadRetryBudget, RetryBaseDelay, RetryMaxDelay: as in Config.
+	MaxRetries      int
+	ReadRetryBudget time.Duration
+	RetryBaseDelay  time.Duration
+	RetryMaxDelay   time.Duration
+	// MaxConcurrent and RequestsPerSecond are the ceilings of the adaptive
+	// pacing, as in Config (defaults 32 and 500).
 	MaxConcurrent     int
 	RequestsPerSecond float64
 	Logger            *slog.Logger
@@ -74,8 +75,8 @@ type SCIMClient struct {
 	co *core
 }
 
-// NewSCIMClient checks cfg and registers the scim_bridge_sigma_scim_*
-// metrics on reg (nil: not registered). It makes no network call.
+// NewSCIMClient checks cfg and registers the scim_bridge_sigma_* metrics
+// (path="scim") on reg (nil: not registered). It makes no network call.
 func NewSCIMClient(cfg SCIMConfig, reg prometheus.Registerer) (*SCIMClient, error) {
 	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
 	u, err := url.Parse(base)
@@ -86,23 +87,10 @@ func NewSCIMClient(cfg SCIMConfig, reg prometheus.Registerer) (*SCIMClient, erro
 		return nil, fmt.Errorf("new sigma scim client: token source is missing")
 	}
 	rc := withDefaults(Config{MaxConcurrent: cfg.MaxConcurrent, RequestsPerSecond: cfg.RequestsPerSecond,
-		MaxRetries: cfg.MaxRetries, RetryBaseDelay: cfg.RetryBaseDelay, RetryMaxDelay: cfg.RetryMaxDelay,
-		Logger: cfg.Logger, HTTPClient: cfg.HTTPClient})
-	m := newMetrics(reg, "sigma_scim", scimEndpoints, false)
-	return &SCIMClient{co: &core{
-		base:       base,
-		hc:         rc.HTTPClient,
-		auth:       &bearerAuth{src: cfg.Token, log: rc.Logger},
-		limiter:    rate.NewLimiter(rate.Limit(rc.RequestsPerSecond), rc.MaxConcurrent),
-		sem:        make(chan struct{}, rc.MaxConcurrent),
-		maxRetries: rc.MaxRetries,
-		baseDelay:  rc.RetryBaseDelay,
-		maxDelay:   rc.RetryMaxDelay,
-		m:          m,
-		log:        rc.Logger,
-		sleep:      sleepCtx,
-		jitter:     fullJitter,
-	}}, nil
+		MaxRetries: cfg.MaxRetries, ReadRetryBudget: cfg.ReadRetryBudget, RetryBaseDelay: cfg.RetryBaseDelay,
+		RetryMaxDelay: cfg.RetryMaxDelay, Logger: cfg.Logger, HTTPClient: cfg.HTTPClient})
+	m := newMetrics(reg, PathSCIM, scimEndpoints)
+	return &SCIMClient{co: newCore(base, &bearerAuth{src: cfg.Token, log: rc.Logger}, rc, m)}, nil
 }
 
 // bearerAuth sends the static token; a 401 re-reads the source once per

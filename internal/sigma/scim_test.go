@@ -142,7 +142,7 @@ func TestSCIMUsersAndGroupsCRUD(t *testing.T) {
 	if m, _ := srv.Member(id); !m.IsArchived {
 		t.Errorf("SCIM DELETE should deactivate: %+v", m)
 	}
-	if got := counter(t, reg, "scim_bridge_sigma_scim_requests_total", map[string]string{"endpoint": "/Users/{id}", "method": "DELETE", "reason": "ok"}); got != 1 {
+	if got := counter(t, reg, "scim_bridge_sigma_requests_total", map[string]string{"path": "scim", "endpoint": "/Users/{id}", "method": "DELETE", "reason": "ok"}); got != 1 {
 		t.Errorf("scim delete counted %v", got)
 	}
 	AssertNoSecret(t, sigmafake.DefaultSCIMToken, log)

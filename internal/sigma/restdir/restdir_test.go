@@ -46,8 +46,14 @@ type envOpts struct {
 
 func newClient(t testing.TB, srv *sigmafake.Server, maxRetries int) *sigma.Client {
 	t.Helper()
-	// maxRetries 0 is the client's default, as in production.
-	return sigmatest.REST(t, srv, nil, func(c *sigma.Config) { c.MaxRetries = maxRetries })
+	// maxRetries 0 is the client's default, as in production; negative
+	// retries nothing, reads included.
+	return sigmatest.REST(t, srv, nil, func(c *sigma.Config) {
+		c.MaxRetries = maxRetries
+		if maxRetries < 0 {
+			c.ReadRetryBudget = -1
+		}
+	})
 }
 
 // newDir builds a loaded directory over srv and st.

@@ -42,6 +42,10 @@
 //     SCIM; REST also refuses to remove them (as documented), SCIM lets IdPs
 //     remove them so deprovisioned users can leave groups.
 //
+// An org can be given a capacity (Options.Capacity, SetCapacity): a request
+// rate above which REST and SCIM requests get a bare 429, so that clients'
+// pacing can be shown to converge on it.
+//
 // Tests can inject faults per path prefix (SetFault), read the request log
 // (Requests, CountRequests), move the clock (Options.Now), expire tokens,
 // rotate credentials and switch SCIM off. Every method is safe for

@@ -61,6 +61,13 @@ type Options struct {
 	// max(1, rate)); beyond it the answer is 429 with no body and no
 	// Retry-After, like Sigma's CDN. 0 means the default of 1; <0 disables.
 	TokenRatePerSecond float64
+	// Capacity, when > 0, is the request rate (per second, wall clock) the
+	// org's API absorbs: REST and SCIM requests beyond it, counted
+	// together, are answered 429 with no body and no Retry-After, without
+	// acting, as Sigma's CDN does. The bucket holds a tenth of a second's
+	// worth, so short bursts pass. The token endpoint keeps its own limit
+	// (TokenRatePerSecond) and does not count. SetCapacity changes it.
+	Capacity float64
 	// Members and Teams seed that many realistic members and teams.
 	Members, Teams int
 	// AccountTypes are the org's account type names; default
@@ -152,6 +159,9 @@ type Server struct {
 	authRnd      *rand.Rand
 	limiter      *limiter
 
+	capMu    sync.Mutex
+	capacity *limiter // nil: unlimited
+
 	faultMu  sync.Mutex
 	faults   map[string]Fault
 	faultRnd *rand.Rand
@@ -216,8 +226,9 @@ func New(opts Options) *Server {
 		faultRnd:     rand.New(rand.NewPCG(seed, 0xfa17)),
 	}
 	if opts.TokenRatePerSecond > 0 {
-		s.limiter = newLimiter(opts.TokenRatePerSecond)
+		s.limiter = newLimiter(opts.TokenRatePerSecond, max(1, opts.TokenRatePerSecond))
 	}
+	s.SetCapacity(opts.Capacity)
 	s.orgID = s.uuid()
 	s.ownerID = s.opaqueID()
 	s.cursorSalt = s.randString(6, alnum)
@@ -324,6 +335,29 @@ func (s *Server) SetSCIMEnabled(on bool) {
 	s.authMu.Lock()
 	defer s.authMu.Unlock()
 	s.scimEnabled = on
+}
+
+// SetCapacity sets the API's capacity in requests per second (see
+// Options.Capacity); 0 or less removes the limit.
+func (s *Server) SetCapacity(perSecond float64) {
+	s.capMu.Lock()
+	defer s.capMu.Unlock()
+	if perSecond <= 0 {
+		s.capacity = nil
+		return
+	}
+	s.capacity = newLimiter(perSecond, max(1, perSecond/10))
+}
+
+// overCapacity reports whether a request to path exceeds the capacity.
+func (s *Server) overCapacity(path string) bool {
+	if path == "/v2/auth/token" {
+		return false
+	}
+	s.capMu.Lock()
+	l := s.capacity
+	s.capMu.Unlock()
+	return l != nil && !l.allow()
 }
 
 // SetFault installs f for request paths starting with pathPrefix, replacing
@@ -452,6 +486,10 @@ func (s *Server) serve(mux http.Handler) http.Handler {
 		}
 		defer finish()
 
+		if s.overCapacity(r.URL.Path) {
+			sw.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
 		f, dice, ok := s.rollFault(r.URL.Path)
 		if !ok {
 			mux.ServeHTTP(sw, r)
@@ -549,12 +587,11 @@ type limiter struct {
 	last   time.Time
 }
 
-func newLimiter(rate float64) *limiter {
-	burst := max(1, rate)
+func newLimiter(rate, burst float64) *limiter {
 	return &limiter{rate: rate, burst: burst, tokens: burst}
 }
 
-// allow uses the wall clock, not Options.Now: the limit belongs to the CDN in
+// allow uses the wall clock, not Options.Now: the limits belong to the CDN in
 // front of Sigma, and a frozen test clock must not lock the endpoint forever.
 func (l *limiter) allow() bool {
 	l.mu.Lock()

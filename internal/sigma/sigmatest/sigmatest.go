@@ -29,6 +29,7 @@ import (
 // milliseconds, pacing that never waits.
 const (
 	MaxRetries        = 2
+	ReadRetryBudget   = 20 * time.Millisecond // reads that always fail end as fast as writes
 	RetryBaseDelay    = time.Millisecond
 	RetryMaxDelay     = 5 * time.Millisecond
 	RequestsPerSecond = 100000
@@ -79,6 +80,7 @@ func REST(t testing.TB, srv *sigmafake.Server, reg prometheus.Registerer, mutate
 		RequestsPerSecond: RequestsPerSecond,
 		MaxConcurrent:     MaxConcurrent,
 		MaxRetries:        MaxRetries,
+		ReadRetryBudget:   ReadRetryBudget,
 		RetryBaseDelay:    RetryBaseDelay,
 		RetryMaxDelay:     RetryMaxDelay,
 	}
@@ -103,6 +105,7 @@ func SCIM(t testing.TB, srv *sigmafake.Server, reg prometheus.Registerer, mutate
 		RequestsPerSecond: RequestsPerSecond,
 		MaxConcurrent:     MaxConcurrent,
 		MaxRetries:        MaxRetries,
+		ReadRetryBudget:   ReadRetryBudget,
 		RetryBaseDelay:    RetryBaseDelay,
 		RetryMaxDelay:     RetryMaxDelay,
 	}
