@@ -75,9 +75,9 @@ type pacer struct {
 
 func newPacer(ceilRate float64, ceilConc int, m *metrics) *pacer {
 	p := &pacer{
-		ceilRate:  ceilRate,
-		ceilConc:  ceilConc,
-		m:         m,
+		ceilRate:   ceilRate,
+		ceilConc:   ceilConc,
+		m:          m,
 		now:        time.Now,
 		sleep:      sleepCtx,
 		pauseSleep: sleepCtx,
