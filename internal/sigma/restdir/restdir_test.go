@@ -47,11 +47,15 @@ type envOpts struct {
 func newClient(t testing.TB, srv *sigmafake.Server, maxRetries int) *sigma.Client {
 	t.Helper()
 	// maxRetries 0 is the client's default, as in production; negative
-	// retries nothing, reads included.
+	// retries nothing, reads included; more gives reads a budget of at
+	// least that many retries.
 	return sigmatest.REST(t, srv, nil, func(c *sigma.Config) {
 		c.MaxRetries = maxRetries
-		if maxRetries < 0 {
+		switch {
+		case maxRetries < 0:
 			c.ReadRetryBudget = -1
+		case maxRetries > 0:
+			c.ReadRetryBudget = max(sigmatest.ReadRetryBudget, time.Duration(maxRetries)*20*time.Millisecond)
 		}
 	})
 }

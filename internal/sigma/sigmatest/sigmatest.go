@@ -29,7 +29,7 @@ import (
 // milliseconds, pacing that never waits.
 const (
 	MaxRetries        = 2
-	ReadRetryBudget   = 20 * time.Millisecond // reads that always fail end as fast as writes
+	ReadRetryBudget   = 100 * time.Millisecond // reads that always fail end fast (at least MaxRetries retries)
 	RetryBaseDelay    = time.Millisecond
 	RetryMaxDelay     = 5 * time.Millisecond
 	RequestsPerSecond = 100000
