@@ -194,8 +194,9 @@ func runCheck(ctx context.Context, e env, args []string) int {
 
 func runToken(ctx context.Context, e env, args []string) int {
 	fs := newFlags(e, "token", "token create|list|revoke|rotate [flags] [--config FILE]\n\n"+
-		"  create --name NAME [--ttl DUR]   issue a new token; the secret is the last line of stdout\n"+
-		"  list                             name, prefix, created, expires, last used, state\n"+
+		"  create --name NAME [--ttl DUR] [--read-only | --admin] [--network CIDR]...\n"+
+		"                                   issue a new token; the secret is the last line of stdout\n"+
+		"  list                             name, prefix, scope, networks, state, created, expires, last used\n"+
 		"  revoke NAME                      stop every token of NAME now (every replica within tokens.cache_ttl)\n"+
 		"  rotate NAME [--overlap DUR]      issue a successor; the old secret works until the overlap ends\n\n"+
 		"The store is the one serve uses (SCIM_BRIDGE_STORE or store: in the file). It is opened\n"+

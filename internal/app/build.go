@@ -37,7 +37,10 @@ func (a *App) build(ctx context.Context) (http.Handler, error) {
 		})
 	}
 
-	a.tokens = tokens.New(st, tokens.Options{CacheTTL: cfg.Tokens.CacheTTL.D()}, a.reg, a.logger)
+	a.tokens = tokens.New(st, tokens.Options{
+		CacheTTL:          cfg.Tokens.CacheTTL.D(),
+		TrustForwardedFor: cfg.Tokens.TrustForwardedFor,
+	}, a.reg, a.logger)
 	// Runs before the store closes (closers run in reverse): flushes the
 	// pending last-used times.
 	a.closers = append(a.closers, a.tokens.Close)

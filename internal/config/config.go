@@ -142,6 +142,11 @@ type Tokens struct {
 	// CacheTTL bounds how long a replica may keep accepting a token after
 	// it was revoked or expired elsewhere.
 	CacheTTL Duration `yaml:"cache_ttl"`
+	// TrustForwardedFor takes a SCIM client's address from the last
+	// X-Forwarded-For entry instead of the TCP peer, for token networks
+	// and the failed-authentication limit. Only for a bridge that is
+	// reached solely through a proxy that always sets that header.
+	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
 }
 
 // Audit configures the audit trail.

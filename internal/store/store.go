@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -50,6 +51,13 @@ type Token struct {
 	RevokedAt    time.Time // zero: not revoked
 	SupersededAt time.Time // zero: this is the current token of Name
 	LastUsedAt   time.Time // zero: never used
+	// Scope is what the token may do, kept as given (package tokens
+	// defines the values). "" is what every token issued before scopes
+	// existed reads back as.
+	Scope string
+	// Networks are the source networks the token is accepted from; empty:
+	// any. Kept in the order given.
+	Networks []netip.Prefix
 }
 
 // Resource is the bridge's record of a SCIM resource whose primary data

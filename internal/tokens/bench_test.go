@@ -15,7 +15,7 @@ func BenchmarkVerifyCached(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := svc.Verify(ctx, secret); err != nil {
+			if _, err := svc.Verify(ctx, secret, testAddr); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -47,7 +47,7 @@ func BenchmarkVerifyUnknownWellFormed(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		_, _ = svc.Verify(ctx, secrets[i%len(secrets)])
+		_, _ = svc.Verify(ctx, secrets[i%len(secrets)], testAddr)
 		i++
 	}
 }

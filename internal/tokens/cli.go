@@ -6,10 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // Exit codes of RunCLI.
@@ -24,8 +28,9 @@ const cliUsage = `Usage: scim-bridge token COMMAND [flags]
 Manage the bearer tokens identity providers use to call the SCIM listener.
 
 Commands:
-  create --name NAME [--ttl DUR]   issue a new token (printed once)
-  list                             show every token and its state (never the secret)
+  create --name NAME [--ttl DUR] [--read-only | --admin] [--network CIDR]...
+                                   issue a new token (printed once)
+  list                             show every token, its scope and state (never the secret)
   revoke NAME                      stop every token of NAME
   rotate NAME [--overlap DUR]      issue a successor; the old token keeps working for DUR
 
@@ -159,12 +164,20 @@ func (c CLI) open(ctx context.Context, stderr io.Writer) (svc *Service, code int
 }
 
 func cliCreate(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand(cli, "create", "create --name NAME [--ttl DUR]",
+	cmd := newCommand(cli, "create", "create --name NAME [--ttl DUR] [--read-only | --admin] [--network CIDR]...",
 		"Issue a new bearer token called NAME and print it once, as the last line of\n"+
-			"stdout. Configure it in the identity provider's SCIM settings.", stdout, stderr)
+			"stdout. Configure it in the identity provider's SCIM settings.\n\n"+
+			"Limit what a leaked token can do: --read-only for SCIM reads only, --network\n"+
+			"for the addresses the identity provider calls from (its published egress\n"+
+			"ranges). --admin issues a token for the admin status page instead, which the\n"+
+			"SCIM API refuses. A rotation's successor keeps the same limits.", stdout, stderr)
 	name := cmd.fs.String("name", "", "token `NAME`, e.g. okta-prod (required)")
 	var ttl durationFlag
 	cmd.fs.Var(&ttl, "ttl", "expire the token after `DUR`, e.g. 90d (default: no expiry)")
+	readOnly := cmd.fs.Bool("read-only", false, "SCIM reads only (GET, POST …/.search); writes get 403")
+	admin := cmd.fs.Bool("admin", false, "a token for the admin status page; refused on the SCIM API")
+	var networks networksFlag
+	cmd.fs.Var(&networks, "network", "accept the token only from `CIDR` (e.g. 10.20.0.0/16 or an address); repeat or comma-separate for several (default: any address)")
 	pos, code, ok := cmd.parse(args)
 	if !ok {
 		return code
@@ -178,24 +191,42 @@ func cliCreate(ctx context.Context, cli CLI, args []string, stdout, stderr io.Wr
 	if err := checkName(*name); err != nil {
 		return cmd.usageError(err.Error())
 	}
+	g := Grant{Networks: networks}
+	switch {
+	case *readOnly && *admin:
+		return cmd.usageError("--read-only and --admin exclude each other (an admin token only reads the status page)")
+	case *readOnly:
+		g.Scope = ScopeSCIMRead
+	case *admin:
+		g.Scope = ScopeAdmin
+	}
+	if err := g.check(); err != nil {
+		return cmd.usageError(err.Error())
+	}
 	svc, code, ok := cli.open(ctx, stderr)
 	if !ok {
 		return code
 	}
-	secret, t, err := svc.Create(ctx, *name, time.Duration(ttl))
+	secret, t, err := svc.CreateGranted(ctx, *name, time.Duration(ttl), g)
 	if err != nil {
 		return failure(stderr, err)
 	}
-	fmt.Fprintf(stdout, "Created token %q (prefix %s, expires %s).\n", t.Name, t.Prefix, fmtTime(t.ExpiresAt, "never"))
-	fmt.Fprintln(stdout, "Set it as the bearer token in the identity provider. It is shown only this once:")
+	fmt.Fprintf(stdout, "Created token %q (prefix %s, scope %s, from %s, expires %s).\n", t.Name, t.Prefix,
+		g.Scope, fmtNetworks(t.Networks), fmtTime(t.ExpiresAt, "never"))
+	if g.Scope == ScopeAdmin {
+		fmt.Fprintln(stdout, "Use it to open the admin status page (as the Basic auth password, or a bearer token). It is shown only this once:")
+	} else {
+		fmt.Fprintln(stdout, "Set it as the bearer token in the identity provider. It is shown only this once:")
+	}
 	fmt.Fprintln(stdout, secret)
 	return ExitOK
 }
 
 func cliList(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand(cli, "list", "list",
-		"Show every token: name, display prefix, state (active, overlap, expired,\n"+
-			"revoked), created, expires and last used times (UTC). Never shows a secret.", stdout, stderr)
+		"Show every token: name, display prefix, scope (scim, scim:read, admin), the\n"+
+			"networks it is accepted from, state (active, overlap, expired, revoked),\n"+
+			"created, expires and last used times (UTC). Never shows a secret.", stdout, stderr)
 	pos, code, ok := cmd.parse(args)
 	if !ok {
 		return code
@@ -216,9 +247,9 @@ func cliList(ctx context.Context, cli CLI, args []string, stdout, stderr io.Writ
 		return ExitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tLAST USED")
+	fmt.Fprintln(tw, "NAME\tPREFIX\tSCOPE\tFROM\tSTATE\tCREATED\tEXPIRES\tLAST USED")
 	for _, i := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, i.Prefix, i.State,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, i.Prefix, i.Scope, fmtNetworks(i.Networks), i.State,
 			fmtTime(i.CreatedAt, "-"), fmtTime(i.ExpiresAt, "never"), fmtTime(i.LastUsedAt, "never"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -290,6 +321,37 @@ func fmtTime(t time.Time, zero string) string {
 		return zero
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+func fmtNetworks(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "any"
+	}
+	return store.FormatNetworks(ps)
+}
+
+// networksFlag is a repeatable flag.Value of source networks; each use may
+// hold several, comma-separated.
+type networksFlag []netip.Prefix
+
+func (n *networksFlag) String() string {
+	if n == nil {
+		return ""
+	}
+	return store.FormatNetworks(*n)
+}
+
+func (n *networksFlag) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		p, err := ParseNetwork(part)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(*n, p) {
+			*n = append(*n, p)
+		}
+	}
+	return nil
 }
 
 // durationFlag is a flag.Value accepting Go durations and whole days ("90d").

@@ -62,7 +62,7 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(r.stdout, `Created token "okta-prod"`) || !strings.Contains(r.stdout, "expires 2026-05-30T12:00:00Z") {
 		t.Errorf("create output does not say what was created:\n%s", r.stdout)
 	}
-	if tok, err := svc.Verify(context.Background(), first); err != nil || tok.Name != "okta-prod" {
+	if tok, err := svc.Verify(context.Background(), first, testAddr); err != nil || tok.Name != "okta-prod" {
 		t.Fatalf("printed secret does not verify: %v", err)
 	}
 
@@ -99,10 +99,10 @@ func TestCLI(t *testing.T) {
 	}
 	noSecret(t, "list", r)
 	want := [][]string{
-		{"NAME", "PREFIX", "STATE", "CREATED", "EXPIRES", "LAST", "USED"},
-		{"entra", secrets[1][:10], "active", "2026-03-01T12:00:00Z", "never", "never"},
-		{"okta-prod", first[:10], "overlap", "2026-03-01T12:00:00Z", "2026-03-01T15:00:00Z", "2026-03-01T13:00:00Z"},
-		{"okta-prod", second[:10], "active", "2026-03-01T13:00:00Z", "2026-05-30T13:00:00Z", "2026-03-01T13:00:00Z"},
+		{"NAME", "PREFIX", "SCOPE", "FROM", "STATE", "CREATED", "EXPIRES", "LAST", "USED"},
+		{"entra", secrets[1][:10], "scim", "any", "active", "2026-03-01T12:00:00Z", "never", "never"},
+		{"okta-prod", first[:10], "scim", "any", "overlap", "2026-03-01T12:00:00Z", "2026-03-01T15:00:00Z", "2026-03-01T13:00:00Z"},
+		{"okta-prod", second[:10], "scim", "any", "active", "2026-03-01T13:00:00Z", "2026-05-30T13:00:00Z", "2026-03-01T13:00:00Z"},
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != len(want) {
@@ -163,6 +163,11 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"create", "--name", "x", "extra"}, 2, "", `unexpected argument "extra"`},
 		{[]string{"create", "--bogus"}, 2, "", "flag provided but not defined: -bogus"},
 		{[]string{"create", "--help"}, 0, "Usage: scim-bridge token create --name NAME [--ttl DUR]", ""},
+		{[]string{"create", "--name", "x", "--read-only", "--admin"}, 2, "", "--read-only and --admin exclude each other"},
+		{[]string{"create", "--name", "x", "--network", "10.0.0.0/33"}, 2, "", `invalid network "10.0.0.0/33"`},
+		{[]string{"create", "--name", "x", "--network", "okta.com"}, 2, "", `invalid network "okta.com"`},
+		{[]string{"create", "--name", "x", "--network", ""}, 2, "", `invalid network ""`},
+		{[]string{"create", "--help"}, 0, "-network CIDR", ""},
 		{[]string{"list", "--help"}, 0, "Usage: scim-bridge token list", ""},
 		{[]string{"list", "x"}, 2, "", "unexpected argument"},
 		{[]string{"revoke"}, 2, "", "expected exactly one NAME"},
@@ -193,6 +198,50 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []string{"", "d", "-1d", "1.5d", "x", "-5m", "99999d"} {
 		if _, err := parseDuration(in); err == nil {
 			t.Errorf("parseDuration(%q) accepted", in)
+		}
+	}
+}
+
+// TestCLIScopes: create's --read-only, --admin and --network land on the
+// token, list shows them, and a rotation's successor keeps them.
+func TestCLIScopes(t *testing.T) {
+	c := newClock()
+	svc, _, _ := newService(t, openSQLite(t), c, Options{})
+	r := runCLI(svc, "create", "--name", "audit", "--read-only", "--network", "10.20.3.4/16,192.0.2.7", "--network", "2001:db8::/48")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("create read-only: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "scope scim:read, from 10.20.0.0/16,192.0.2.7/32,2001:db8::/48") {
+		t.Errorf("create output does not state the limits:\n%s", r.stdout)
+	}
+	secretLine(t, r)
+	r = runCLI(svc, "create", "--name", "ops", "--admin")
+	if r.code != 0 || !strings.Contains(r.stdout, "scope admin, from any") || !strings.Contains(r.stdout, "admin status page") {
+		t.Fatalf("create admin: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	secretLine(t, r)
+	c.Add(time.Minute)
+	if r = runCLI(svc, "rotate", "audit"); r.code != 0 {
+		t.Fatalf("rotate: %d %s", r.code, r.stderr)
+	}
+	r = runCLI(svc, "list")
+	want := []string{
+		"NAME PREFIX SCOPE FROM STATE",
+		"audit scim:read 10.20.0.0/16,192.0.2.7/32,2001:db8::/48 overlap",
+		"audit scim:read 10.20.0.0/16,192.0.2.7/32,2001:db8::/48 active",
+		"ops admin any active",
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("list:\n%s", r.stdout)
+	}
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if got := strings.Join(append(f[:1:1], f[2:5]...), " "); i > 0 && got != want[i] {
+			t.Errorf("list line %d = %q, want %q", i, got, want[i])
+		}
+		if got := strings.Join(f[:5], " "); i == 0 && got != want[0] {
+			t.Errorf("list header = %q, want %q", got, want[0])
 		}
 	}
 }

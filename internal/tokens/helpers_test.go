@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -138,3 +139,7 @@ func mustCreate(t testing.TB, svc *Service, name string, ttl time.Duration) stri
 	}
 	return secret
 }
+
+// testAddr is the client address of verifications that are not about
+// networks.
+var testAddr = netip.MustParseAddr("192.0.2.1")

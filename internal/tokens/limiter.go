@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -98,11 +99,11 @@ func (l *limiter) len() int {
 	return len(l.addrs)
 }
 
-// clientAddr is the key failures are counted under: the peer's IP, or with
-// trustXFF the last X-Forwarded-For entry. IPv6 addresses are grouped by
-// /64, since one host commonly holds a whole /64.
-func clientAddr(r *http.Request, trustXFF bool) string {
-	host := r.RemoteAddr
+// clientIP is the client's address: the TCP peer's, or with trustXFF the
+// last X-Forwarded-For entry (the address the nearest proxy saw). host is
+// the raw form, for an address that does not parse (ip invalid).
+func clientIP(r *http.Request, trustXFF bool) (ip netip.Addr, host string) {
+	host = r.RemoteAddr
 	if trustXFF {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 			last := xff[len(xff)-1]
@@ -117,12 +118,27 @@ func clientAddr(r *http.Request, trustXFF bool) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	ip := net.ParseIP(host)
-	if ip == nil {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, host
+	}
+	return ip.Unmap(), host
+}
+
+// limiterKey is the key failures of a client are counted under: its IP,
+// with IPv6 addresses grouped by /64, since one host commonly holds a
+// whole /64.
+func limiterKey(ip netip.Addr, host string) string {
+	switch {
+	case !ip.IsValid():
 		return host
+	case ip.Is4():
+		return ip.String()
 	}
-	if ip4 := ip.To4(); ip4 != nil {
-		return ip4.String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	return netip.PrefixFrom(ip.WithZone(""), 64).Masked().Addr().String() + "/64"
+}
+
+// clientAddr is limiterKey of clientIP.
+func clientAddr(r *http.Request, trustXFF bool) string {
+	return limiterKey(clientIP(r, trustXFF))
 }

@@ -12,26 +12,34 @@ import (
 )
 
 type metrics struct {
-	failures *prometheus.CounterVec
-	limited  prometheus.Counter
+	failures  *prometheus.CounterVec
+	limited   prometheus.Counter
+	forbidden *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 	m := &metrics{
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scim_bridge_auth_failures_total",
-			Help: "Bearer token authentications refused on the SCIM listener, by reason (missing, malformed, unknown, expired, revoked).",
+			Help: "Bearer token authentications refused (401), by reason (missing, malformed, unknown, expired, revoked, network: a valid token from outside its networks).",
 		}, []string{"reason"}),
 		limited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "scim_bridge_auth_rate_limited_total",
 			Help: "Requests answered 429 because their client address failed authentication too often.",
 		}),
+		forbidden: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_auth_forbidden_total",
+			Help: "Requests with a valid token beyond its scope (403), by reason (read_only: a write with a scim:read token; admin_only: an admin token on the SCIM API; not_admin: a SCIM token on the admin status page).",
+		}, []string{"reason"}),
 	}
 	for _, r := range allReasons {
 		m.failures.WithLabelValues(string(r))
 	}
+	for _, r := range allForbidReasons {
+		m.forbidden.WithLabelValues(r)
+	}
 	if reg != nil {
-		reg.MustRegister(m.failures, m.limited, &ageCollector{s: s}, &expiryCollector{s: s})
+		reg.MustRegister(m.failures, m.limited, m.forbidden, &ageCollector{s: s}, &expiryCollector{s: s})
 	}
 	return m
 }

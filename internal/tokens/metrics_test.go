@@ -18,19 +18,25 @@ import (
 func TestAuthFailureMetricsPrecreated(t *testing.T) {
 	_, reg, _ := newService(t, openSQLite(t), newClock(), Options{})
 	want := `
-# HELP scim_bridge_auth_failures_total Bearer token authentications refused on the SCIM listener, by reason (missing, malformed, unknown, expired, revoked).
+# HELP scim_bridge_auth_failures_total Bearer token authentications refused (401), by reason (missing, malformed, unknown, expired, revoked, network: a valid token from outside its networks).
 # TYPE scim_bridge_auth_failures_total counter
 scim_bridge_auth_failures_total{reason="expired"} 0
 scim_bridge_auth_failures_total{reason="malformed"} 0
 scim_bridge_auth_failures_total{reason="missing"} 0
+scim_bridge_auth_failures_total{reason="network"} 0
 scim_bridge_auth_failures_total{reason="revoked"} 0
 scim_bridge_auth_failures_total{reason="unknown"} 0
+# HELP scim_bridge_auth_forbidden_total Requests with a valid token beyond its scope (403), by reason (read_only: a write with a scim:read token; admin_only: an admin token on the SCIM API; not_admin: a SCIM token on the admin status page).
+# TYPE scim_bridge_auth_forbidden_total counter
+scim_bridge_auth_forbidden_total{reason="admin_only"} 0
+scim_bridge_auth_forbidden_total{reason="not_admin"} 0
+scim_bridge_auth_forbidden_total{reason="read_only"} 0
 # HELP scim_bridge_auth_rate_limited_total Requests answered 429 because their client address failed authentication too often.
 # TYPE scim_bridge_auth_rate_limited_total counter
 scim_bridge_auth_rate_limited_total 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"scim_bridge_auth_failures_total", "scim_bridge_auth_rate_limited_total"); err != nil {
+		"scim_bridge_auth_failures_total", "scim_bridge_auth_forbidden_total", "scim_bridge_auth_rate_limited_total"); err != nil {
 		t.Fatal(err)
 	}
 }

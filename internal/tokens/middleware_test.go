@@ -109,8 +109,8 @@ func TestMiddlewareFailures(t *testing.T) {
 			t.Errorf("scim_bridge_auth_failures_total{reason=%q} = %v, want %v", r, got, counts[r])
 		}
 	}
-	if n, err := testutil.GatherAndCount(reg, "scim_bridge_auth_failures_total"); err != nil || n != 5 {
-		t.Errorf("auth failure series: %d (%v), want 5", n, err)
+	if n, err := testutil.GatherAndCount(reg, "scim_bridge_auth_failures_total"); err != nil || n != len(allReasons) {
+		t.Errorf("auth failure series: %d (%v), want %d", n, err, len(allReasons))
 	}
 
 	w := do(h, "192.0.2.7:5000", "bearer "+valid) // scheme is case-insensitive

@@ -5,7 +5,10 @@
 // A token is a random secret of at least 256 bits with a recognisable prefix
 // ("scimb_") so secret scanners find leaked ones. Only its SHA-256 and a short
 // display prefix are stored. Several named tokens may be live at once (one
-// per IdP or environment), each with an optional expiry.
+// per IdP or environment), each with an optional expiry, a scope (SCIM
+// read-write, SCIM read-only, or the admin status page only) and optional
+// source networks, so that a leaked token can do and reach no more than its
+// holder needed (scope.go).
 //
 // Verification is cached in memory so that the hot path costs no store round
 // trip. The promise to operators is a bound on staleness: a revocation, or
@@ -22,7 +25,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -183,9 +188,12 @@ const (
 	ReasonUnknown   Reason = "unknown"
 	ReasonExpired   Reason = "expired"
 	ReasonRevoked   Reason = "revoked"
+	// ReasonNetwork: a valid token presented from outside its networks.
+	// The client is told the same as for an unknown token.
+	ReasonNetwork Reason = "network"
 )
 
-var allReasons = []Reason{ReasonMissing, ReasonMalformed, ReasonUnknown, ReasonExpired, ReasonRevoked}
+var allReasons = []Reason{ReasonMissing, ReasonMalformed, ReasonUnknown, ReasonExpired, ReasonRevoked, ReasonNetwork}
 
 // AuthError is the error Verify returns when a presented token must be
 // refused. It never contains the secret.
@@ -213,7 +221,7 @@ func (e *AuthError) Detail() string {
 		return "missing bearer token; send the header `Authorization: Bearer <token>` with a token issued by `scim-bridge token create`"
 	case ReasonMalformed:
 		return "malformed bearer token; expected `Authorization: Bearer scimb_…` with a token issued by `scim-bridge token create`, copied whole"
-	case ReasonUnknown:
+	case ReasonUnknown, ReasonNetwork:
 		return "unknown bearer token; check the token configured in the identity provider, or issue one with `scim-bridge token create --name NAME`"
 	case ReasonExpired:
 		if e.Superseded {
@@ -249,6 +257,8 @@ type TokenInfo struct {
 	LastUsedAt   time.Time // zero: never
 	SupersededAt time.Time // zero: current
 	RevokedAt    time.Time // zero: not revoked
+	Scope        Scope
+	Networks     []netip.Prefix // empty: any
 }
 
 func stateAt(t store.Token, now time.Time) State {
@@ -282,18 +292,27 @@ func (s *Service) nowUTC() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
-// Create issues a new token called name, valid for ttl (0: no expiry), and
-// returns its secret. The secret is not stored and cannot be shown again.
-// It fails with store.ErrConflict (wrapped) if name already has a current
-// token.
+// Create issues a new token called name with full SCIM access from any
+// address; see CreateGranted.
 func (s *Service) Create(ctx context.Context, name string, ttl time.Duration) (string, store.Token, error) {
+	return s.CreateGranted(ctx, name, ttl, Grant{})
+}
+
+// CreateGranted issues a new token called name, valid for ttl (0: no
+// expiry) and limited by g, and returns its secret. The secret is not
+// stored and cannot be shown again. It fails with store.ErrConflict
+// (wrapped) if name already has a current token.
+func (s *Service) CreateGranted(ctx context.Context, name string, ttl time.Duration, g Grant) (string, store.Token, error) {
 	if err := checkName(name); err != nil {
 		return "", store.Token{}, fmt.Errorf("create token: %w", err)
 	}
 	if ttl < 0 {
 		return "", store.Token{}, fmt.Errorf("create token %q: ttl must not be negative", name)
 	}
-	secret, t, err := s.newToken(name, ttl)
+	if err := g.check(); err != nil {
+		return "", store.Token{}, fmt.Errorf("create token %q: %w", name, err)
+	}
+	secret, t, err := s.newToken(name, ttl, g)
 	if err != nil {
 		return "", store.Token{}, fmt.Errorf("create token %q: %w", name, err)
 	}
@@ -304,11 +323,12 @@ func (s *Service) Create(ctx context.Context, name string, ttl time.Duration) (s
 		return "", store.Token{}, fmt.Errorf("create token %q: %w", name, err)
 	}
 	s.invalidateList()
-	s.log.Info("token created", "name", name, "id", t.ID, "prefix", t.Prefix, "expires_at", t.ExpiresAt)
+	s.log.Info("token created", "name", name, "id", t.ID, "prefix", t.Prefix, "expires_at", t.ExpiresAt,
+		"scope", g.Scope.String(), "networks", store.FormatNetworks(g.Networks))
 	return secret, t, nil
 }
 
-func (s *Service) newToken(name string, ttl time.Duration) (string, store.Token, error) {
+func (s *Service) newToken(name string, ttl time.Duration, g Grant) (string, store.Token, error) {
 	secret, hash, display, err := newSecret(s.opts.Prefix)
 	if err != nil {
 		return "", store.Token{}, err
@@ -318,7 +338,8 @@ func (s *Service) newToken(name string, ttl time.Duration) (string, store.Token,
 		return "", store.Token{}, err
 	}
 	now := s.nowUTC()
-	t := store.Token{ID: id, Name: name, Hash: hash, Prefix: display, CreatedAt: now}
+	t := store.Token{ID: id, Name: name, Hash: hash, Prefix: display, CreatedAt: now,
+		Scope: string(g.Scope), Networks: slices.Clone(g.Networks)}
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
@@ -343,6 +364,7 @@ func (s *Service) List(ctx context.Context) ([]TokenInfo, error) {
 			ID: t.ID, Name: t.Name, Prefix: t.Prefix, State: stateAt(t, now),
 			CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: last,
 			SupersededAt: t.SupersededAt, RevokedAt: t.RevokedAt,
+			Scope: Scope(t.Scope), Networks: t.Networks,
 		})
 	}
 	return out, nil
@@ -370,7 +392,7 @@ func (s *Service) Revoke(ctx context.Context, name string) error {
 // Rotate issues a successor to the current token of name and returns its
 // secret. The old token keeps working for overlap (0: it stops at once),
 // then expires. The new token gets the same lifetime the old one was created
-// with (none if the old one had no expiry).
+// with (none if the old one had no expiry), and the same scope and networks.
 //
 // Rotation is a compare-and-swap in the store: if another operator or
 // replica rotated (or revoked) name since this call read it, Rotate fails
@@ -401,7 +423,7 @@ func (s *Service) Rotate(ctx context.Context, name string, overlap time.Duration
 	if !cur.ExpiresAt.IsZero() {
 		ttl = max(cur.ExpiresAt.Sub(cur.CreatedAt), time.Second)
 	}
-	secret, next, err := s.newToken(name, ttl)
+	secret, next, err := s.newToken(name, ttl, Grant{Scope: Scope(cur.Scope), Networks: cur.Networks})
 	if err != nil {
 		return "", store.Token{}, fmt.Errorf("rotate token %q: %w", name, err)
 	}

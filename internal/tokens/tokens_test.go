@@ -66,7 +66,7 @@ func TestCreateListRevoke(t *testing.T) {
 		}
 	}
 	for _, s := range []string{okta, entra} {
-		if _, err := svc.Verify(ctx, s); err != nil {
+		if _, err := svc.Verify(ctx, s, testAddr); err != nil {
 			t.Fatalf("verify fresh token: %v", err)
 		}
 	}
@@ -91,7 +91,7 @@ func TestCreateListRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ae *AuthError
-	if _, err := svc.Verify(ctx, okta); !errors.As(err, &ae) || ae.Reason != ReasonRevoked {
+	if _, err := svc.Verify(ctx, okta, testAddr); !errors.As(err, &ae) || ae.Reason != ReasonRevoked {
 		t.Fatalf("verify revoked token on the revoking replica: got %v, want revoked at once", err)
 	}
 	if err := svc.Revoke(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
@@ -100,12 +100,12 @@ func TestCreateListRevoke(t *testing.T) {
 	// A revoked name can be issued afresh.
 	c.Add(time.Minute)
 	fresh := mustCreate(t, svc, "okta-prod", 0)
-	if _, err := svc.Verify(ctx, fresh); err != nil {
+	if _, err := svc.Verify(ctx, fresh, testAddr); err != nil {
 		t.Fatalf("verify re-created token: %v", err)
 	}
 
 	c.Add(90 * 24 * time.Hour)
-	if _, err := svc.Verify(ctx, entra); !errors.As(err, &ae) || ae.Reason != ReasonExpired {
+	if _, err := svc.Verify(ctx, entra, testAddr); !errors.As(err, &ae) || ae.Reason != ReasonExpired {
 		t.Fatalf("verify after ttl: got %v, want expired", err)
 	}
 	infos, _ = svc.List(ctx)
@@ -126,7 +126,7 @@ func TestVerifyIsCached(t *testing.T) {
 	svc, _, _ := newService(t, st, c, Options{CacheTTL: 10 * time.Second})
 	secret := mustCreate(t, svc, "okta", 0)
 	for range 100 {
-		if _, err := svc.Verify(ctx, secret); err != nil {
+		if _, err := svc.Verify(ctx, secret, testAddr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -138,7 +138,7 @@ func TestVerifyIsCached(t *testing.T) {
 		t.Fatalf("100 uses within TouchEvery wrote last-used %d times, want 1", n)
 	}
 	c.Add(10 * time.Second)
-	if _, err := svc.Verify(ctx, secret); err != nil {
+	if _, err := svc.Verify(ctx, secret, testAddr); err != nil {
 		t.Fatal(err)
 	}
 	if n := st.byHash.Load(); n != 2 {
@@ -148,7 +148,7 @@ func TestVerifyIsCached(t *testing.T) {
 	// Unknown tokens: remembered only for NegativeCacheTTL.
 	unknown, _, _, _ := newSecret(DefaultPrefix)
 	for range 5 {
-		if _, err := svc.Verify(ctx, unknown); !isReason(err, ReasonUnknown) {
+		if _, err := svc.Verify(ctx, unknown, testAddr); !isReason(err, ReasonUnknown) {
 			t.Fatalf("unknown token: %v", err)
 		}
 	}
@@ -156,13 +156,13 @@ func TestVerifyIsCached(t *testing.T) {
 		t.Fatalf("5 verifications of one unknown token read the store %d more times, want 1", n-2)
 	}
 	c.Add(DefaultNegativeCacheTTL)
-	_, _ = svc.Verify(ctx, unknown)
+	_, _ = svc.Verify(ctx, unknown, testAddr)
 	if n := st.byHash.Load(); n != 4 {
 		t.Fatalf("unknown token not looked up again after NegativeCacheTTL")
 	}
 
 	// Malformed tokens never reach the store.
-	_, _ = svc.Verify(ctx, "scimb_notarealtoken")
+	_, _ = svc.Verify(ctx, "scimb_notarealtoken", testAddr)
 	if n := st.byHash.Load(); n != 4 {
 		t.Fatalf("a malformed token was looked up in the store")
 	}
@@ -178,11 +178,11 @@ func TestTokenFromOtherReplicaAcceptedAtOnce(t *testing.T) {
 			open := b.newDB(t)
 			a, _, _ := newService(t, open(t), c, Options{})
 			bsvc, _, _ := newService(t, open(t), c, Options{})
-			if _, err := bsvc.Verify(ctx, "scimb_x"); !isReason(err, ReasonMalformed) {
+			if _, err := bsvc.Verify(ctx, "scimb_x", testAddr); !isReason(err, ReasonMalformed) {
 				t.Fatalf("malformed: %v", err)
 			}
 			secret := mustCreate(t, a, "okta", 0)
-			if tok, err := bsvc.Verify(ctx, secret); err != nil || tok.Name != "okta" {
+			if tok, err := bsvc.Verify(ctx, secret, testAddr); err != nil || tok.Name != "okta" {
 				t.Fatalf("replica B verifying a token A just issued: %v", err)
 			}
 		})
@@ -228,14 +228,14 @@ func TestRotationOverlap(t *testing.T) {
 
 			c.Add(time.Minute)
 			var ae *AuthError
-			if _, err := a.Verify(ctx, old); !errors.As(err, &ae) || ae.Reason != ReasonExpired || !ae.Superseded {
+			if _, err := a.Verify(ctx, old, testAddr); !errors.As(err, &ae) || ae.Reason != ReasonExpired || !ae.Superseded {
 				t.Fatalf("old token after overlap on the rotating replica: %v, want expired (superseded)", err)
 			}
 			if !strings.Contains(ae.Detail(), "newest token") {
 				t.Errorf("detail %q does not say to use the new token", ae.Detail())
 			}
 			c.Add(ttl)
-			if _, err := other.Verify(ctx, old); !isReason(err, ReasonExpired) {
+			if _, err := other.Verify(ctx, old, testAddr); !isReason(err, ReasonExpired) {
 				t.Fatalf("old token after overlap + CacheTTL on the other replica: %v, want expired", err)
 			}
 			mustVerify(t, a, next)
@@ -249,7 +249,7 @@ func TestRotationOverlap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.Verify(ctx, next); !isReason(err, ReasonExpired) {
+			if _, err := a.Verify(ctx, next, testAddr); !isReason(err, ReasonExpired) {
 				t.Fatalf("old token after rotation with no overlap: %v, want expired", err)
 			}
 			mustVerify(t, a, third)
@@ -276,7 +276,7 @@ func TestRevokeWithinCacheTTL(t *testing.T) {
 			if err := a.Revoke(ctx, "okta"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.Verify(ctx, secret); !isReason(err, ReasonRevoked) {
+			if _, err := a.Verify(ctx, secret, testAddr); !isReason(err, ReasonRevoked) {
 				t.Fatalf("revoking replica: %v, want revoked", err)
 			}
 			// The other replica may serve its cached record until the TTL ends...
@@ -285,7 +285,7 @@ func TestRevokeWithinCacheTTL(t *testing.T) {
 			// ...and not a moment longer.
 			c.Add(time.Millisecond)
 			var ae *AuthError
-			if _, err := other.Verify(ctx, secret); !errors.As(err, &ae) || ae.Reason != ReasonRevoked || ae.Name != "okta" {
+			if _, err := other.Verify(ctx, secret, testAddr); !errors.As(err, &ae) || ae.Reason != ReasonRevoked || ae.Name != "okta" {
 				t.Fatalf("other replica after CacheTTL: %v, want revoked", err)
 			}
 		})
@@ -294,7 +294,7 @@ func TestRevokeWithinCacheTTL(t *testing.T) {
 
 func mustVerify(t *testing.T, svc *Service, secret string) {
 	t.Helper()
-	if _, err := svc.Verify(context.Background(), secret); err != nil {
+	if _, err := svc.Verify(context.Background(), secret, testAddr); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/store"
@@ -14,15 +15,19 @@ import (
 // cleared rather than grown (it only saves store lookups).
 const maxNegative = 4096
 
-// Verify checks a bearer token (the part after "Bearer ") and returns the
-// token record if it may be used now. A refused token gives an *AuthError
-// (Reason missing, malformed, unknown, expired or revoked); any other error
-// means the store could not be asked and nothing is known about the token.
+// Verify checks a bearer token (the part after "Bearer ") presented by a
+// client at address from, and returns the token record if it may be used
+// now. A refused token gives an *AuthError (Reason missing, malformed,
+// unknown, expired, revoked, or network: a token limited to networks that
+// do not hold from, which includes an invalid from); any other error means
+// the store could not be asked and nothing is known about the token. The
+// token's Scope is not checked: the middlewares check it against what the
+// request does.
 //
 // Verify reads the store at most once per token per CacheTTL; see the
 // package comment for what that means for revocation.
-func (s *Service) Verify(ctx context.Context, bearer string) (store.Token, error) {
-	tok, err := s.verify(ctx, bearer)
+func (s *Service) Verify(ctx context.Context, bearer string, from netip.Addr) (store.Token, error) {
+	tok, err := s.verify(ctx, bearer, from)
 	var ae *AuthError
 	if errors.As(err, &ae) {
 		s.m.failures.WithLabelValues(string(ae.Reason)).Inc()
@@ -30,7 +35,7 @@ func (s *Service) Verify(ctx context.Context, bearer string) (store.Token, error
 	return tok, err
 }
 
-func (s *Service) verify(ctx context.Context, bearer string) (store.Token, error) {
+func (s *Service) verify(ctx context.Context, bearer string, from netip.Addr) (store.Token, error) {
 	if bearer == "" {
 		return store.Token{}, &AuthError{Reason: ReasonMissing}
 	}
@@ -54,6 +59,9 @@ func (s *Service) verify(ctx context.Context, bearer string) (store.Token, error
 		return store.Token{}, &AuthError{Reason: ReasonRevoked, Name: tok.Name}
 	case StateExpired:
 		return store.Token{}, &AuthError{Reason: ReasonExpired, Name: tok.Name, Superseded: !tok.SupersededAt.IsZero()}
+	}
+	if !fromAllowed(tok.Networks, from) {
+		return store.Token{}, &AuthError{Reason: ReasonNetwork, Name: tok.Name}
 	}
 	s.touch(tok.ID, now)
 	return tok, nil
@@ -115,17 +123,18 @@ func (s *Service) lookup(ctx context.Context, hash []byte) (store.Token, error) 
 }
 
 // knownGood reports, without asking the store, whether bearer is a token
-// this process has verified before (its cache entry may be stale). Only a
-// holder of the secret can present it, so letting it through to a normal
-// verification costs the store at most one read per CacheTTL.
-func (s *Service) knownGood(bearer string) bool {
+// this process has verified before (its cache entry may be stale) and that
+// may be used from addr. Only a holder of the secret can present it, so
+// letting it through to a normal verification costs the store at most one
+// read per CacheTTL.
+func (s *Service) knownGood(bearer string, from netip.Addr) bool {
 	if !wellFormed(s.opts.Prefix, bearer) {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.pos[string(hashSecret(bearer))]
-	return ok
+	e, ok := s.pos[string(hashSecret(bearer))]
+	return ok && fromAllowed(e.tok.Networks, from)
 }
 
 // invalidate drops every cached record of name (and all negative entries),

@@ -72,10 +72,15 @@ ALTER TABLE resources ADD COLUMN user_name text, ADD COLUMN user_name_fold text;
 CREATE UNIQUE INDEX resources_live_user_name ON resources (kind, user_name_fold)
 	WHERE user_name_fold IS NOT NULL AND NOT tombstoned;
 `,
+	// 3: token scopes, as in store/sqlite. A constant default adds the
+	// columns without rewriting the table.
+	`
+ALTER TABLE tokens ADD COLUMN scope text NOT NULL DEFAULT '', ADD COLUMN networks text NOT NULL DEFAULT '';
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Advisory lock keys (two-int4 form). lockClass tags them as the bridge's
 // so they do not collide with another application's locks.

@@ -86,9 +86,11 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		exec(`INSERT INTO resources (kind, id, external_id, tombstoned, tombstone_at, version, updated_at)
 			VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() END, $5, now())`, string(r.Kind), r.ID, ext, r.Tombstoned, r.Version)
 	}
+	v1t := storetest.V1Token
+	exec(`INSERT INTO tokens (id, name, hash, prefix, created_at) VALUES ($1, $2, $3, $4, now())`, v1t.ID, v1t.Name, v1t.Hash, v1t.Prefix)
 	_ = conn.Close(ctx)
 
-	// Replicas starting together: one migrates, all see version 2.
+	// Replicas starting together: one migrates, all see the latest version.
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -107,10 +109,11 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		}
 	}
 	s := openAt(t, dsn)
-	if v, err := s.CurrentSchemaVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("schema version after upgrade = %d, %v; want 2", v, err)
+	if v, err := s.CurrentSchemaVersion(ctx); err != nil || v != postgres.SchemaVersion {
+		t.Fatalf("schema version after upgrade = %d, %v; want %d", v, err, postgres.SchemaVersion)
 	}
 	storetest.CheckUpgradedFromV1(t, s)
+	storetest.CheckV1Token(t, s)
 }
 
 func TestOpenErrorsHidePassword(t *testing.T) {

@@ -11,16 +11,23 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
-const tokenColumns = `id, name, hash, prefix, created_at, expires_at, revoked_at, superseded_at, last_used_at`
+const tokenColumns = `id, name, hash, prefix, created_at, expires_at, revoked_at, superseded_at, last_used_at, scope, networks`
 
 func scanToken(row pgx.Row) (store.Token, error) {
 	var t store.Token
 	var created time.Time
 	var expires, revoked, superseded, lastUsed *time.Time
-	err := row.Scan(&t.ID, &t.Name, &t.Hash, &t.Prefix, &created, &expires, &revoked, &superseded, &lastUsed)
+	var networks string
+	if err := row.Scan(&t.ID, &t.Name, &t.Hash, &t.Prefix, &created, &expires, &revoked, &superseded, &lastUsed, &t.Scope, &networks); err != nil {
+		return store.Token{}, err
+	}
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = created.UTC(), goTime(expires), goTime(revoked)
 	t.SupersededAt, t.LastUsedAt = goTime(superseded), goTime(lastUsed)
-	return t, err
+	var err error
+	if t.Networks, err = store.ParseNetworks(networks); err != nil {
+		return store.Token{}, fmt.Errorf("token %s: %w", t.ID, err)
+	}
+	return t, nil
 }
 
 func validToken(op string, t store.Token) error {
@@ -40,9 +47,9 @@ type execer interface {
 }
 
 func insertToken(ctx context.Context, ex execer, t store.Token) error {
-	_, err := ex.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := ex.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		t.ID, t.Name, t.Hash, t.Prefix, dbTime(t.CreatedAt), dbTime(t.ExpiresAt),
-		dbTime(t.RevokedAt), dbTime(t.SupersededAt), dbTime(t.LastUsedAt))
+		dbTime(t.RevokedAt), dbTime(t.SupersededAt), dbTime(t.LastUsedAt), t.Scope, store.FormatNetworks(t.Networks))
 	return err
 }
 

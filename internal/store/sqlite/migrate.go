@@ -72,10 +72,17 @@ ALTER TABLE resources ADD COLUMN user_name_fold TEXT;
 CREATE UNIQUE INDEX resources_live_user_name ON resources (kind, user_name_fold)
 	WHERE user_name_fold IS NOT NULL AND tombstoned = 0;
 `,
+	// 3: token scopes. scope is what the token may do ('' for tokens
+	// issued before: SCIM read and write), networks the comma-separated
+	// CIDRs it is accepted from ('' for any).
+	`
+ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN networks TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrate brings the schema up to SchemaVersion in one write transaction,
 // so a second process opening the same file at the same moment waits and

@@ -140,23 +140,26 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		exec(`INSERT INTO resources (kind, id, external_id, tombstoned, tombstone_at, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1)`,
 			string(r.Kind), r.ID, ext, r.Tombstoned, tombAt, r.Version)
 	}
+	v1t := storetest.V1Token
+	exec(`INSERT INTO tokens (id, name, hash, prefix, created_at) VALUES (?, ?, ?, ?, 1)`, v1t.ID, v1t.Name, v1t.Hash, v1t.Prefix)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	s := openAt(t, path)
-	if got, err := s.CurrentSchemaVersion(ctx); err != nil || got != 2 {
-		t.Fatalf("schema version after upgrade = %d, %v; want 2", got, err)
+	if got, err := s.CurrentSchemaVersion(ctx); err != nil || got != sqlite.SchemaVersion {
+		t.Fatalf("schema version after upgrade = %d, %v; want %d", got, err, sqlite.SchemaVersion)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Fatal(err)
 	}
 	storetest.CheckUpgradedFromV1(t, s)
+	storetest.CheckV1Token(t, s)
 	// Opening again applies nothing more.
 	_ = s.Close()
 	s = openAt(t, path)
-	if got, err := s.CurrentSchemaVersion(ctx); err != nil || got != 2 {
-		t.Errorf("schema version after reopen = %d, %v; want 2", got, err)
+	if got, err := s.CurrentSchemaVersion(ctx); err != nil || got != sqlite.SchemaVersion {
+		t.Errorf("schema version after reopen = %d, %v; want %d", got, err, sqlite.SchemaVersion)
 	}
 }
 

@@ -9,15 +9,22 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
-const tokenColumns = `id, name, hash, prefix, created_at, expires_at, revoked_at, superseded_at, last_used_at`
+const tokenColumns = `id, name, hash, prefix, created_at, expires_at, revoked_at, superseded_at, last_used_at, scope, networks`
 
 func scanToken(sc scanner) (store.Token, error) {
 	var t store.Token
 	var created, expires, revoked, superseded, lastUsed sql.NullInt64
-	err := sc.Scan(&t.ID, &t.Name, &t.Hash, &t.Prefix, &created, &expires, &revoked, &superseded, &lastUsed)
+	var networks string
+	if err := sc.Scan(&t.ID, &t.Name, &t.Hash, &t.Prefix, &created, &expires, &revoked, &superseded, &lastUsed, &t.Scope, &networks); err != nil {
+		return store.Token{}, err
+	}
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = goTime(created), goTime(expires), goTime(revoked)
 	t.SupersededAt, t.LastUsedAt = goTime(superseded), goTime(lastUsed)
-	return t, err
+	var err error
+	if t.Networks, err = store.ParseNetworks(networks); err != nil {
+		return store.Token{}, fmt.Errorf("token %s: %w", t.ID, err)
+	}
+	return t, nil
 }
 
 func validToken(op string, t store.Token) error {
@@ -35,9 +42,9 @@ func validToken(op string, t store.Token) error {
 func insertToken(ctx context.Context, ex interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, t store.Token) error {
-	_, err := ex.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := ex.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Name, t.Hash, t.Prefix, dbTime(t.CreatedAt), dbTime(t.ExpiresAt),
-		dbTime(t.RevokedAt), dbTime(t.SupersededAt), dbTime(t.LastUsedAt))
+		dbTime(t.RevokedAt), dbTime(t.SupersededAt), dbTime(t.LastUsedAt), t.Scope, store.FormatNetworks(t.Networks))
 	return err
 }
 

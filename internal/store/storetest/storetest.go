@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"TokenRotate", testTokenRotate},
 		{"TokenRevoke", testTokenRevoke},
 		{"TokenTouch", testTokenTouch},
+		{"TokenScope", testTokenScope},
 		{"ResourcePutGet", testResourcePutGet},
 		{"ResourceExternalID", testResourceExternalID},
 		{"ResourceUserName", testResourceUserName},
@@ -115,7 +117,8 @@ func sameTime(t *testing.T, what string, got, want time.Time) {
 
 func equalToken(t *testing.T, got, want store.Token) {
 	t.Helper()
-	if got.ID != want.ID || got.Name != want.Name || string(got.Hash) != string(want.Hash) || got.Prefix != want.Prefix {
+	if got.ID != want.ID || got.Name != want.Name || string(got.Hash) != string(want.Hash) || got.Prefix != want.Prefix ||
+		got.Scope != want.Scope || !slices.Equal(got.Networks, want.Networks) {
 		t.Errorf("token = %+v, want %+v", got, want)
 	}
 	sameTime(t, want.ID+" CreatedAt", got.CreatedAt, want.CreatedAt)
