@@ -28,7 +28,7 @@ import (
 const (
 	exitOK      = 0
 	exitFailure = 1 // runtime failure
-	exitUsage   = 2 // bad usage or bad configuration
+	exitUsage   = 2 // bad usage, bad configuration, or cannot start (port in use, store unreachable)
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -164,6 +164,11 @@ func runServe(ctx context.Context, e env, args []string) int {
 	defer stop()
 	logger.Info("starting", "version", versionString(), "store", cfg.RedactedStore(), "mode", cfg.Sigma.Mode)
 	if err := app.Run(ctx, cfg, app.WithLogger(logger), app.WithVersion(version)); err != nil {
+		var se *app.StartError
+		if errors.As(err, &se) {
+			logger.Error("scim-bridge cannot start", "err", se.Err)
+			return exitUsage
+		}
 		logger.Error("scim-bridge stopped with an error", "err", err)
 		return exitFailure
 	}
@@ -269,6 +274,9 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	}, e.stdout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "scim-bridge demo: %v\n", err)
+		if errors.As(err, new(*app.StartError)) {
+			return exitUsage
+		}
 		return exitFailure
 	}
 	return exitOK

@@ -76,22 +76,34 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // in scim_bridge_build_info and on the status page.
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
+// StartError is the error New (and so Run) returns when the bridge cannot
+// start: a listener cannot be bound, the store cannot be opened, a setting
+// is refused by the component it configures. Err says which and why.
+// Everything New had opened is closed again before it returns.
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return "cannot start: " + e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
 // New builds every component from cfg and binds both listeners, so the
 // addresses are known (listen on 127.0.0.1:0 in tests). It serves nothing
-// until Serve. On error everything already opened is closed again.
-func New(ctx context.Context, cfg config.Config, opts ...Option) (a *App, err error) {
+// until Serve. On error it returns a *StartError, having closed everything
+// already opened.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err error) {
 	o := options{logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a = &App{cfg: cfg, logger: o.logger, reg: reg, buildInfo: ReadBuildInfo(o.version)}
+	// a, not the named result, is what the cleanup closes: every error
+	// return sets the result to nil.
+	a := &App{cfg: cfg, logger: o.logger, reg: reg, buildInfo: ReadBuildInfo(o.version)}
 	registerBuildInfo(reg, a.buildInfo)
-	built := a // the error returns below set a to nil
 	defer func() {
 		if err != nil {
-			built.closeAll()
+			a.closeAll()
+			err = &StartError{Err: err}
 		}
 	}()
 
