@@ -315,6 +315,14 @@ func UserFromSCIM(m map[string]any, opts UserOptions) (directory.User, error) {
 		}
 	}
 	u.UserName = strings.TrimSpace(u.UserName)
+	if err := checkUserName("userName", u.UserName); err != nil {
+		return u, err
+	}
+	for i, e := range u.Emails {
+		if err := checkUserName(fmt.Sprintf("emails[%d].value", i), e.Value); err != nil {
+			return u, err
+		}
+	}
 	if u.UserName == "" {
 		return u, invalidValue("userName is required: send the member's email address")
 	}

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
+
+	"github.com/scimbridge/scim-bridge/internal/mapping"
 )
 
 // readBody reads the whole body under the size limit.
@@ -34,6 +37,9 @@ func decodeObject(r *http.Request) (map[string]any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, badRequest(typeInvalidSyntax, "the request body is empty; send a JSON object")
 	}
+	if !utf8.Valid(b) {
+		return nil, badRequest(typeInvalidValue, "the request body is not valid UTF-8; send JSON in UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var v any
 	if err := dec.Decode(&v); err != nil {
@@ -46,6 +52,9 @@ func decodeObject(r *http.Request) (map[string]any, error) {
 	if !ok {
 		return nil, badRequest(typeInvalidSyntax, "the request body must be a JSON object")
 	}
+	if err := mapping.CheckValues(m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -57,6 +66,9 @@ func decodeInto(r *http.Request, v any, what string) error {
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
+	}
+	if !utf8.Valid(b) {
+		return badRequest(typeInvalidValue, "the request body is not valid UTF-8; send JSON in UTF-8")
 	}
 	if err := json.NewDecoder(bytes.NewReader(b)).Decode(v); err != nil {
 		return badRequest(typeInvalidSyntax, "the %s is not valid JSON of its schema: %s", what, jsonProblem(err))

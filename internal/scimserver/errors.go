@@ -13,6 +13,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/mapping"
+	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // scimType keywords (RFC 7644 section 3.12) used by the bridge.
@@ -67,6 +68,10 @@ func toAPIError(err error, what string) (*apiError, bool) {
 	var ue *directory.UpstreamError
 	if errors.As(err, &ue) {
 		switch {
+		case ue.Retryable && (ue.Status == http.StatusUnauthorized || ue.Status == http.StatusForbidden):
+			// What /readyz knows too: not an outage the IdP should wait out
+			// quietly, but an operator's fix (client id/secret or SCIM token).
+			return &apiError{status: http.StatusServiceUnavailable, detail: "the bridge's Sigma credentials were rejected (" + ue.Op + "); the bridge's operator must fix its Sigma client credentials or token; retry later", retryAfter: 30 * time.Second}, true
 		case ue.Retryable:
 			ra := ue.RetryAfter
 			if ra < time.Second {
@@ -86,6 +91,8 @@ func toAPIError(err error, what string) (*apiError, bool) {
 		return errorf(http.StatusNotFound, "", "%s not found", what), true
 	case errors.Is(err, directory.ErrConflict):
 		return errorf(http.StatusConflict, typeUniqueness, "%s already exists: its unique attribute (userName or displayName) is taken", what), true
+	case errors.Is(err, store.ErrUnavailable):
+		return &apiError{status: http.StatusServiceUnavailable, detail: "the bridge's store is unavailable; retry shortly", retryAfter: 5 * time.Second}, true
 	case errors.Is(err, directory.ErrNotReady):
 		return &apiError{status: http.StatusServiceUnavailable, detail: "the bridge is still loading Sigma's members and teams; retry shortly", retryAfter: 5 * time.Second}, true
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

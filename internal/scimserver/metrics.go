@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +25,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scim_bridge_scim_requests_total",
-			Help: "SCIM requests answered, by resource, method and status class.",
+			Help: "SCIM requests answered, by resource, method and status class (2xx, 4xx, 5xx; unsupported for 501 answers to features the bridge does not offer, such as /Bulk).",
 		}, []string{"resource", "method", "status_class"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "scim_bridge_scim_request_duration_seconds",
@@ -43,6 +44,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			m.duration.WithLabelValues(r, meth)
 			for _, c := range []string{"2xx", "4xx", "5xx"} {
 				m.requests.WithLabelValues(r, meth, c)
+			}
+			if r == "other" {
+				m.requests.WithLabelValues(r, meth, classUnsupported)
 			}
 		}
 	}
@@ -70,7 +74,7 @@ func (m *metrics) observe(resource, method string, status int, d time.Duration) 
 	if !known {
 		method = "other"
 	}
-	m.requests.WithLabelValues(resource, method, strconv.Itoa(status/100)+"xx").Inc()
+	m.requests.WithLabelValues(resource, method, statusClass(status)).Inc()
 	m.duration.WithLabelValues(resource, method).Observe(d.Seconds())
 }
 
@@ -89,4 +93,16 @@ func resourceLabel(path string) string {
 		}
 	}
 	return "other"
+}
+
+// classUnsupported is the status class of a 501: a feature the bridge
+// does not offer (POST /Bulk, /Me), which an error-rate alert on 5xx must
+// not count as a server error.
+const classUnsupported = "unsupported"
+
+func statusClass(status int) string {
+	if status == http.StatusNotImplemented {
+		return classUnsupported
+	}
+	return strconv.Itoa(status/100) + "xx"
 }

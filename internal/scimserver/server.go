@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -336,12 +337,21 @@ func (s *server) observe(next http.Handler) http.Handler {
 		}
 		d := time.Since(start)
 		s.metrics.observe(resource, method, sw.status, d)
-		attrs := []any{"method", method, "path", path, "status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds()) / 1000}
+		attrs := []any{"method", method, "path", path, "status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds()) / 1000, "client", clientAddr(r)}
 		if rec, ok := r.Context().Value(keyRecord).(*requestRecord); ok && rec.tokenName != "" {
 			attrs = append(attrs, "token", rec.tokenName)
 		}
 		loggerFrom(r.Context(), s.log).Info("scim request", attrs...)
 	})
+}
+
+// clientAddr is the address the request came from (the TCP peer: a proxy
+// in front of the bridge shows as itself; X-Forwarded-For is not trusted).
+func clientAddr(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (s *server) recoverer(next http.Handler) http.Handler {
