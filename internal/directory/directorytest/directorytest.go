@@ -38,6 +38,11 @@ type Harness struct {
 	// included, token requests left out) the directory has sent upstream
 	// so far. The suite uses it to check answers that need no call.
 	UpstreamCalls func() int
+	// LoseNextDeleteAnswer, when not nil, makes the upstream apply the
+	// next delete of a group and then drop the connection before it
+	// answers (an ambiguous outcome the client retries). The suite skips
+	// the case that needs it otherwise.
+	LoseNextDeleteAnswer func()
 }
 
 func (h Harness) writes() int {
@@ -89,6 +94,8 @@ func Run(t *testing.T, newDir func(t *testing.T) Harness) {
 		{"GroupModifyMembers", testGroupModifyMembers},
 		{"GroupConcurrentModifyMembers", testGroupConcurrentModifyMembers},
 		{"GroupDelete", testGroupDelete},
+		{"GroupDeleteAnswerLost", testGroupDeleteAnswerLost},
+		{"UserCreateInactive", testUserCreateInactive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, ctx := setup(t)
@@ -268,6 +275,21 @@ func testUserCreateGet(t *testing.T, h Harness, ctx context.Context) {
 		t.Errorf("create: Emails = %v, want %s among them", got.Emails, want.UserName)
 	}
 	sameUser(t, "get after create", mustGetUser(t, ctx, h.Dir, got.ID), got)
+}
+
+// testUserCreateInactive: a user created with active=false is created
+// deactivated, and says so (issue 14 defect 2: the REST path created it
+// active and answered active=true).
+func testUserCreateInactive(t *testing.T, h Harness, ctx context.Context) {
+	want := newUser("ida.rhodes", "Ida", "Rhodes")
+	want.Active = false
+	got := mustCreateUser(t, ctx, h.Dir, want)
+	if got.Active {
+		t.Error("create with active=false answered active=true")
+	}
+	if g := mustGetUser(t, directory.WithFreshRead(ctx), h.Dir, got.ID); g.Active || g.Version != got.Version {
+		t.Errorf("get after create = active %v, Version %s; want inactive, Version %s", g.Active, g.Version, got.Version)
+	}
 }
 
 func testUserDefaults(t *testing.T, h Harness, ctx context.Context) {
@@ -896,6 +918,31 @@ func testGroupConcurrentModifyMembers(t *testing.T, h Harness, ctx context.Conte
 		}
 	}
 	checkMembers(t, "after concurrent add/remove", mustGetGroup(t, ctx, h.Dir, g.ID), odd...)
+}
+
+// testGroupDeleteAnswerLost: Sigma deletes the team but the answer is
+// lost; the retry finds it gone. For the IdP the delete succeeded, and the
+// group's name and externalId are free (issue 14 defect 1: the bridge
+// answered 404 and never tombstoned the group, so a later create with the
+// same externalId was refused).
+func testGroupDeleteAnswerLost(t *testing.T, h Harness, ctx context.Context) {
+	if h.LoseNextDeleteAnswer == nil {
+		t.Skip("harness cannot lose an answer")
+	}
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Lost Answer", ExternalID: "ext-lost"})
+	h.LoseNextDeleteAnswer()
+	if err := h.Dir.DeleteGroup(ctx, g.ID); err != nil {
+		t.Fatalf("DeleteGroup whose answer was lost: %v, want success", err)
+	}
+	_, err := h.Dir.GetGroup(ctx, g.ID)
+	wantErr(t, "GetGroup after delete", err, directory.ErrNotFound)
+	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrExternalID, "ext-lost"); len(ids) != 0 {
+		t.Errorf("LookupGroups(externalId) after delete = %q", ids)
+	}
+	again := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Lost Answer", ExternalID: "ext-lost"})
+	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrExternalID, "ext-lost"); !slices.Equal(ids, []string{again.ID}) {
+		t.Errorf("LookupGroups(externalId) after re-create = %q, want %s", ids, again.ID)
+	}
 }
 
 func testGroupDelete(t *testing.T, h Harness, ctx context.Context) {

@@ -27,10 +27,11 @@ func TestConformance(t *testing.T) {
 				}
 				e.srv.ResetRequests()
 				return directorytest.Harness{
-					Dir:            e.sel,
-					AccountTypes:   []string{"Pro", "Analyst Creator"},
-					UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
-					UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
+					Dir:                  e.sel,
+					AccountTypes:         []string{"Pro", "Analyst Creator"},
+					UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
+					UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
+					LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
 				}
 			})
 		})

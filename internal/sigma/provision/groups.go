@@ -228,15 +228,19 @@ func (w *Workflow) DeleteGroup(ctx context.Context, id string) error {
 		wr.done(store.OutcomeDryRun, "would have deleted the team")
 		return nil
 	}
+	detail := "deleted the team"
 	if err := w.Teams.Delete(ctx, id); errors.Is(err, directory.ErrNotFound) {
-		return wr.notFound()
+		// The team was there a moment ago: our delete was applied and its
+		// answer lost (the retry found it gone), or another writer deleted
+		// it. Either way it is gone, which is what the IdP asked for.
+		detail = "deleted the team (Sigma had already deleted it: the answer to the delete was lost, or another writer deleted it)"
 	} else if err != nil {
 		return wr.fail(err)
 	}
 	if err := w.Records.PutRecord(ctx, store.KindGroup, id, "", true); err != nil {
 		return wr.fail(err)
 	}
-	wr.done(store.OutcomeOK, "deleted the team")
+	wr.done(store.OutcomeOK, detail)
 	return nil
 }
 

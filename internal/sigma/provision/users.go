@@ -93,11 +93,20 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 		// deactivated: revive it like any other.
 		return w.createExisting(ctx, wr, m, u, at)
 	}
+	detail := "created user " + email
+	if !u.Active && m.Active {
+		// A path that cannot create a deactivated member (REST) created it
+		// active: deactivate it, as the IdP asked.
+		off := false
+		if m, err = w.Members.Update(ctx, m, Change{Active: &off}); err != nil {
+			return directory.User{}, wr.fail(err)
+		}
+		detail += ", deactivated as asked"
+	}
 	r, found, err := w.Records.Get(ctx, store.KindUser, m.ID)
 	if err != nil {
 		return directory.User{}, wr.fail(err)
 	}
-	detail := "created user " + email
 	if found && r.Tombstoned {
 		detail = "revived deleted user " + email + " (Sigma reactivated the member)"
 	}

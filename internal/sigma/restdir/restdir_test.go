@@ -84,10 +84,11 @@ func TestConformance(t *testing.T) {
 	directorytest.Run(t, func(t *testing.T) directorytest.Harness {
 		e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 5, Teams: 2}})
 		return directorytest.Harness{
-			Dir:            e.dir,
-			AccountTypes:   []string{"Pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
-			UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
+			Dir:                  e.dir,
+			AccountTypes:         []string{"Pro", "Analyst Creator"},
+			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
+			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
+			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
 		}
 	})
 }
@@ -105,10 +106,11 @@ func TestConformancePostgres(t *testing.T) {
 		srv := sigmatest.Fake(t, sigmafake.Options{Members: 5, Teams: 2})
 		d, _ := newDir(t, srv, st, envOpts{})
 		return directorytest.Harness{
-			Dir:            d,
-			AccountTypes:   []string{"Pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return sigmatest.Writes(srv) },
-			UpstreamCalls:  func() int { return len(sigmatest.APICalls(srv)) },
+			Dir:                  d,
+			AccountTypes:         []string{"Pro", "Analyst Creator"},
+			UpstreamWrites:       func() int { return sigmatest.Writes(srv) },
+			UpstreamCalls:        func() int { return len(sigmatest.APICalls(srv)) },
+			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(srv) },
 		}
 	})
 }

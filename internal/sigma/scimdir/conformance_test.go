@@ -19,10 +19,11 @@ func TestConformanceSCIMOnly(t *testing.T) {
 		})
 		e.srv.ResetRequests()
 		return directorytest.Harness{
-			Dir:            e.dir,
-			AccountTypes:   []string{"pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
-			UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
+			Dir:                  e.dir,
+			AccountTypes:         []string{"pro", "Analyst Creator"},
+			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
+			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
+			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
 		}
 	})
 }
@@ -34,10 +35,11 @@ func TestConformanceWithREST(t *testing.T) {
 		e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 5, Teams: 2}, rest: true})
 		e.srv.ResetRequests()
 		return directorytest.Harness{
-			Dir:            e.dir,
-			AccountTypes:   []string{"Pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) },
-			UpstreamCalls:  func() int { return len(sigmatest.APICalls(e.srv)) },
+			Dir:                  e.dir,
+			AccountTypes:         []string{"Pro", "Analyst Creator"},
+			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
+			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
+			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
 		}
 	})
 }

@@ -107,6 +107,10 @@ type Fault struct {
 	// times (a request where any of the dice hit counts once), so tests can
 	// say "fail the next two calls" without racing ClearFaults.
 	Times int
+	// Method, when set, limits the fault to requests with that method
+	// ("DELETE": the next delete is applied and its answer lost, while the
+	// reads before it go through).
+	Method string
 }
 
 // Request is one entry of the request log.
@@ -490,7 +494,7 @@ func (s *Server) serve(mux http.Handler) http.Handler {
 			sw.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
-		f, dice, ok := s.rollFault(r.URL.Path)
+		f, dice, ok := s.rollFault(r.Method, r.URL.Path)
 		if !ok {
 			mux.ServeHTTP(sw, r)
 			return
@@ -551,11 +555,14 @@ type faultDice struct {
 
 // rollFault picks the fault of the longest prefix matching path and rolls
 // its dice; a fault with Times > 0 is removed once it has fired that often.
-func (s *Server) rollFault(path string) (Fault, faultDice, bool) {
+func (s *Server) rollFault(method, path string) (Fault, faultDice, bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	best, prefix := -1, ""
-	for p := range s.faults {
+	for p, f := range s.faults {
+		if f.Method != "" && f.Method != method {
+			continue
+		}
 		if strings.HasPrefix(path, p) && len(p) > best {
 			best, prefix = len(p), p
 		}

@@ -211,3 +211,12 @@ func Bodies(srv *sigmafake.Server, method, path string) []string {
 func ActorCtx() context.Context {
 	return directory.WithActor(context.Background(), directory.Actor{RequestID: "req-1", TokenName: "okta-prod"})
 }
+
+// LoseNextGroupDeleteAnswer makes srv apply the next delete of a group,
+// through REST (DELETE /v2/teams/{id}) or SCIM (DELETE /scim/v2/Groups/{id}),
+// and then drop the connection before it answers.
+func LoseNextGroupDeleteAnswer(srv *sigmafake.Server) {
+	for _, prefix := range []string{"/v2/teams/", "/scim/v2/Groups/"} {
+		srv.SetFault(prefix, sigmafake.Fault{Ambiguous: 1, Times: 1, Method: http.MethodDelete})
+	}
+}
