@@ -77,10 +77,10 @@ func dig(v any, path ...any) any {
 func str(v any, path ...any) string { s, _ := dig(v, path...).(string); return s }
 func list(v any, path ...any) []any { l, _ := dig(v, path...).([]any); return l }
 
-var metricName = regexp.MustCompile(`\bscim_bridge_[a-z0-9_]+\b`)
+var metricName = regexp.MustCompile(`\bscim_bridge_[a-z0-9_]*[a-z0-9]\b`)
 
-// usedMetrics returns each scim_bridge_* metric the alert rules and the
-// dashboard query, with where.
+// usedMetrics returns each scim_bridge_* metric the alert rules, the
+// dashboard and the operator docs use, with where.
 func usedMetrics(t *testing.T) map[string][]string {
 	used := map[string][]string{}
 	add := func(where, expr string) {
@@ -105,6 +105,10 @@ func usedMetrics(t *testing.T) map[string][]string {
 	}
 	for _, v := range list(dash, "templating", "list") {
 		add("dashboard.json variable "+str(v, "name"), str(v, "query"))
+	}
+	// What the operator docs tell people to query or alert on.
+	for _, doc := range operatorDocs(t) {
+		add(doc, string(repoFile(t, doc)))
 	}
 	if len(used) < 10 {
 		t.Fatalf("only %d metrics found in the rules and the dashboard: is the parsing broken?", len(used))
