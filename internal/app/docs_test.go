@@ -53,8 +53,8 @@ func TestDocsNameRealSettings(t *testing.T) {
 	keys := map[string]bool{}
 	yamlKeys(reflect.TypeFor[config.Config](), "", keys)
 	envNames := config.EnvNames()
-	// Read by tests and by the healthcheck subcommand, not by serve.
-	notServe := regexp.MustCompile(`^SCIM_BRIDGE_(TEST_|SOAK_|HEALTHCHECK_URL$)`)
+	// Read by tests, .ci/fuzz and the healthcheck subcommand, not by serve.
+	notServe := regexp.MustCompile(`^SCIM_BRIDGE_(TEST_|SOAK_|FUZZTIME$|HEALTHCHECK_URL$)`)
 	for _, doc := range operatorDocs(t) {
 		text := string(repoFile(t, doc))
 		for _, name := range envRef.FindAllString(text, -1) {
