@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -58,20 +59,34 @@ func (t *tokenCache) valid(tok *oauth2.Token) bool {
 	if tok.Expiry.IsZero() {
 		return true
 	}
-	// Refresh a little early, but never so early that short-lived tokens
-	// (tests, emulator) are refetched on every call.
-	margin := 30 * time.Second
-	if life := tok.Expiry.Sub(t.fetchedAt(tok)); life > 0 && margin > life/4 {
-		margin = life / 4
+	at, ok := tok.Extra("refresh_at").(time.Time)
+	if !ok {
+		at = tok.Expiry
 	}
-	return t.now().Add(margin).Before(tok.Expiry)
+	return t.now().Before(at)
 }
 
-func (t *tokenCache) fetchedAt(tok *oauth2.Token) time.Time {
-	if v, ok := tok.Extra("fetched_at").(time.Time); ok {
-		return v
+// refreshJitter is the largest share of a token's lifetime by which its
+// refresh is moved earlier at random. Replicas started together each hold
+// their own token, fetched in the same second; without it they would all
+// refresh in the same second an hour later and trip the token endpoint's
+// 1 request/s limit, every hour (issue 10.7).
+const refreshJitter = 0.1
+
+// stamp records on a freshly fetched tok when this cache will refresh it:
+// a margin before expiry (30s, at most a quarter of the lifetime, so that
+// short-lived tokens are not refetched on every call), plus a random share
+// of up to refreshJitter of the lifetime. With Sigma's 1h tokens replicas
+// refresh anywhere from 6m30s to 30s before expiry.
+func (t *tokenCache) stamp(tok *oauth2.Token) *oauth2.Token {
+	now := t.now()
+	refresh := tok.Expiry
+	if life := tok.Expiry.Sub(now); !tok.Expiry.IsZero() && life > 0 {
+		margin := min(30*time.Second, life/4)
+		jitter := time.Duration(rand.Float64() * refreshJitter * float64(life))
+		refresh = tok.Expiry.Add(-margin - jitter)
 	}
-	return time.Time{}
+	return tok.WithExtra(map[string]any{"refresh_at": refresh})
 }
 
 // authorize implements authorizer.
@@ -184,7 +199,7 @@ func (t *tokenCache) request(ctx context.Context, sec secret.Value) (*oauth2.Tok
 	if err == nil {
 		t.m.observe(tokenEndpoint, "POST", http.StatusOK, ReasonOK, elapsed)
 		t.log.DebugContext(ctx, "sigma token obtained", "expires", tok.Expiry)
-		return tok.WithExtra(map[string]any{"fetched_at": t.now()}), nil
+		return t.stamp(tok), nil
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
