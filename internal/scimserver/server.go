@@ -145,9 +145,6 @@ func New(opts Options) (http.Handler, error) {
 	}
 	r.MethodNotAllowed(notAllowed)
 	r.Group(func(r chi.Router) {
-		if opts.Auth != nil {
-			r.Use(opts.Auth)
-		}
 		r.Use(s.actor, s.contentType)
 		r.Get("/ServiceProviderConfig", s.serviceProviderConfig)
 		r.Get("/Schemas", s.schemas)
@@ -179,6 +176,12 @@ func New(opts Options) (http.Handler, error) {
 	// Outermost first: recovery must see panics of everything, the request
 	// id must exist before logging, normalisation must run before routing.
 	var h http.Handler = r
+	if opts.Auth != nil {
+		// Before routing: a caller without a valid token gets 401 on
+		// every path and method, never a 404 or 405 that tells it which
+		// endpoints exist.
+		h = opts.Auth(h)
+	}
 	h = s.normalize(h)
 	h = s.bodyLimit(h)
 	h = s.observe(h)

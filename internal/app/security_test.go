@@ -1,0 +1,201 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scim-bridge/internal/config"
+)
+
+// scimError decodes a SCIM error body (RFC 7644 §3.12) or fails.
+func scimError(t *testing.T, what string, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e struct {
+		Schemas []string `json:"schemas"`
+		Status  string   `json:"status"`
+		Detail  string   `json:"detail"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil || len(e.Schemas) != 1 || e.Schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" ||
+		e.Status != fmt.Sprint(resp.StatusCode) || e.Detail == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/scim+json") {
+		t.Errorf("%s: %d %q is not a SCIM error body", what, resp.StatusCode, b)
+	}
+	return e.Detail
+}
+
+// TestEverySCIMPathNeedsAToken (issue 10 deliver 4): without a valid token
+// every method on every SCIM path, known or not, is answered 401 with a
+// SCIM error body — nothing is served, and nothing tells a caller without
+// a token which paths exist.
+func TestEverySCIMPathNeedsAToken(t *testing.T) {
+	cfg := testConfig(t)
+	// Each request comes from its own address (X-Forwarded-For), so the
+	// failed-authentication limit does not turn the answers into 429s.
+	cfg.Tokens.TrustForwardedFor = true
+	a, _ := startApp(t, cfg)
+	valid, _, err := a.Tokens().Create(t.Context(), "okta", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, _, err := a.Tokens().Create(t.Context(), "gone", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Tokens().Revoke(t.Context(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	base := a.SCIMBaseURL()
+	paths := []string{"", "/", "/Users", "/Users/abc", "/Users/.search", "/Groups", "/Groups/abc", "/Groups/.search",
+		"/.search", "/ServiceProviderConfig", "/Schemas", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+		"/ResourceTypes", "/ResourceTypes/User", "/Bulk", "/Me", "/no/such/path", "/Users/abc/../../x"}
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead}
+	credentials := map[string]string{
+		"none": "", "empty bearer": "Bearer ", "basic": "Basic b2t0YTpzZWNyZXQ=",
+		"malformed": "Bearer scimb_short", "unknown": "Bearer scimb_" + strings.Repeat("A", 43),
+		"revoked": "Bearer " + revoked, "valid secret, wrong scheme": "Token " + valid,
+	}
+	n := 0
+	for _, p := range paths {
+		for _, m := range methods {
+			for what, auth := range credentials {
+				req, _ := http.NewRequest(m, base+p, strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@example.com"}`))
+				req.Header.Set("Content-Type", "application/scim+json")
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.%d.%d", n/256, n%256))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("%s %s (%s): %v", m, p, what, err)
+				}
+				n++
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("%s %s with %s credentials: %d, want 401", m, p, what, resp.StatusCode)
+				}
+				if m == http.MethodHead {
+					resp.Body.Close()
+					continue
+				}
+				scimError(t, fmt.Sprintf("%s %s (%s)", m, p, what), resp)
+			}
+		}
+	}
+	t.Logf("%d unauthenticated requests refused", n)
+}
+
+// TestBodyLimit (issue 10 deliver 4): a body over http.max_body_bytes is
+// answered 413 with a SCIM error, whether its length is announced or it
+// is sent chunked, and nothing reaches Sigma.
+func TestBodyLimit(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.HTTP.MaxBodyBytes = 4096
+	a, _ := startApp(t, cfg)
+	token, _, err := a.Tokens().Create(t.Context(), "okta", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + strings.Repeat("a", 5000) + `@example.com"}`
+	for _, c := range []struct{ method, path string }{{http.MethodPost, "/Users"}, {http.MethodPut, "/Users/abc"}, {http.MethodPatch, "/Groups/g1"}, {http.MethodPost, "/Users/.search"}} {
+		for _, chunked := range []bool{false, true} {
+			var body io.Reader = strings.NewReader(big)
+			if chunked {
+				body = io.MultiReader(body) // unknown length: sent chunked
+			}
+			req, _ := http.NewRequest(c.method, a.SCIMBaseURL()+c.path, body)
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/scim+json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			what := fmt.Sprintf("%s %s (chunked %v)", c.method, c.path, chunked)
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("%s: %d, want 413", what, resp.StatusCode)
+			}
+			if d := scimError(t, what, resp); !strings.Contains(d, "4096") {
+				t.Errorf("%s: detail %q does not state the limit", what, d)
+			}
+		}
+	}
+}
+
+// cutOff reports whether the server ends the conversation on conn while
+// send keeps trickling bytes into it, one every tick for up to limit: the
+// read side sees the answer or the close. It returns what the server sent.
+func cutOff(t *testing.T, conn net.Conn, send func(i int) string, tick, limit time.Duration) (string, bool) {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(conn)
+		done <- string(b)
+	}()
+	deadline := time.Now().Add(limit)
+	for i := 0; time.Now().Before(deadline); i++ {
+		select {
+		case got := <-done:
+			return got, true
+		case <-time.After(tick):
+		}
+		if _, err := io.WriteString(conn, send(i)); err != nil {
+			return <-done, true // the server closed the connection
+		}
+	}
+	conn.Close()
+	<-done
+	return "", false
+}
+
+// TestSlowClientsAreCut (issue 10 deliver 4): a client that sends its
+// headers or its body a byte at a time (slowloris) holds a connection no
+// longer than the read timeouts, whatever it does.
+func TestSlowClientsAreCut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.HTTP.ReadHeaderTimeout = config.Duration(time.Second)
+	cfg.HTTP.ReadTimeout = config.Duration(2 * time.Second)
+	a, _ := startApp(t, cfg)
+	token, _, err := a.Tokens().Create(t.Context(), "okta", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", a.SCIMAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+
+	// Headers that never end.
+	c := dial()
+	io.WriteString(c, "GET /scim/v2/Users HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer "+token+"\r\n")
+	got, cut := cutOff(t, c, func(i int) string { return fmt.Sprintf("X-Slow-%d: a\r\n", i) }, 100*time.Millisecond, 30*time.Second)
+	if !cut {
+		t.Fatal("a client trickling headers kept its connection for 30s; read_header_timeout is 1s")
+	}
+	if strings.Contains(got, " 200 ") {
+		t.Errorf("a request whose headers never ended was served: %q", got)
+	}
+
+	// A body that never ends, from a client with a valid token.
+	c = dial()
+	io.WriteString(c, "POST /scim/v2/Users HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer "+token+
+		"\r\nContent-Type: application/scim+json\r\nContent-Length: 4000\r\n\r\n{\"userName\":\"")
+	got, cut = cutOff(t, c, func(int) string { return "a" }, 100*time.Millisecond, 30*time.Second)
+	if !cut {
+		t.Fatal("a client trickling its body kept its connection for 30s; read_timeout is 2s")
+	}
+	if strings.Contains(got, " 201 ") || strings.Contains(got, " 200 ") {
+		t.Errorf("a request whose body never ended was served: %q", got)
+	}
+	if i := strings.Index(got, "\r\n\r\n"); i >= 0 && !strings.Contains(got[:i], "application/scim+json") {
+		t.Errorf("the answer to a cut-off body is not a SCIM error: %q", got)
+	}
+}
