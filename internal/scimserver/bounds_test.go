@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/scimserver/scimtest"
 	"github.com/scimbridge/scim-bridge/internal/store"
@@ -165,26 +167,7 @@ func TestUnsupportedCountedApartFromServerErrors(t *testing.T) {
 
 func counterValue(t *testing.T, ts *testServer, resource, method, class string) float64 {
 	t.Helper()
-	mfs, err := ts.Reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "scim_bridge_scim_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, p := range m.GetLabel() {
-				l[p.GetName()] = p.GetValue()
-			}
-			if l["resource"] == resource && l["method"] == method && l["status_class"] == class {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no series %s %s %s", resource, method, class)
-	return 0
+	return testutil.ToFloat64(counter(t, ts, resource, method, class))
 }
 
 func TestRequestLogHasClientAddress(t *testing.T) {

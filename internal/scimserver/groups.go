@@ -11,8 +11,8 @@ import (
 )
 
 // groups is the Group descriptor.
-func (s *server) groups() *resource[directory.Group] {
-	return &resource[directory.Group]{
+func (s *server) groups() *resource[directory.Group, groupBody] {
+	return &resource[directory.Group, groupBody]{
 		s: s, kind: mapping.Group, noun: "group", endpoint: "/Groups",
 		id:             func(g directory.Group) string { return g.ID },
 		version:        func(g directory.Group) string { return g.Version },
@@ -20,6 +20,7 @@ func (s *server) groups() *resource[directory.Group] {
 		list:           s.dir.ListGroups,
 		lookup:         s.dir.LookupGroups,
 		get:            s.dir.GetGroup,
+		read:           s.groupFromBody,
 		create:         s.createGroup,
 		replace:        s.replaceGroup,
 		patch:          s.patchGroup,
@@ -38,16 +39,21 @@ func (s *server) groups() *resource[directory.Group] {
 	}
 }
 
-// groupFromBody reads a Group body; membersSent says whether it had a
+// groupBody is a Group body as read: membersSent says whether it had a
 // members attribute at all (null counts as absent).
-func (s *server) groupFromBody(ctx context.Context, body map[string]any) (g directory.Group, membersSent bool, err error) {
+type groupBody struct {
+	g           directory.Group
+	membersSent bool
+}
+
+func (s *server) groupFromBody(ctx context.Context, body map[string]any) (groupBody, error) {
 	norm, ignored, err := mapping.Normalize(mapping.Group, body)
 	if err != nil {
-		return g, false, err
+		return groupBody{}, err
 	}
 	s.ignored(ctx, mapping.Group, ignored)
-	g, err = mapping.GroupFromSCIM(norm)
-	return g, norm["members"] != nil, err
+	g, err := mapping.GroupFromSCIM(norm)
+	return groupBody{g: g, membersSent: norm["members"] != nil}, err
 }
 
 func memberIDs(g directory.Group) []string {
@@ -58,11 +64,8 @@ func memberIDs(g directory.Group) []string {
 	return ids
 }
 
-func (s *server) createGroup(ctx context.Context, body map[string]any) (directory.Group, error) {
-	g, _, err := s.groupFromBody(ctx, body)
-	if err != nil {
-		return g, err
-	}
+func (s *server) createGroup(ctx context.Context, b groupBody) (directory.Group, error) {
+	g := b.g
 	created, err := s.dir.CreateGroup(ctx, g)
 	if err != nil {
 		return created, about("a group named "+g.DisplayName, err)
@@ -71,18 +74,8 @@ func (s *server) createGroup(ctx context.Context, body map[string]any) (director
 	return created, nil
 }
 
-func (s *server) replaceGroup(ctx context.Context, id string, body map[string]any, check func(string) error) (directory.Group, error) {
-	g, membersSent, err := s.groupFromBody(ctx, body)
-	if err != nil {
-		return g, err
-	}
-	cur, err := s.dir.GetGroup(fresh(ctx), id)
-	if err != nil {
-		return cur, err
-	}
-	if err := check(cur.Version); err != nil {
-		return cur, err
-	}
+func (s *server) replaceGroup(ctx context.Context, cur directory.Group, b groupBody) (directory.Group, error) {
+	g, membersSent := b.g, b.membersSent
 	g.ID = cur.ID
 	var affected []string
 	if membersSent {

@@ -18,8 +18,9 @@ import (
 
 // resource describes one SCIM resource type (User or Group) to the one
 // handler set: what differs between Users and Groups is here and in the
-// directory calls, the request flows are in the methods below.
-type resource[T any] struct {
+// directory calls, the request flows are in the methods below. T is the
+// directory's model, B a request body as the descriptor reads it.
+type resource[T, B any] struct {
 	s        *server
 	kind     mapping.Kind
 	noun     string // "user", "group": for error details
@@ -37,11 +38,11 @@ type resource[T any] struct {
 	skip func(l filter.Lookup) bool
 	get  func(ctx context.Context, id string) (T, error)
 
-	create func(ctx context.Context, body map[string]any) (T, error)
-	// replace replaces resource id with body. It reads the current
-	// resource with fresh (see fresh) after checking body, and calls check
-	// on its version.
-	replace func(ctx context.Context, id string, body map[string]any, check func(version string) error) (T, error)
+	// read maps a POST or PUT body, without a directory call: a body that
+	// cannot be applied costs no Sigma call.
+	read    func(ctx context.Context, body map[string]any) (B, error)
+	create  func(ctx context.Context, b B) (T, error)
+	replace func(ctx context.Context, cur T, b B) (T, error)
 	// patch applies ops to resource id; check is the If-Match check, to be
 	// called on the current version if the descriptor reads it (it must,
 	// when hasIfMatch). It returns the resource after the change when
@@ -88,7 +89,7 @@ func about(what string, err error) error {
 	return &whatError{what: what, err: err}
 }
 
-func (d *resource[T]) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (d *resource[T, B]) fail(w http.ResponseWriter, r *http.Request, err error) {
 	what := d.noun
 	var we *whatError
 	if errors.As(err, &we) {
@@ -97,7 +98,7 @@ func (d *resource[T]) fail(w http.ResponseWriter, r *http.Request, err error) {
 	d.s.writeError(w, r, err, what)
 }
 
-func (d *resource[T]) mount(r chi.Router) {
+func (d *resource[T, B]) mount(r chi.Router) {
 	r.Get(d.endpoint, d.handleList)
 	r.Post(d.endpoint, d.handleCreate)
 	r.Post(d.endpoint+"/.search", d.handleSearch)
@@ -107,7 +108,7 @@ func (d *resource[T]) mount(r chi.Router) {
 	r.Delete(d.endpoint+"/{id}", d.handleDelete)
 }
 
-func (d *resource[T]) handleList(w http.ResponseWriter, r *http.Request) {
+func (d *resource[T, B]) handleList(w http.ResponseWriter, r *http.Request) {
 	q, err := query.FromValues(d.kind, r.URL.Query(), d.s.maxResults)
 	if err != nil {
 		d.s.writeError(w, r, err, "")
@@ -116,7 +117,7 @@ func (d *resource[T]) handleList(w http.ResponseWriter, r *http.Request) {
 	d.answerList(w, r, q)
 }
 
-func (d *resource[T]) handleSearch(w http.ResponseWriter, r *http.Request) {
+func (d *resource[T, B]) handleSearch(w http.ResponseWriter, r *http.Request) {
 	var sr query.SearchRequest
 	if err := decodeInto(r, &sr, "search request"); err != nil {
 		d.s.writeError(w, r, err, "")
@@ -130,7 +131,7 @@ func (d *resource[T]) handleSearch(w http.ResponseWriter, r *http.Request) {
 	d.answerList(w, r, q)
 }
 
-func (d *resource[T]) answerList(w http.ResponseWriter, r *http.Request, q query.Query) {
+func (d *resource[T, B]) answerList(w http.ResponseWriter, r *http.Request, q query.Query) {
 	base := d.s.base(r)
 	if q.Filter == nil && !q.Sorted() {
 		// The default order is by id: render only the requested page, so an
@@ -159,7 +160,7 @@ func (d *resource[T]) answerList(w http.ResponseWriter, r *http.Request, q query
 
 // page returns the requested page of every resource in id order, and the
 // total. It is the one place a directory able to page could take over.
-func (d *resource[T]) page(ctx context.Context, q query.Query) ([]T, int, error) {
+func (d *resource[T, B]) page(ctx context.Context, q query.Query) ([]T, int, error) {
 	all, err := d.list(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -171,7 +172,7 @@ func (d *resource[T]) page(ctx context.Context, q query.Query) ([]T, int, error)
 
 // matching renders every resource q.Filter matches, in id order: from
 // index lookups when the filter allows, else from a scan.
-func (d *resource[T]) matching(ctx context.Context, q query.Query, base string) ([]map[string]any, error) {
+func (d *resource[T, B]) matching(ctx context.Context, q query.Query, base string) ([]map[string]any, error) {
 	var items []T
 	if lookups, ok := filter.Plan(d.kind, q.Filter); ok {
 		seen := map[string]bool{}
@@ -211,7 +212,7 @@ func (d *resource[T]) matching(ctx context.Context, q query.Query, base string) 
 	return res, nil
 }
 
-func (d *resource[T]) handleGet(w http.ResponseWriter, r *http.Request) {
+func (d *resource[T, B]) handleGet(w http.ResponseWriter, r *http.Request) {
 	x, err := d.get(directory.WithFreshRead(r.Context()), chi.URLParam(r, "id"))
 	if err != nil {
 		d.fail(w, r, err)
@@ -226,13 +227,18 @@ func (d *resource[T]) handleGet(w http.ResponseWriter, r *http.Request) {
 	d.writeResource(w, r, http.StatusOK, x)
 }
 
-func (d *resource[T]) handleCreate(w http.ResponseWriter, r *http.Request) {
+func (d *resource[T, B]) handleCreate(w http.ResponseWriter, r *http.Request) {
 	body, err := decodeObject(r)
 	if err != nil {
 		d.fail(w, r, err)
 		return
 	}
-	x, err := d.create(r.Context(), body)
+	b, err := d.read(r.Context(), body)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	x, err := d.create(r.Context(), b)
 	if err != nil {
 		d.fail(w, r, err)
 		return
@@ -241,7 +247,7 @@ func (d *resource[T]) handleCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // current reads resource id and checks the request's If-Match on it.
-func (d *resource[T]) current(r *http.Request, id string) (T, error) {
+func (d *resource[T, B]) current(r *http.Request, id string) (T, error) {
 	cur, err := d.get(fresh(r.Context()), id)
 	if err != nil {
 		return cur, err
@@ -252,7 +258,7 @@ func (d *resource[T]) current(r *http.Request, id string) (T, error) {
 // missingFirst answers a request that cannot be applied: when the resource
 // does not exist that is the answer (404, not the body's 400); the lookup
 // is an index read, so a bad request still costs no Sigma call.
-func (d *resource[T]) missingFirst(w http.ResponseWriter, r *http.Request, id string, err error) {
+func (d *resource[T, B]) missingFirst(w http.ResponseWriter, r *http.Request, id string, err error) {
 	var me *mapping.Error
 	var ae *apiError
 	if errors.As(err, &me) || errors.As(err, &ae) && ae.status == http.StatusBadRequest {
@@ -263,22 +269,32 @@ func (d *resource[T]) missingFirst(w http.ResponseWriter, r *http.Request, id st
 	d.fail(w, r, err)
 }
 
-func (d *resource[T]) handleReplace(w http.ResponseWriter, r *http.Request) {
+func (d *resource[T, B]) handleReplace(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	body, err := decodeObject(r)
 	if err != nil {
 		d.missingFirst(w, r, id, err)
 		return
 	}
-	out, err := d.replace(r.Context(), id, body, func(version string) error { return checkIfMatch(r, version) })
+	b, err := d.read(r.Context(), body)
 	if err != nil {
 		d.missingFirst(w, r, id, err)
+		return
+	}
+	cur, err := d.current(r, id)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	out, err := d.replace(r.Context(), cur, b)
+	if err != nil {
+		d.fail(w, r, err)
 		return
 	}
 	d.writeResource(w, r, http.StatusOK, out)
 }
 
-func (d *resource[T]) handlePatch(w http.ResponseWriter, r *http.Request) {
+func (d *resource[T, B]) handlePatch(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	body, err := decodeObject(r)
 	if err != nil {
@@ -308,7 +324,7 @@ func (d *resource[T]) handlePatch(w http.ResponseWriter, r *http.Request) {
 	d.writeResource(w, r, http.StatusOK, out)
 }
 
-func (d *resource[T]) handleDelete(w http.ResponseWriter, r *http.Request) {
+func (d *resource[T, B]) handleDelete(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	var cur *T
 	if r.Header.Get("If-Match") != "" || d.deleteNeedsCurrent != nil && d.deleteNeedsCurrent() {
@@ -328,7 +344,7 @@ func (d *resource[T]) handleDelete(w http.ResponseWriter, r *http.Request) {
 
 // writeResource answers one resource with its ETag and, on create,
 // Location, projected as the query parameters ask.
-func (d *resource[T]) writeResource(w http.ResponseWriter, r *http.Request, status int, x T) {
+func (d *resource[T, B]) writeResource(w http.ResponseWriter, r *http.Request, status int, x T) {
 	m := d.render(d.s, x, d.s.base(r))
 	if et := mapping.ETag(d.version(x)); et != "" {
 		w.Header().Set("ETag", et)

@@ -16,48 +16,54 @@ func (s *server) rootSearch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, "")
 		return
 	}
-	uq, uerr := query.FromSearch(s.userRes.kind, sr, s.maxResults)
-	gq, gerr := query.FromSearch(s.groupRes.kind, sr, s.maxResults)
-	if uerr != nil && gerr != nil {
+	var found rootMatches
+	uq, uerr := searchType(r, s.userRes, sr, &found)
+	gq, gerr := searchType(r, s.groupRes, sr, &found)
+	switch {
+	case uerr != nil && gerr != nil:
 		s.writeError(w, r, uerr, "")
 		return
-	}
-	base := s.base(r)
-	var all []map[string]any
-	var projections []query.Projection
-	if uerr == nil {
-		res, err := s.userRes.matching(r.Context(), uq, base)
-		if err != nil {
-			s.userRes.fail(w, r, err)
-			return
-		}
-		query.Sort(res, uq.SortBy, uq.Descending)
-		all = append(all, res...)
-		for range res {
-			projections = append(projections, uq.Projection)
-		}
-	}
-	if gerr == nil {
-		res, err := s.groupRes.matching(r.Context(), gq, base)
-		if err != nil {
-			s.groupRes.fail(w, r, err)
-			return
-		}
-		query.Sort(res, gq.SortBy, gq.Descending)
-		all = append(all, res...)
-		for range res {
-			projections = append(projections, gq.Projection)
-		}
+	case found.err != nil:
+		s.writeError(w, r, found.err, "")
+		return
 	}
 	q := uq
 	if uerr != nil {
 		q = gq
 	}
-	start, end := q.Page(len(all))
+	start, end := q.Page(len(found.res))
 	page := make([]map[string]any, 0, end-start)
 	for i := start; i < end; i++ {
-		page = append(page, projections[i].Apply(all[i]))
+		page = append(page, found.proj[i].Apply(found.res[i]))
 	}
 	q.Projection = query.Projection{}
-	writeJSON(w, http.StatusOK, q.Response(page, len(all)))
+	writeJSON(w, http.StatusOK, q.Response(page, len(found.res)))
+}
+
+// rootMatches collects the matches of a root search with the projection
+// of each one's resource type, and the first directory error.
+type rootMatches struct {
+	res  []map[string]any
+	proj []query.Projection
+	err  error
+}
+
+// searchType adds the matches of resource type d to found; err says the
+// search request is not valid for d.
+func searchType[T, B any](r *http.Request, d *resource[T, B], sr query.SearchRequest, found *rootMatches) (query.Query, error) {
+	q, err := query.FromSearch(d.kind, sr, d.s.maxResults)
+	if err != nil || found.err != nil {
+		return q, err
+	}
+	res, err := d.matching(r.Context(), q, d.s.base(r))
+	if err != nil {
+		found.err = err
+		return q, nil
+	}
+	query.Sort(res, q.SortBy, q.Descending)
+	for _, m := range res {
+		found.res = append(found.res, m)
+		found.proj = append(found.proj, q.Projection)
+	}
+	return q, nil
 }

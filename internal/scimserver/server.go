@@ -90,8 +90,8 @@ type server struct {
 	timeout           time.Duration
 	log               *slog.Logger
 	metrics           *metrics
-	userRes           *resource[directory.User]
-	groupRes          *resource[directory.Group]
+	userRes           *resource[directory.User, directory.User]
+	groupRes          *resource[directory.Group, groupBody]
 }
 
 // New returns the SCIM handler. It serves /Users, /Groups (and their

@@ -12,8 +12,8 @@ import (
 )
 
 // users is the User descriptor.
-func (s *server) users() *resource[directory.User] {
-	return &resource[directory.User]{
+func (s *server) users() *resource[directory.User, directory.User] {
+	return &resource[directory.User, directory.User]{
 		s: s, kind: mapping.User, noun: "user", endpoint: "/Users",
 		id:      func(u directory.User) string { return u.ID },
 		version: func(u directory.User) string { return u.Version },
@@ -27,6 +27,7 @@ func (s *server) users() *resource[directory.User] {
 		// a GUID from Entra's test connection without a Sigma call).
 		skip:    func(l filter.Lookup) bool { return l.Attr == directory.AttrEmail && !mapping.IsEmail(l.Value) },
 		get:     s.dir.GetUser,
+		read:    s.userFromBody,
 		create:  s.createUser,
 		replace: s.replaceUser,
 		patch:   s.patchUser,
@@ -65,11 +66,7 @@ func (s *server) userFromBody(ctx context.Context, body map[string]any) (directo
 	return mapping.UserFromSCIM(norm, s.userOptions())
 }
 
-func (s *server) createUser(ctx context.Context, body map[string]any) (directory.User, error) {
-	u, err := s.userFromBody(ctx, body)
-	if err != nil {
-		return u, err
-	}
+func (s *server) createUser(ctx context.Context, u directory.User) (directory.User, error) {
 	created, err := s.dir.CreateUser(ctx, u)
 	if err != nil {
 		what := "a user with userName " + u.UserName
@@ -81,18 +78,7 @@ func (s *server) createUser(ctx context.Context, body map[string]any) (directory
 	return created, nil
 }
 
-func (s *server) replaceUser(ctx context.Context, id string, body map[string]any, check func(string) error) (directory.User, error) {
-	u, err := s.userFromBody(ctx, body)
-	if err != nil {
-		return u, err
-	}
-	cur, err := s.dir.GetUser(fresh(ctx), id)
-	if err != nil {
-		return cur, err
-	}
-	if err := check(cur.Version); err != nil {
-		return cur, err
-	}
+func (s *server) replaceUser(ctx context.Context, cur, u directory.User) (directory.User, error) {
 	keepUnsent(&u, cur)
 	return s.saveUser(ctx, cur, u)
 }
