@@ -31,7 +31,7 @@ type Ref struct {
 type User struct {
 	ID         string
 	UserName   string // the email Sigma knows the member by
-	ExternalID string // the IdP's id, kept in the bridge's store
+	ExternalID string // the IdP's id, kept in the bridge's store; not unique
 	// IdPUserName is the userName the IdP itself sent when it is not the
 	// email Sigma knows the member by (a JumpCloud or Okta login such as
 	// "jdoe", replaced by the work email on the way in). The SCIM edge sets
@@ -44,9 +44,14 @@ type User struct {
 	IdPUserName string
 	GivenName   string
 	FamilyName  string
-	DisplayName string
-	Emails      []Email
-	Active      bool
+	// DisplayName and NameFormatted are what the IdP sent as displayName
+	// and name.formatted; implementations keep them (Sigma holds only
+	// first and last name) and return them on every read. On read an
+	// empty DisplayName is derived from the names (or the email).
+	DisplayName   string
+	NameFormatted string
+	Emails        []Email
+	Active        bool
 	// AccountType is the Sigma account type (memberType) name. On write it
 	// may be empty (the default applies) or any spelling the resolver
 	// accepts; on read it is the org's canonical name.
@@ -71,8 +76,8 @@ type Group struct {
 	Version     string
 }
 
-// Attr names a uniquely-indexed attribute that LookupUsers/LookupGroups
-// answer by direct lookup instead of a scan.
+// Attr names an indexed attribute that LookupUsers/LookupGroups answer by
+// direct lookup instead of a scan. All but externalId are unique.
 type Attr string
 
 // Indexed attributes.
@@ -107,7 +112,9 @@ type Directory interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	// CreateUser provisions u (u.ID ignored). If an active user already has
 	// u.UserName, or another live user has u.IdPUserName, it returns
-	// ErrConflict. If the member exists but was deprovisioned (tombstoned
+	// ErrConflict (whose message names the attribute); an externalId is
+	// never a conflict (RFC 7643 gives it no uniqueness). If the member
+	// exists but was deprovisioned (tombstoned
 	// or deactivated) it is reactivated, updated and returned: for the IdP
 	// that is a create. An unknown account type is an *InvalidValueError
 	// and nothing is written.

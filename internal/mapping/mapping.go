@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -280,9 +281,7 @@ func UserFromSCIM(m map[string]any, opts UserOptions) (directory.User, error) {
 			return u, prefixed("name.", err)
 		}
 		formatted, _ := name["formatted"].(string)
-		if u.DisplayName == "" {
-			u.DisplayName = strings.TrimSpace(formatted)
-		}
+		u.NameFormatted = strings.TrimSpace(formatted) // kept as sent (issue 14 defect 4)
 	}
 	if u.Emails, err = emailsFrom(m["emails"]); err != nil {
 		return u, err
@@ -339,7 +338,7 @@ func UserFromSCIM(m map[string]any, opts UserOptions) (directory.User, error) {
 	if len(u.Emails) == 0 {
 		u.Emails = []directory.Email{{Value: u.UserName, Type: "work", Primary: true}}
 	}
-	u.GivenName, u.FamilyName = CompleteName(u.GivenName, u.FamilyName, u.DisplayName, u.UserName)
+	u.GivenName, u.FamilyName = CompleteName(u.GivenName, u.FamilyName, cmp.Or(u.DisplayName, u.NameFormatted), u.UserName)
 	return u, nil
 }
 
@@ -490,7 +489,7 @@ func UserToSCIM(u directory.User, base string) map[string]any {
 	if u.FamilyName != "" {
 		name["familyName"] = u.FamilyName
 	}
-	if f := strings.TrimSpace(u.GivenName + " " + u.FamilyName); f != "" {
+	if f := cmp.Or(u.NameFormatted, strings.TrimSpace(u.GivenName+" "+u.FamilyName)); f != "" {
 		name["formatted"] = f
 	}
 	if len(name) > 0 {

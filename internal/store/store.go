@@ -63,19 +63,27 @@ type Token struct {
 // Resource is the bridge's record of a SCIM resource whose primary data
 // lives in Sigma. ID is the SCIM id (Sigma memberId or teamId).
 type Resource struct {
-	Kind       Kind
-	ID         string
-	ExternalID string // unique per Kind when not empty
+	Kind Kind
+	ID   string
+	// ExternalID is the IdP's own id of the resource: a lookup key, not
+	// unique (RFC 7643 gives it no uniqueness, and IdPs share one between
+	// resources).
+	ExternalID string
 	// UserName is the userName the IdP sent when it differs from the email
 	// Sigma knows the member by (a JumpCloud or Okta login such as "jdoe"),
 	// kept as sent so the IdP can find the user by it again; empty
 	// otherwise. When not empty it is unique per Kind among live records,
 	// compared case-insensitively (FoldUserName).
-	UserName    string
-	Tombstoned  bool
-	TombstoneAt time.Time // zero unless Tombstoned
-	Version     int64     // incremented by every successful PutResource/UpdateResource
-	UpdatedAt   time.Time
+	UserName string
+	// DisplayName and NameFormatted are a user's displayName and
+	// name.formatted as the IdP sent them (Sigma keeps only first and
+	// last name); empty when it sent none.
+	DisplayName   string
+	NameFormatted string
+	Tombstoned    bool
+	TombstoneAt   time.Time // zero unless Tombstoned
+	Version       int64     // incremented by every successful PutResource/UpdateResource
+	UpdatedAt     time.Time
 }
 
 // FoldUserName is the case-insensitive form of a Resource.UserName under
@@ -171,16 +179,15 @@ type Store interface {
 	// PutResource creates or replaces the record for (r.Kind, r.ID) and
 	// returns it as stored: Version one more than the replaced record's (1
 	// when new; r.Version is ignored), UpdatedAt now. ErrConflict if
-	// r.ExternalID is set and another live (not tombstoned) resource of the
-	// same kind holds it, or if r.UserName is set and another live resource
-	// of the same kind holds it in any case. An unknown Kind or empty ID is
-	// an error.
+	// r.UserName is set and another live (not tombstoned) resource of the
+	// same kind holds it in any case. An unknown Kind or empty ID is an
+	// error (PrepareResource).
 	PutResource(ctx context.Context, r Resource) (Resource, error)
 	// GetResource returns the record; ErrNotFound if none.
 	GetResource(ctx context.Context, kind Kind, id string) (Resource, error)
-	// ResourceByExternalID returns the live resource with that externalId;
-	// ErrNotFound if none.
-	ResourceByExternalID(ctx context.Context, kind Kind, externalID string) (Resource, error)
+	// ResourcesByExternalID returns the live resources of kind with that
+	// externalId, ordered by ID; none for an empty externalId.
+	ResourcesByExternalID(ctx context.Context, kind Kind, externalID string) ([]Resource, error)
 	// ResourceByUserName returns the live resource whose UserName equals
 	// userName case-insensitively (FoldUserName); ErrNotFound if none, and
 	// for an empty userName. Tombstoned records are never returned.
@@ -193,8 +200,8 @@ type Store interface {
 	// retrying from the read when another writer got there first. fn may run
 	// more than once and must have no side effects. An error from fn aborts
 	// and is returned as is. fn must not change Kind or ID; its Version is
-	// ignored (the stored one is incremented). ErrConflict on an externalId
-	// or userName clash.
+	// ignored (the stored one is incremented). ErrConflict on a userName
+	// clash.
 	UpdateResource(ctx context.Context, kind Kind, id string, fn func(*Resource) error) (Resource, error)
 	// DeleteResource removes the record; ErrNotFound if none.
 	DeleteResource(ctx context.Context, kind Kind, id string) error

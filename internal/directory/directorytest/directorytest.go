@@ -74,7 +74,8 @@ func Run(t *testing.T, newDir func(t *testing.T) Harness) {
 		{"UserLookup", testUserLookup},
 		{"UserListOrder", testUserListOrder},
 		{"UserDuplicateUserName", testUserDuplicateUserName},
-		{"UserDuplicateExternalID", testUserDuplicateExternalID},
+		{"UserSharedExternalID", testUserSharedExternalID},
+		{"UserNamesAsSent", testUserNamesAsSent},
 		{"UserUnknownAccountType", testUserUnknownAccountType},
 		{"UserReplace", testUserReplace},
 		{"UserDeactivateReactivate", testUserDeactivateReactivate},
@@ -375,20 +376,90 @@ func testUserDuplicateUserName(t *testing.T, h Harness, ctx context.Context) {
 	dup.UserName = strings.ToUpper(dup.UserName)
 	_, err := h.Dir.CreateUser(ctx, dup)
 	wantErr(t, "duplicate CreateUser", err, directory.ErrConflict)
+	if err != nil && (!strings.Contains(err.Error(), "userName") || strings.Contains(err.Error(), "externalId")) {
+		t.Errorf("duplicate CreateUser: %q does not say that the userName collided", err)
+	}
 	sameUser(t, "after duplicate", mustGetUser(t, ctx, h.Dir, u.ID), u)
 }
 
-func testUserDuplicateExternalID(t *testing.T, h Harness, ctx context.Context) {
+// testUserSharedExternalID: externalId is the IdP's own key, not unique
+// (RFC 7643; Microsoft's validator sends one for several users): both
+// users are created and both are found by it (issue 14 defect 3).
+func testUserSharedExternalID(t *testing.T, h Harness, ctx context.Context) {
 	a := newUser("ken.thompson", "Ken", "Thompson")
 	a.ExternalID = "shared-ext"
-	mustCreateUser(t, ctx, h.Dir, a)
+	ua := mustCreateUser(t, ctx, h.Dir, a)
 	b := newUser("dennis.ritchie", "Dennis", "Ritchie")
 	b.ExternalID = "shared-ext"
-	_, err := h.Dir.CreateUser(ctx, b)
-	wantErr(t, "CreateUser with a taken externalId", err, directory.ErrConflict)
-	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, "shared-ext"); len(ids) != 1 {
-		t.Errorf("LookupUsers(externalId) = %q, want one user", ids)
+	ub := mustCreateUser(t, ctx, h.Dir, b)
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, "shared-ext"); !slices.Equal(ids, sorted(ua.ID, ub.ID)) {
+		t.Errorf("LookupUsers(externalId) = %q, want both users", ids)
 	}
+	// A replace onto another's externalId is no conflict either.
+	c := mustCreateUser(t, ctx, h.Dir, newUser("brian.kernighan", "Brian", "Kernighan"))
+	c.ExternalID = "shared-ext"
+	if _, err := h.Dir.ReplaceUser(ctx, c); err != nil {
+		t.Fatalf("ReplaceUser onto a shared externalId: %v", err)
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, "shared-ext"); len(ids) != 3 {
+		t.Errorf("LookupUsers(externalId) = %q, want three users", ids)
+	}
+	// Groups alike.
+	g1 := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Shared A", ExternalID: "shared-gext"})
+	g2 := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Shared B", ExternalID: "shared-gext"})
+	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrExternalID, "shared-gext"); !slices.Equal(ids, sorted(g1.ID, g2.ID)) {
+		t.Errorf("LookupGroups(externalId) = %q, want both groups", ids)
+	}
+}
+
+// testUserNamesAsSent: the displayName and name.formatted the IdP sent
+// are kept and returned on every read, not re-derived from first and last
+// name (issue 14 defect 4).
+func testUserNamesAsSent(t *testing.T, h Harness, ctx context.Context) {
+	u := newUser("grace.hopper", "Grace", "Hopper")
+	u.DisplayName, u.NameFormatted = "Rear Admiral Hopper", "Grace Brewster Murray Hopper"
+	created := mustCreateUser(t, ctx, h.Dir, u)
+	want := func(what string, got directory.User, display, formatted string) {
+		t.Helper()
+		if got.DisplayName != display || got.NameFormatted != formatted {
+			t.Errorf("%s: displayName %q, name.formatted %q; want %q, %q", what, got.DisplayName, got.NameFormatted, display, formatted)
+		}
+	}
+	want("create", created, u.DisplayName, u.NameFormatted)
+	got := mustGetUser(t, ctx, h.Dir, created.ID)
+	want("get", got, u.DisplayName, u.NameFormatted)
+	if got.Version != created.Version {
+		t.Errorf("get: Version %s, want %s", got.Version, created.Version)
+	}
+	us, err := h.Dir.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	if i := slices.IndexFunc(us, func(x directory.User) bool { return x.ID == created.ID }); i < 0 {
+		t.Error("ListUsers lacks the user")
+	} else {
+		want("list", us[i], u.DisplayName, u.NameFormatted)
+	}
+	// A new displayName alone is a change (stored, nothing upstream) and
+	// a new Version; an empty one falls back to the names.
+	got.DisplayName = "Amazing Grace"
+	before := h.writes()
+	changed, err := h.Dir.ReplaceUser(ctx, got)
+	if err != nil {
+		t.Fatalf("ReplaceUser(displayName): %v", err)
+	}
+	wantWrites(t, h, "ReplaceUser changing only the displayName", before)
+	want("replace", changed, "Amazing Grace", u.NameFormatted)
+	if changed.Version == created.Version {
+		t.Error("replace: Version unchanged after the displayName changed")
+	}
+	changed.DisplayName, changed.NameFormatted = "", ""
+	cleared, err := h.Dir.ReplaceUser(ctx, changed)
+	if err != nil {
+		t.Fatalf("ReplaceUser(no displayName): %v", err)
+	}
+	want("cleared", cleared, "Grace Hopper", "")
+	want("get after clearing", mustGetUser(t, ctx, h.Dir, created.ID), "Grace Hopper", "")
 }
 
 func wantUnknownAccountType(t *testing.T, h Harness, what string, err error, value string) {

@@ -31,9 +31,6 @@ func (w *Workflow) CreateGroup(ctx context.Context, g directory.Group) (director
 	} else if id != "" {
 		return directory.Group{}, wr.on(id).fail(fmt.Errorf("displayName is taken by team %s: %w", id, directory.ErrConflict))
 	}
-	if err := w.Records.CheckExternalID(ctx, store.KindGroup, "", g.ExternalID); err != nil {
-		return directory.Group{}, wr.fail(err)
-	}
 	detail := fmt.Sprintf("group %q with %d members", name, len(members))
 	if w.DryRun {
 		wr.done(store.OutcomeDryRun, "would create "+detail)
@@ -112,9 +109,6 @@ func (w *Workflow) ReplaceGroup(ctx context.Context, g directory.Group) (directo
 	}
 	extChanged := g.ExternalID != r.ExternalID
 	if extChanged {
-		if err := w.Records.CheckExternalID(ctx, store.KindGroup, g.ID, g.ExternalID); err != nil {
-			return directory.Group{}, wr.fail(err)
-		}
 		changed = append(changed, "externalId")
 	}
 	if len(add)+len(remove) > 0 {

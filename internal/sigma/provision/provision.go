@@ -18,6 +18,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -112,19 +113,20 @@ var subjectAttr = map[string]string{OpUserCreate: "userName", OpGroupCreate: "di
 // the IdP's userName): the same on both paths.
 func ToUser(m Member, r store.Resource) directory.User {
 	u := directory.User{
-		ID:          m.ID,
-		UserName:    m.Email,
-		ExternalID:  r.ExternalID,
-		IdPUserName: r.UserName,
-		GivenName:   m.FirstName,
-		FamilyName:  m.LastName,
-		DisplayName: DisplayName(m.FirstName, m.LastName, m.Email),
-		Emails:      []directory.Email{{Value: m.Email, Type: "work", Primary: true}},
-		Active:      m.Active,
-		AccountType: m.AccountType,
-		UserKind:    m.UserKind,
-		Created:     m.Created,
-		Modified:    m.Modified,
+		ID:            m.ID,
+		UserName:      m.Email,
+		ExternalID:    r.ExternalID,
+		IdPUserName:   r.UserName,
+		GivenName:     m.FirstName,
+		FamilyName:    m.LastName,
+		DisplayName:   cmp.Or(r.DisplayName, DisplayName(m.FirstName, m.LastName, m.Email)),
+		NameFormatted: r.NameFormatted,
+		Emails:        []directory.Email{{Value: m.Email, Type: "work", Primary: true}},
+		Active:        m.Active,
+		AccountType:   m.AccountType,
+		UserKind:      m.UserKind,
+		Created:       m.Created,
+		Modified:      m.Modified,
 	}
 	if len(m.Groups) > 0 {
 		u.Groups = m.Groups

@@ -16,7 +16,7 @@ import (
 func TestVersionsArePinned(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	u := directory.User{ID: "m1", UserName: "ada@example.com", ExternalID: "x1", GivenName: "Ada", FamilyName: "Lovelace",
-		DisplayName: "ignored", Active: true, AccountType: "Pro", UserKind: "internal", Created: at, Modified: at.Add(time.Hour),
+		DisplayName: "Ada Lovelace", Active: true, AccountType: "Pro", UserKind: "internal", Created: at, Modified: at.Add(time.Hour),
 		Groups: []directory.Ref{{ID: "t1", Display: "Eng"}}}
 	if got, want := UserVersion(u), "03537eb9233eadba4942b740"; got != want {
 		t.Errorf("UserVersion = %s, want %s", got, want)

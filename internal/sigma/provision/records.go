@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
@@ -11,7 +12,8 @@ import (
 )
 
 // Records reads and writes what Sigma cannot hold about a user or group:
-// its store record (externalId, the IdP's own userName, tombstone). Both
+// its store record (externalId, the IdP's own userName, displayName and
+// name.formatted, tombstone). Both
 // paths write the record whole, so neither erases what the other wrote.
 type Records struct {
 	Store store.Store
@@ -20,9 +22,21 @@ type Records struct {
 }
 
 // UserRecord is the store record a write of u leaves for user id: its
-// externalId and the IdP's own userName (held only while live).
+// externalId, the IdP's own userName (held only while live) and the
+// displayName and name.formatted the IdP sent.
+//
+// Names equal to what the bridge derives from first and last name are not
+// kept: a user read and written back unchanged changes nothing.
 func UserRecord(id string, u directory.User) store.Resource {
-	return store.Resource{Kind: store.KindUser, ID: id, ExternalID: u.ExternalID, UserName: u.IdPUserName}
+	r := store.Resource{Kind: store.KindUser, ID: id, ExternalID: u.ExternalID, UserName: u.IdPUserName,
+		DisplayName: strings.TrimSpace(u.DisplayName), NameFormatted: strings.TrimSpace(u.NameFormatted)}
+	if r.DisplayName == DisplayName(strings.TrimSpace(u.GivenName), strings.TrimSpace(u.FamilyName), strings.TrimSpace(u.UserName)) {
+		r.DisplayName = ""
+	}
+	if r.NameFormatted == strings.TrimSpace(strings.TrimSpace(u.GivenName)+" "+strings.TrimSpace(u.FamilyName)) {
+		r.NameFormatted = ""
+	}
+	return r
 }
 
 // Get returns the store's record of (kind, id); found is false (and r the
@@ -52,35 +66,18 @@ func (s Records) All(ctx context.Context, kind store.Kind) (map[string]store.Res
 	return out, nil
 }
 
-// CheckExternalID returns directory.ErrConflict when ext is held by a live
-// resource of kind other than id.
-func (s Records) CheckExternalID(ctx context.Context, kind store.Kind, id, ext string) error {
-	if ext == "" {
-		return nil
+// IDsByExternalID returns the ids of the live resources of kind whose
+// externalId is ext, ordered (externalIds are not unique).
+func (s Records) IDsByExternalID(ctx context.Context, kind store.Kind, ext string) ([]string, error) {
+	rs, err := s.Store.ResourcesByExternalID(ctx, kind, ext)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s by externalId: %w", kind, err)
 	}
-	r, err := s.Store.ResourceByExternalID(ctx, kind, ext)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("look up externalId in store: %w", err)
-	case r.ID != id:
-		return fmt.Errorf("externalId %q is taken by %s %s: %w", ext, kind, r.ID, directory.ErrConflict)
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
 	}
-	return nil
-}
-
-// IDByExternalID returns the id of the live resource of kind whose
-// externalId is ext, "" if none.
-func (s Records) IDByExternalID(ctx context.Context, kind store.Kind, ext string) (string, error) {
-	r, err := s.Store.ResourceByExternalID(ctx, kind, ext)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("look up %s by externalId: %w", kind, err)
-	}
-	return r.ID, nil
+	return ids, nil
 }
 
 // UserNameHolder returns the id of the live user whose IdP userName is
@@ -119,22 +116,20 @@ func (s Records) PutRecord(ctx context.Context, kind store.Kind, id, ext string,
 	return s.Put(ctx, store.Resource{Kind: kind, ID: id, ExternalID: ext, Tombstoned: tombstoned})
 }
 
-// Put writes r (Kind, ID, ExternalID, UserName, Tombstoned) as the whole
-// store record, stamping a tombstone with Now, even when ctx has ended
-// (Sigma has changed by then). A clash of its externalId or userName with
-// another live record is directory.ErrConflict.
+// Put writes r (Kind, ID, ExternalID, UserName, DisplayName,
+// NameFormatted, Tombstoned) as the whole store record, stamping a
+// tombstone with Now, even when ctx has ended (Sigma has changed by then).
+// A clash of its userName with another live record (another writer took
+// it since CheckUserName) is directory.ErrConflict.
 func (s Records) Put(ctx context.Context, r store.Resource) error {
-	r = store.Resource{Kind: r.Kind, ID: r.ID, ExternalID: r.ExternalID, UserName: r.UserName, Tombstoned: r.Tombstoned}
+	r = store.Resource{Kind: r.Kind, ID: r.ID, ExternalID: r.ExternalID, UserName: r.UserName,
+		DisplayName: r.DisplayName, NameFormatted: r.NameFormatted, Tombstoned: r.Tombstoned}
 	if r.Tombstoned {
 		r.TombstoneAt = s.Now()
 	}
 	_, err := s.Store.PutResource(context.WithoutCancel(ctx), r)
 	if errors.Is(err, store.ErrConflict) {
-		what := fmt.Sprintf("externalId %q", r.ExternalID)
-		if r.UserName != "" {
-			what += fmt.Sprintf(" or userName %q", r.UserName)
-		}
-		return fmt.Errorf("store %s of %s %s: %w", what, r.Kind, r.ID, directory.ErrConflict)
+		return fmt.Errorf("userName %q is taken by another user: %w", r.UserName, directory.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("store %s %s: %w", r.Kind, r.ID, err)

@@ -14,8 +14,9 @@ import (
 // knows by the email, or one Sigma answers 409 for, goes down the
 // existing-member path (createExisting): a conflict while it is active
 // and live, a revival when it is deactivated or tombstoned. Sigma is
-// asked first only in dry-run and when the IdP userName or externalId is
-// held already, possibly by this very member.
+// asked first only in dry-run and when the IdP userName is held already,
+// possibly by this very member. An externalId is never a conflict: RFC
+// 7643 gives it no uniqueness, and IdPs send one for several users.
 func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.User, error) {
 	email := strings.TrimSpace(u.UserName)
 	wr := w.begin(ctx, OpUserCreate, store.KindUser, "", email)
@@ -41,11 +42,7 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 	if err != nil {
 		return directory.User{}, wr.fail(err)
 	}
-	extHolder, err := w.Records.IDByExternalID(ctx, store.KindUser, u.ExternalID)
-	if err != nil {
-		return directory.User{}, wr.fail(err)
-	}
-	if w.DryRun || holder != "" || extHolder != "" {
+	if w.DryRun || holder != "" {
 		m, ok, err := w.Members.FindByEmail(ctx, email)
 		if err != nil {
 			return directory.User{}, wr.fail(err)
@@ -54,12 +51,8 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 			return w.createExisting(ctx, wr.on(m.ID), m, u, at)
 		}
 		// Nobody in Sigma has the email, so whoever holds the IdP
-		// userName or the externalId is another user: refused before any
-		// write.
+		// userName is another user: refused before any write.
 		if err := w.Records.CheckUserName(ctx, "", u.IdPUserName); err != nil {
-			return directory.User{}, wr.fail(err)
-		}
-		if err := w.Records.CheckExternalID(ctx, store.KindUser, "", u.ExternalID); err != nil {
 			return directory.User{}, wr.fail(err)
 		}
 	}
@@ -110,7 +103,7 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 	if found && r.Tombstoned {
 		detail = "revived deleted user " + email + " (Sigma reactivated the member)"
 	}
-	if u.ExternalID != "" || u.IdPUserName != "" || found {
+	if rec := UserRecord(m.ID, u); rec != (store.Resource{Kind: store.KindUser, ID: m.ID}) || found {
 		if err := w.Records.Put(ctx, UserRecord(m.ID, u)); err != nil {
 			return directory.User{}, wr.fail(err)
 		}
@@ -130,9 +123,6 @@ func (w *Workflow) createExisting(ctx context.Context, wr *write, m Member, u di
 	}
 	if m.Active && !r.Tombstoned {
 		return directory.User{}, wr.fail(fmt.Errorf("userName is taken by user %s: %w", m.ID, directory.ErrConflict))
-	}
-	if err := w.Records.CheckExternalID(ctx, store.KindUser, m.ID, u.ExternalID); err != nil {
-		return directory.User{}, wr.fail(err)
 	}
 	if err := w.Records.CheckUserName(ctx, m.ID, u.IdPUserName); err != nil {
 		return directory.User{}, wr.fail(err)
@@ -181,12 +171,6 @@ func (w *Workflow) ReplaceUser(ctx context.Context, u directory.User) (directory
 	if !ok {
 		return directory.User{}, wr.notFound()
 	}
-	extChanged := u.ExternalID != r.ExternalID
-	if extChanged {
-		if err := w.Records.CheckExternalID(ctx, store.KindUser, u.ID, u.ExternalID); err != nil {
-			return directory.User{}, wr.fail(err)
-		}
-	}
 	// Exact comparison: a change of case is the IdP's new spelling, kept.
 	aliasChanged := u.IdPUserName != r.UserName
 	if aliasChanged {
@@ -195,12 +179,20 @@ func (w *Workflow) ReplaceUser(ctx context.Context, u directory.User) (directory
 		}
 	}
 	c, changed := diff(m, u, at)
-	if extChanged {
-		changed = append(changed, "externalId")
+	want := UserRecord(u.ID, u)
+	for _, f := range []struct {
+		attr      string
+		cur, next string
+	}{
+		{"externalId", r.ExternalID, want.ExternalID}, {"IdP userName", r.UserName, want.UserName},
+		{"displayName", r.DisplayName, want.DisplayName}, {"name.formatted", r.NameFormatted, want.NameFormatted},
+	} {
+		if f.cur != f.next {
+			changed = append(changed, f.attr)
+		}
 	}
-	if aliasChanged {
-		changed = append(changed, "IdP userName")
-	}
+	recChanged := r.ExternalID != want.ExternalID || r.UserName != want.UserName ||
+		r.DisplayName != want.DisplayName || r.NameFormatted != want.NameFormatted
 	if len(changed) == 0 {
 		wr.done(store.OutcomeSkipped, "no change")
 		return ToUser(m, r), nil
@@ -215,8 +207,8 @@ func (w *Workflow) ReplaceUser(ctx context.Context, u directory.User) (directory
 			return directory.User{}, wr.fail(err)
 		}
 	}
-	if extChanged || aliasChanged {
-		if err := w.Records.Put(ctx, UserRecord(u.ID, u)); err != nil {
+	if recChanged {
+		if err := w.Records.Put(ctx, want); err != nil {
 			return directory.User{}, wr.fail(err)
 		}
 	}

@@ -24,6 +24,14 @@ func UserVersion(u directory.User) string {
 		// had before the IdP userName was introduced.
 		parts = append(parts, "idpUserName="+u.IdPUserName)
 	}
+	// The same for the names the IdP sent: only when they are its own (a
+	// derived displayName changes nothing).
+	if u.DisplayName != "" && u.DisplayName != DisplayName(u.GivenName, u.FamilyName, u.UserName) {
+		parts = append(parts, "displayName="+u.DisplayName)
+	}
+	if u.NameFormatted != "" {
+		parts = append(parts, "formatted="+u.NameFormatted)
+	}
 	return hash(parts...)
 }
 

@@ -172,10 +172,10 @@ func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, e
 // LookupGroups implements directory.Directory for AttrID, AttrDisplayName
 // and AttrExternalID.
 func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value string) ([]directory.Group, error) {
-	var id string
+	var ids []string
 	switch attr {
 	case directory.AttrID:
-		id = value
+		ids = []string{value}
 	case directory.AttrDisplayName:
 		if strings.TrimSpace(value) == "" {
 			return nil, nil
@@ -197,29 +197,33 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 				return nil, err
 			}
 		}
-		id = t.TeamID
-	case directory.AttrExternalID:
+		ids = []string{t.TeamID}
+	case directory.AttrExternalID: // not unique: every live holder
 		var err error
-		if id, err = d.rec.IDByExternalID(ctx, store.KindGroup, value); err != nil || id == "" {
+		if ids, err = d.rec.IDsByExternalID(ctx, store.KindGroup, value); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "groups cannot be looked up by this attribute"}
 	}
-	if id == "" {
-		return nil, nil
+	var out []directory.Group
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		t, r, err := d.liveTeam(ctx, id)
+		if errors.Is(err, directory.ErrNotFound) {
+			continue
+		}
+		if err == nil {
+			err = d.refreshStaleMembers(ctx, id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up group by %s: %w", attr, err)
+		}
+		out = append(out, d.toGroup(t, r.ExternalID))
 	}
-	t, r, err := d.liveTeam(ctx, id)
-	if errors.Is(err, directory.ErrNotFound) {
-		return nil, nil
-	}
-	if err == nil {
-		err = d.refreshStaleMembers(ctx, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up group by %s: %w", attr, err)
-	}
-	return []directory.Group{d.toGroup(t, r.ExternalID)}, nil
+	return out, nil
 }
 
 // ListGroups implements directory.Directory.

@@ -158,10 +158,10 @@ func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, err
 // userName is looked up in the store on every call, so an alias another
 // replica just wrote is seen.
 func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
-	var id string
+	var ids []string
 	switch attr {
 	case directory.AttrID:
-		id = value
+		ids = []string{value}
 	case directory.AttrUserName, directory.AttrEmail:
 		if strings.TrimSpace(value) == "" {
 			return nil, nil
@@ -187,25 +187,28 @@ func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value 
 			}
 		}
 		return out, nil
-	case directory.AttrExternalID:
+	case directory.AttrExternalID: // not unique: every live holder
 		var err error
-		if id, err = d.rec.IDByExternalID(ctx, store.KindUser, value); err != nil || id == "" {
+		if ids, err = d.rec.IDsByExternalID(ctx, store.KindUser, value); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
 	}
-	if id == "" {
-		return nil, nil
+	var out []directory.User
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		m, r, ok, err := d.liveMember(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		}
+		if ok {
+			out = append(out, d.toUser(m, r))
+		}
 	}
-	m, r, ok, err := d.liveMember(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("look up user by %s: %w", attr, err)
-	}
-	if !ok {
-		return nil, nil
-	}
-	return []directory.User{d.toUser(m, r)}, nil
+	return out, nil
 }
 
 // lookupByEmail returns the live user whose email is email.

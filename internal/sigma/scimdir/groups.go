@@ -96,38 +96,48 @@ func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, e
 // AttrDisplayName (one filtered list, case-insensitive as Sigma compares
 // team names) and AttrExternalID (the store, then one GET).
 func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value string) ([]directory.Group, error) {
-	var g sigma.SCIMGroup
-	var ok bool
-	var err error
+	var found []sigma.SCIMGroup
 	switch attr {
-	case directory.AttrID:
-		g, ok, err = d.getGroup(ctx, value)
+	case directory.AttrID, directory.AttrExternalID:
+		ids := []string{value}
+		if attr == directory.AttrExternalID { // not unique: every live holder
+			var err error
+			if ids, err = d.rec.IDsByExternalID(ctx, store.KindGroup, value); err != nil {
+				return nil, err
+			}
+		}
+		for _, id := range ids {
+			g, ok, err := d.getGroup(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("look up group by %s: %w", attr, err)
+			}
+			if ok {
+				found = append(found, g)
+			}
+		}
 	case directory.AttrDisplayName:
 		if strings.TrimSpace(value) == "" {
 			return nil, nil
 		}
-		g, ok, err = d.scim.FindGroupByDisplayName(ctx, strings.TrimSpace(value))
-		err = d.check("find group by displayName", err, true)
-	case directory.AttrExternalID:
-		var id string
-		if id, err = d.rec.IDByExternalID(ctx, store.KindGroup, value); err != nil || id == "" {
-			return nil, err
+		g, ok, err := d.scim.FindGroupByDisplayName(ctx, strings.TrimSpace(value))
+		if err = d.check("find group by displayName", err, true); err != nil {
+			return nil, fmt.Errorf("look up group by %s: %w", attr, err)
 		}
-		g, ok, err = d.getGroup(ctx, id)
+		if ok {
+			found = append(found, g)
+		}
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "groups cannot be looked up by this attribute"}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("look up group by %s: %w", attr, err)
+	var out []directory.Group
+	for _, g := range found {
+		gr, err := d.group(ctx, g)
+		if err != nil {
+			return nil, fmt.Errorf("look up group by %s: %w", attr, err)
+		}
+		out = append(out, gr)
 	}
-	if !ok {
-		return nil, nil
-	}
-	out, err := d.group(ctx, g)
-	if err != nil {
-		return nil, fmt.Errorf("look up group by %s: %w", attr, err)
-	}
-	return []directory.Group{out}, nil
+	return out, nil
 }
 
 // ListGroups implements directory.Directory: every group Sigma's SCIM shows

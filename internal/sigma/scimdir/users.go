@@ -119,32 +119,35 @@ func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, err
 // the IdP's own userName in the store, then one GET) and AttrExternalID
 // (the store, then one GET).
 func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
-	var id string
+	var ids []string
 	switch attr {
 	case directory.AttrID:
-		id = value
+		ids = []string{value}
 	case directory.AttrUserName, directory.AttrEmail:
 		out, err := d.lookupByUserName(ctx, attr, strings.TrimSpace(value))
 		if err != nil {
 			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
 		}
 		return out, nil
-	case directory.AttrExternalID:
+	case directory.AttrExternalID: // not unique: every live holder
 		var err error
-		if id, err = d.rec.IDByExternalID(ctx, store.KindUser, value); err != nil || id == "" {
+		if ids, err = d.rec.IDsByExternalID(ctx, store.KindUser, value); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
 	}
-	m, r, ok, err := d.liveUser(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+	var out []directory.User
+	for _, id := range ids {
+		m, r, ok, err := d.liveUser(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		}
+		if ok {
+			out = append(out, provision.ToUser(m, r))
+		}
 	}
-	if !ok {
-		return nil, nil
-	}
-	return []directory.User{provision.ToUser(m, r)}, nil
+	return out, nil
 }
 
 // lookupByUserName answers AttrEmail and AttrUserName lookups.

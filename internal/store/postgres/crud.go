@@ -11,44 +11,23 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
-const resourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at, user_name, user_name_fold`
-
 func scanResource(row pgx.Row) (store.Resource, error) {
 	var r store.Resource
 	var kind string
-	var ext, userName, fold *string
+	var ext, userName, fold, display, formatted *string
 	var tombAt *time.Time
 	var updated time.Time
-	err := row.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated, &userName, &fold)
+	err := row.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated, &userName, &fold, &display, &formatted)
 	r.Kind, r.TombstoneAt, r.UpdatedAt = store.Kind(kind), goTime(tombAt), updated.UTC()
-	if ext != nil {
-		r.ExternalID = *ext
-	}
-	if userName != nil {
-		r.UserName = *userName
+	for _, f := range []struct {
+		src *string
+		dst *string
+	}{{ext, &r.ExternalID}, {userName, &r.UserName}, {display, &r.DisplayName}, {formatted, &r.NameFormatted}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
 	}
 	return r, err
-}
-
-func validKind(op string, k store.Kind) error {
-	if k != store.KindUser && k != store.KindGroup {
-		return fmt.Errorf("%s: invalid kind %q", op, k)
-	}
-	return nil
-}
-
-// normalize applies the store's rules to a record about to be written.
-func (s *Store) normalize(r *store.Resource) {
-	now := s.now()
-	r.UpdatedAt = now
-	switch {
-	case !r.Tombstoned:
-		r.TombstoneAt = time.Time{}
-	case r.TombstoneAt.IsZero():
-		r.TombstoneAt = now
-	default:
-		r.TombstoneAt = r.TombstoneAt.UTC().Truncate(time.Microsecond)
-	}
 }
 
 // PutResource implements store.Store. The written Version is one more than
@@ -58,22 +37,19 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource) (store.Resour
 	if err := s.check(op); err != nil {
 		return store.Resource{}, err
 	}
-	if err := validKind(op, r.Kind); err != nil {
+	if err := store.PrepareResource(op, &r, s.now()); err != nil {
 		return store.Resource{}, err
 	}
-	if r.ID == "" {
-		return store.Resource{}, fmt.Errorf("%s: empty id", op)
-	}
-	s.normalize(&r)
-	err := s.pool.QueryRow(ctx, `INSERT INTO resources AS r (`+resourceColumns+`) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)
+	err := s.pool.QueryRow(ctx, `INSERT INTO resources AS r (`+store.ResourceColumns+`) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10)
 		ON CONFLICT (kind, id) DO UPDATE SET
 			external_id = excluded.external_id, tombstoned = excluded.tombstoned,
 			tombstone_at = excluded.tombstone_at, version = r.version + 1,
 			updated_at = excluded.updated_at, user_name = excluded.user_name,
-			user_name_fold = excluded.user_name_fold
+			user_name_fold = excluded.user_name_fold, display_name = excluded.display_name,
+			name_formatted = excluded.name_formatted
 		RETURNING version`,
 		string(r.Kind), r.ID, nullString(r.ExternalID), r.Tombstoned, dbTime(r.TombstoneAt), dbTime(r.UpdatedAt),
-		nullString(r.UserName), nullString(store.FoldUserName(r.UserName))).
+		nullString(r.UserName), nullString(store.FoldUserName(r.UserName)), nullString(r.DisplayName), nullString(r.NameFormatted)).
 		Scan(&r.Version)
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
@@ -87,28 +63,20 @@ func (s *Store) GetResource(ctx context.Context, kind store.Kind, id string) (st
 	if err := s.check(op); err != nil {
 		return store.Resource{}, err
 	}
-	r, err := scanResource(s.pool.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = $1 AND id = $2`, string(kind), id))
+	r, err := scanResource(s.pool.QueryRow(ctx, `SELECT `+store.ResourceColumns+` FROM resources WHERE kind = $1 AND id = $2`, string(kind), id))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
 	}
 	return r, nil
 }
 
-// ResourceByExternalID implements store.Store.
-func (s *Store) ResourceByExternalID(ctx context.Context, kind store.Kind, externalID string) (store.Resource, error) {
-	const op = "resource by externalId"
-	if err := s.check(op); err != nil {
-		return store.Resource{}, err
-	}
+// ResourcesByExternalID implements store.Store.
+func (s *Store) ResourcesByExternalID(ctx context.Context, kind store.Kind, externalID string) ([]store.Resource, error) {
 	if externalID == "" {
-		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		return nil, nil
 	}
-	r, err := scanResource(s.pool.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources
-		WHERE kind = $1 AND external_id = $2 AND NOT tombstoned`, string(kind), externalID))
-	if err != nil {
-		return store.Resource{}, s.mapErr(op, err)
-	}
-	return r, nil
+	return s.listResources(ctx, "resources by externalId", `SELECT `+store.ResourceColumns+` FROM resources
+		WHERE kind = $1 AND external_id = $2 AND NOT tombstoned ORDER BY id COLLATE "C"`, string(kind), externalID)
 }
 
 // ResourceByUserName implements store.Store.
@@ -120,7 +88,7 @@ func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userNam
 	if userName == "" {
 		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
-	r, err := scanResource(s.pool.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources
+	r, err := scanResource(s.pool.QueryRow(ctx, `SELECT `+store.ResourceColumns+` FROM resources
 		WHERE kind = $1 AND user_name_fold = $2 AND NOT tombstoned`, string(kind), store.FoldUserName(userName)))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
@@ -130,13 +98,17 @@ func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userNam
 
 // ListResources implements store.Store. Records come ordered by ID.
 func (s *Store) ListResources(ctx context.Context, kind store.Kind) ([]store.Resource, error) {
-	const op = "list resources"
+	return s.listResources(ctx, "list resources", `SELECT `+store.ResourceColumns+` FROM resources WHERE kind = $1 ORDER BY id COLLATE "C"`, string(kind))
+}
+
+// listResources runs a query of resource records. Callers order by id
+// COLLATE "C": the same byte order as SQLite, whatever the database's
+// locale.
+func (s *Store) listResources(ctx context.Context, op, query string, args ...any) ([]store.Resource, error) {
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	// COLLATE "C": the same byte order as SQLite, whatever the database's
-	// locale.
-	rows, err := s.pool.Query(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = $1 ORDER BY id COLLATE "C"`, string(kind))
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, s.mapErr(op, err)
 	}
@@ -156,7 +128,7 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 	var out store.Resource
 	var fnErr error
 	err := s.tx(ctx, op, func(tx pgx.Tx) error {
-		cur, err := scanResource(tx.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources
+		cur, err := scanResource(tx.QueryRow(ctx, `SELECT `+store.ResourceColumns+` FROM resources
 			WHERE kind = $1 AND id = $2 FOR UPDATE`, string(kind), id))
 		if err != nil {
 			return err
@@ -169,14 +141,16 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 			fnErr = fmt.Errorf("%s: the update function must not change kind or id", op)
 			return fnErr
 		}
-		s.normalize(&next)
+		if fnErr = store.PrepareResource(op, &next, s.now()); fnErr != nil {
+			return fnErr
+		}
 		next.Version = cur.Version + 1
 		tag, err := tx.Exec(ctx, `UPDATE resources SET external_id = $1, tombstoned = $2, tombstone_at = $3,
-			version = $4, updated_at = $5, user_name = $6, user_name_fold = $7
-			WHERE kind = $8 AND id = $9 AND version = $10`,
+			version = $4, updated_at = $5, user_name = $6, user_name_fold = $7, display_name = $8, name_formatted = $9
+			WHERE kind = $10 AND id = $11 AND version = $12`,
 			nullString(next.ExternalID), next.Tombstoned, dbTime(next.TombstoneAt), next.Version,
 			dbTime(next.UpdatedAt), nullString(next.UserName), nullString(store.FoldUserName(next.UserName)),
-			string(kind), id, cur.Version)
+			nullString(next.DisplayName), nullString(next.NameFormatted), string(kind), id, cur.Version)
 		if err != nil {
 			return err
 		}

@@ -77,10 +77,20 @@ CREATE UNIQUE INDEX resources_live_user_name ON resources (kind, user_name_fold)
 	`
 ALTER TABLE tokens ADD COLUMN scope text NOT NULL DEFAULT '', ADD COLUMN networks text NOT NULL DEFAULT '';
 `,
+	// 4: externalId is a lookup key, not unique (RFC 7643 gives it no
+	// uniqueness; IdPs send one for several resources): the unique index
+	// becomes a plain one. A user's displayName and name.formatted as the
+	// IdP sent them; existing rows read back as "none sent".
+	`
+DROP INDEX resources_live_external_id;
+CREATE INDEX resources_by_external_id ON resources (kind, external_id)
+	WHERE external_id IS NOT NULL AND NOT tombstoned;
+ALTER TABLE resources ADD COLUMN display_name text, ADD COLUMN name_formatted text;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Advisory lock keys (two-int4 form). lockClass tags them as the bridge's
 // so they do not collide with another application's locks.

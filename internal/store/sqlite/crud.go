@@ -12,38 +12,16 @@ import (
 
 type scanner interface{ Scan(dest ...any) error }
 
-const resourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at, user_name, user_name_fold`
-
 func scanResource(sc scanner) (store.Resource, error) {
 	var r store.Resource
-	var ext, userName, fold sql.NullString
+	var ext, userName, fold, display, formatted sql.NullString
 	var tombAt, updated sql.NullInt64
 	var kind string
-	err := sc.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated, &userName, &fold)
+	err := sc.Scan(&kind, &r.ID, &ext, &r.Tombstoned, &tombAt, &r.Version, &updated, &userName, &fold, &display, &formatted)
 	r.Kind, r.ExternalID, r.UserName = store.Kind(kind), ext.String, userName.String
+	r.DisplayName, r.NameFormatted = display.String, formatted.String
 	r.TombstoneAt, r.UpdatedAt = goTime(tombAt), goTime(updated)
 	return r, err
-}
-
-func validKind(op string, k store.Kind) error {
-	if k != store.KindUser && k != store.KindGroup {
-		return fmt.Errorf("%s: invalid kind %q", op, k)
-	}
-	return nil
-}
-
-// normalize applies the store's rules to a record about to be written.
-func (s *Store) normalize(r *store.Resource) {
-	now := s.now()
-	r.UpdatedAt = now
-	switch {
-	case !r.Tombstoned:
-		r.TombstoneAt = time.Time{}
-	case r.TombstoneAt.IsZero():
-		r.TombstoneAt = now
-	default:
-		r.TombstoneAt = r.TombstoneAt.UTC().Truncate(time.Microsecond)
-	}
 }
 
 // PutResource implements store.Store. The written Version is one more than
@@ -53,22 +31,19 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource) (store.Resour
 	if err := s.check(op); err != nil {
 		return store.Resource{}, err
 	}
-	if err := validKind(op, r.Kind); err != nil {
+	if err := store.PrepareResource(op, &r, s.now()); err != nil {
 		return store.Resource{}, err
 	}
-	if r.ID == "" {
-		return store.Resource{}, fmt.Errorf("%s: empty id", op)
-	}
-	s.normalize(&r)
-	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (`+resourceColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (`+store.ResourceColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
 		ON CONFLICT (kind, id) DO UPDATE SET
 			external_id = excluded.external_id, tombstoned = excluded.tombstoned,
 			tombstone_at = excluded.tombstone_at, version = resources.version + 1,
 			updated_at = excluded.updated_at, user_name = excluded.user_name,
-			user_name_fold = excluded.user_name_fold
+			user_name_fold = excluded.user_name_fold, display_name = excluded.display_name,
+			name_formatted = excluded.name_formatted
 		RETURNING version`,
 		string(r.Kind), r.ID, nullString(r.ExternalID), r.Tombstoned, dbTime(r.TombstoneAt), dbTime(r.UpdatedAt),
-		nullString(r.UserName), nullString(store.FoldUserName(r.UserName))).
+		nullString(r.UserName), nullString(store.FoldUserName(r.UserName)), nullString(r.DisplayName), nullString(r.NameFormatted)).
 		Scan(&r.Version)
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
@@ -82,28 +57,20 @@ func (s *Store) GetResource(ctx context.Context, kind store.Kind, id string) (st
 	if err := s.check(op); err != nil {
 		return store.Resource{}, err
 	}
-	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = ? AND id = ?`, string(kind), id))
+	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+store.ResourceColumns+` FROM resources WHERE kind = ? AND id = ?`, string(kind), id))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
 	}
 	return r, nil
 }
 
-// ResourceByExternalID implements store.Store.
-func (s *Store) ResourceByExternalID(ctx context.Context, kind store.Kind, externalID string) (store.Resource, error) {
-	const op = "resource by externalId"
-	if err := s.check(op); err != nil {
-		return store.Resource{}, err
-	}
+// ResourcesByExternalID implements store.Store.
+func (s *Store) ResourcesByExternalID(ctx context.Context, kind store.Kind, externalID string) ([]store.Resource, error) {
 	if externalID == "" {
-		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		return nil, nil
 	}
-	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources
-		WHERE kind = ? AND external_id = ? AND tombstoned = 0`, string(kind), externalID))
-	if err != nil {
-		return store.Resource{}, s.mapErr(op, err)
-	}
-	return r, nil
+	return s.listResources(ctx, "resources by externalId", `SELECT `+store.ResourceColumns+` FROM resources
+		WHERE kind = ? AND external_id = ? AND tombstoned = 0 ORDER BY id`, string(kind), externalID)
 }
 
 // ResourceByUserName implements store.Store.
@@ -115,7 +82,7 @@ func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userNam
 	if userName == "" {
 		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
-	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources
+	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+store.ResourceColumns+` FROM resources
 		WHERE kind = ? AND user_name_fold = ? AND tombstoned = 0`, string(kind), store.FoldUserName(userName)))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
@@ -125,11 +92,14 @@ func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userNam
 
 // ListResources implements store.Store. Records come ordered by ID.
 func (s *Store) ListResources(ctx context.Context, kind store.Kind) ([]store.Resource, error) {
-	const op = "list resources"
+	return s.listResources(ctx, "list resources", `SELECT `+store.ResourceColumns+` FROM resources WHERE kind = ? ORDER BY id`, string(kind))
+}
+
+func (s *Store) listResources(ctx context.Context, op, query string, args ...any) ([]store.Resource, error) {
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = ? ORDER BY id`, string(kind))
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.mapErr(op, err)
 	}
@@ -156,7 +126,7 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 	const op = "update resource"
 	var out store.Resource
 	err := s.tx(ctx, op, func(tx *sql.Tx) error {
-		cur, err := scanResource(tx.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = ? AND id = ?`, string(kind), id))
+		cur, err := scanResource(tx.QueryRowContext(ctx, `SELECT `+store.ResourceColumns+` FROM resources WHERE kind = ? AND id = ?`, string(kind), id))
 		if err != nil {
 			return s.mapErr(op, err)
 		}
@@ -167,13 +137,16 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 		if next.Kind != cur.Kind || next.ID != cur.ID {
 			return fmt.Errorf("%s: the update function must not change kind or id", op)
 		}
-		s.normalize(&next)
+		if err := store.PrepareResource(op, &next, s.now()); err != nil {
+			return err
+		}
 		next.Version = cur.Version + 1
 		res, err := tx.ExecContext(ctx, `UPDATE resources SET external_id = ?, tombstoned = ?, tombstone_at = ?,
-			version = ?, updated_at = ?, user_name = ?, user_name_fold = ? WHERE kind = ? AND id = ? AND version = ?`,
+			version = ?, updated_at = ?, user_name = ?, user_name_fold = ?, display_name = ?, name_formatted = ?
+			WHERE kind = ? AND id = ? AND version = ?`,
 			nullString(next.ExternalID), next.Tombstoned, dbTime(next.TombstoneAt), next.Version,
 			dbTime(next.UpdatedAt), nullString(next.UserName), nullString(store.FoldUserName(next.UserName)),
-			string(kind), id, cur.Version)
+			nullString(next.DisplayName), nullString(next.NameFormatted), string(kind), id, cur.Version)
 		if err != nil {
 			return s.mapErr(op, err)
 		}

@@ -79,10 +79,21 @@ CREATE UNIQUE INDEX resources_live_user_name ON resources (kind, user_name_fold)
 ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN networks TEXT NOT NULL DEFAULT '';
 `,
+	// 4: externalId is a lookup key, not unique (RFC 7643 gives it no
+	// uniqueness; IdPs send one for several resources): the unique index
+	// becomes a plain one. A user's displayName and name.formatted as the
+	// IdP sent them; existing rows read back as "none sent".
+	`
+DROP INDEX resources_live_external_id;
+CREATE INDEX resources_by_external_id ON resources (kind, external_id)
+	WHERE external_id IS NOT NULL AND tombstoned = 0;
+ALTER TABLE resources ADD COLUMN display_name TEXT;
+ALTER TABLE resources ADD COLUMN name_formatted TEXT;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrate brings the schema up to SchemaVersion in one write transaction,
 // so a second process opening the same file at the same moment waits and

@@ -23,14 +23,14 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 			}
 		}
 	})
-	b.Run("ResourceByExternalID", func(b *testing.B) {
+	b.Run("ResourcesByExternalID", func(b *testing.B) {
 		s := open(b)
 		for i := range 1000 {
 			_, err := s.PutResource(ctx, user(fmt.Sprint("m", i), fmt.Sprint("ext", i)))
 			must(b, "put", err)
 		}
 		for b.Loop() {
-			if _, err := s.ResourceByExternalID(ctx, store.KindUser, "ext500"); err != nil {
+			if _, err := s.ResourcesByExternalID(ctx, store.KindUser, "ext500"); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -359,47 +359,49 @@ func testResourcePutGet(t *testing.T, open Opener) {
 	}
 }
 
+// externalId is a lookup key, not unique (RFC 7643; IdPs send one for
+// several resources): every live holder is found, in id order.
 func testResourceExternalID(t *testing.T, open Opener) {
 	ctx, s := ctxFor(t), open(t)
-	_, err := s.PutResource(ctx, user("m1", "ext"))
-	must(t, "put m1", err)
-	_, err = s.PutResource(ctx, user("m2", "ext"))
-	wantErr(t, "second live holder", err, store.ErrConflict)
-	_, err = s.GetResource(ctx, store.KindUser, "m2")
-	wantErr(t, "m2 after conflict", err, store.ErrNotFound)
-
+	_, err := s.PutResource(ctx, user("m2", "ext"))
+	must(t, "put m2", err)
+	_, err = s.PutResource(ctx, user("m1", "ext"))
+	must(t, "second live holder", err)
 	_, err = s.PutResource(ctx, store.Resource{Kind: store.KindGroup, ID: "g1", ExternalID: "ext"})
 	must(t, "same externalId, other kind", err)
-	// Several records without externalId do not clash.
 	_, err = s.PutResource(ctx, user("m3", ""))
 	must(t, "no externalId", err)
-	_, err = s.PutResource(ctx, user("m4", ""))
-	must(t, "no externalId again", err)
-
-	got, err := s.ResourceByExternalID(ctx, store.KindUser, "ext")
-	must(t, "by externalId", err)
-	if got.ID != "m1" {
-		t.Errorf("by externalId = %+v, want m1", got)
+	holders := func(what, ext string, want ...string) {
+		t.Helper()
+		got, err := s.ResourcesByExternalID(ctx, store.KindUser, ext)
+		must(t, what, err)
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.ID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s: holders of %q = %q, want %q", what, ext, ids, want)
+		}
 	}
-	_, err = s.ResourceByExternalID(ctx, store.KindUser, "nope")
-	wantErr(t, "unknown externalId", err, store.ErrNotFound)
-	_, err = s.ResourceByExternalID(ctx, store.KindUser, "")
-	wantErr(t, "empty externalId", err, store.ErrNotFound)
+	holders("two holders", "ext", "m1", "m2")
+	holders("unknown externalId", "nope")
+	holders("empty externalId", "")
 
-	// Tombstoning m1 frees the externalId for a live holder.
+	// Tombstones keep theirs (a revival can be matched) but are not found.
 	_, err = s.UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.Tombstoned = true; return nil })
 	must(t, "tombstone m1", err)
-	_, err = s.ResourceByExternalID(ctx, store.KindUser, "ext")
-	wantErr(t, "externalId of a tombstone", err, store.ErrNotFound)
-	_, err = s.PutResource(ctx, user("m2", "ext"))
-	must(t, "new holder after tombstone", err)
-	// Reviving m1 would make two live holders.
+	holders("after a tombstone", "ext", "m2")
 	_, err = s.UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.Tombstoned = false; return nil })
-	wantErr(t, "revive onto a taken externalId", err, store.ErrConflict)
-	got, err = s.GetResource(ctx, store.KindUser, "m1")
-	must(t, "m1", err)
-	if !got.Tombstoned {
-		t.Errorf("failed revival changed m1: %+v", got)
+	must(t, "revive m1", err)
+	holders("after the revival", "ext", "m1", "m2")
+
+	// A user's displayName and name.formatted as the IdP sent them.
+	put, err := s.PutResource(ctx, store.Resource{Kind: store.KindUser, ID: "m4", DisplayName: "Dr. Ada", NameFormatted: "Ada King, Countess"})
+	must(t, "put names", err)
+	got, err := s.GetResource(ctx, store.KindUser, "m4")
+	must(t, "get names", err)
+	if got.DisplayName != "Dr. Ada" || got.NameFormatted != "Ada King, Countess" || !sameResource(got, put) {
+		t.Errorf("names read back as %+v, want %+v", got, put)
 	}
 }
 
@@ -585,13 +587,13 @@ func testResourceUpdate(t *testing.T, open Opener) {
 	_, err = s.UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.ID = "other"; return nil })
 	wantErr(t, "fn changing the id", errOrNil(err), errAny)
 
-	_, err = s.PutResource(ctx, user("m2", "taken"))
+	_, err = s.PutResource(ctx, aliased("m2", "taken"))
 	must(t, "put m2", err)
 	_, err = s.UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error {
-		r.ExternalID, r.Tombstoned = "taken", false
+		r.UserName, r.Tombstoned = "TAKEN", false
 		return nil
 	})
-	wantErr(t, "update onto a taken externalId", err, store.ErrConflict)
+	wantErr(t, "update onto a taken userName", err, store.ErrConflict)
 }
 
 func testResourceDelete(t *testing.T, open Opener) {
@@ -765,8 +767,8 @@ func testClosed(t *testing.T, open Opener) {
 	wantErr(t, "PutResource", err, u)
 	_, err = s.GetResource(ctx, store.KindUser, "m")
 	wantErr(t, "GetResource", err, u)
-	_, err = s.ResourceByExternalID(ctx, store.KindUser, "x")
-	wantErr(t, "ResourceByExternalID", err, u)
+	_, err = s.ResourcesByExternalID(ctx, store.KindUser, "x")
+	wantErr(t, "ResourcesByExternalID", err, u)
 	_, err = s.ResourceByUserName(ctx, store.KindUser, "x")
 	wantErr(t, "ResourceByUserName", err, u)
 	_, err = s.ListResources(ctx, store.KindUser)
@@ -807,8 +809,12 @@ func testReopen(t *testing.T, open Opener) {
 	for i := range tokensBefore {
 		equalToken(t, tokensAfter[i], tokensBefore[i])
 	}
-	got, err := s.ResourceByExternalID(ctx, store.KindUser, "ext1")
+	byExt, err := s.ResourcesByExternalID(ctx, store.KindUser, "ext1")
 	must(t, "externalId after reopen", err)
+	if len(byExt) != 1 {
+		t.Fatalf("externalId after reopen: %d records, want 1", len(byExt))
+	}
+	got := byExt[0]
 	if !sameResource(got, live) {
 		t.Errorf("live record after reopen = %+v, want %+v", got, live)
 	}
@@ -892,18 +898,15 @@ func testRaceCreateExternalID(t *testing.T, open Opener) {
 		_, err := s.PutResource(ctx, user(fmt.Sprint("m", i), "same-ext"))
 		return err
 	})
-	winner := exactlyOneWinner(t, "create same externalId", errs)
-	for _, s := range rs {
-		got, err := s.ResourceByExternalID(ctx, store.KindUser, "same-ext")
-		must(t, "by externalId", err)
-		if got.ID != fmt.Sprint("m", winner) {
-			t.Errorf("externalId held by %s, winner was m%d", got.ID, winner)
-		}
+	for i, err := range errs {
+		must(t, fmt.Sprint("create m", i, " with a shared externalId"), err)
 	}
-	all, err := rs[0].ListResources(ctx, store.KindUser)
-	must(t, "list", err)
-	if len(all) != 1 {
-		t.Errorf("%d records after the race, want 1", len(all))
+	for _, s := range rs {
+		got, err := s.ResourcesByExternalID(ctx, store.KindUser, "same-ext")
+		must(t, "by externalId", err)
+		if len(got) != len(errs) {
+			t.Errorf("%d holders of the shared externalId, want %d", len(got), len(errs))
+		}
 	}
 }
 
@@ -1025,15 +1028,15 @@ func testRaceTombstoneRevive(t *testing.T, open Opener) {
 	if got.Version != start.Version+racers || got.Tombstoned != (racers%2 == 1) {
 		t.Errorf("after %d flips: %+v, want Version %d, Tombstoned %v", racers, got, start.Version+racers, racers%2 == 1)
 	}
-	// Revive racing against a new holder of the externalId: never two live.
-	_, err = rs[0].UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.Tombstoned = true; return nil })
+	// Revive racing against a new holder of its IdP userName: never two live.
+	_, err = rs[0].UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.Tombstoned, r.UserName = true, "jdoe"; return nil })
 	must(t, "tombstone", err)
 	errs = race(rs, func(i int, s store.Store) error {
 		if i%2 == 0 {
 			_, err := s.UpdateResource(ctx, store.KindUser, "m1", func(r *store.Resource) error { r.Tombstoned = false; return nil })
 			return err
 		}
-		_, err := s.PutResource(ctx, user(fmt.Sprint("n", i), "ext"))
+		_, err := s.PutResource(ctx, aliased(fmt.Sprint("n", i), "JDoe"))
 		return err
 	})
 	for i, err := range errs {
@@ -1045,12 +1048,12 @@ func testRaceTombstoneRevive(t *testing.T, open Opener) {
 	must(t, "list", err)
 	live := 0
 	for _, r := range all {
-		if !r.Tombstoned && r.ExternalID == "ext" {
+		if !r.Tombstoned && r.UserName != "" {
 			live++
 		}
 	}
 	if live != 1 {
-		t.Errorf("%d live holders of the externalId after revive/create race, want 1: %+v", live, all)
+		t.Errorf("%d live holders of the userName after revive/create race, want 1: %+v", live, all)
 	}
 }
 
@@ -1122,6 +1125,9 @@ func CheckUpgradedFromV1(t *testing.T, s store.Store) {
 	}
 	_, err = s.PutResource(ctx, aliased("m3", "JDOE"))
 	wantErr(t, "second holder on an upgraded database", err, store.ErrConflict)
-	_, err = s.ResourceByExternalID(ctx, store.KindUser, "ext1")
-	must(t, "externalId on an upgraded database", err)
+	_, err = s.PutResource(ctx, user("m4", "ext1"))
+	must(t, "a second externalId holder on an upgraded database", err)
+	if rs, err := s.ResourcesByExternalID(ctx, store.KindUser, "ext1"); err != nil || len(rs) != 2 {
+		t.Errorf("externalId holders on an upgraded database = %+v, %v; want m1 and m4", rs, err)
+	}
 }

@@ -1,0 +1,43 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// The rules both backends apply to resource records, written once.
+
+// ResourceColumns are the columns of a resource record, in the order the
+// backends scan them.
+const ResourceColumns = `kind, id, external_id, tombstoned, tombstone_at, version, updated_at, user_name, user_name_fold, display_name, name_formatted`
+
+// ValidKind returns an error naming op unless k is a known kind.
+func ValidKind(op string, k Kind) error {
+	if k != KindUser && k != KindGroup {
+		return fmt.Errorf("%s: invalid kind %q", op, k)
+	}
+	return nil
+}
+
+// PrepareResource checks a record about to be written by op (known kind,
+// an id) and normalises it: UpdatedAt is now; a live record has no
+// tombstone time, a tombstone without one gets now, and times are kept to
+// the microsecond both databases store.
+func PrepareResource(op string, r *Resource, now time.Time) error {
+	if err := ValidKind(op, r.Kind); err != nil {
+		return err
+	}
+	if r.ID == "" {
+		return fmt.Errorf("%s: empty id", op)
+	}
+	r.UpdatedAt = now
+	switch {
+	case !r.Tombstoned:
+		r.TombstoneAt = time.Time{}
+	case r.TombstoneAt.IsZero():
+		r.TombstoneAt = now
+	default:
+		r.TombstoneAt = r.TombstoneAt.UTC().Truncate(time.Microsecond)
+	}
+	return nil
+}
