@@ -24,26 +24,25 @@ func serveEnv(t *testing.T) map[string]string {
 	}
 }
 
-// busyPort returns a loopback address something already listens on.
-func busyPort(t *testing.T) string {
+// listenLoopback listens on a free loopback port until the test ends.
+func listenLoopback(t *testing.T) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
+	return ln
 }
+
+// busyPort returns a loopback address something already listens on.
+func busyPort(t *testing.T) string { return listenLoopback(t).Addr().String() }
 
 // fakePostgres answers every connection as a PostgreSQL server that asks
 // for a password and refuses it, as a real one does for a wrong password.
 func fakePostgres(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := listenLoopback(t)
 	go func() {
 		for {
 			c, err := ln.Accept()
