@@ -6,11 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/config"
+	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
 
 // scimError decodes a SCIM error body (RFC 7644 §3.12) or fails.
@@ -197,5 +200,80 @@ func TestSlowClientsAreCut(t *testing.T) {
 	}
 	if i := strings.Index(got, "\r\n\r\n"); i >= 0 && !strings.Contains(got[:i], "application/scim+json") {
 		t.Errorf("the answer to a cut-off body is not a SCIM error: %q", got)
+	}
+}
+
+// TestTokenScopesEndToEnd: scopes hold on the real SCIM server against the
+// emulator — a read-only token reads (list, get, .search) and every write
+// gets 403; an admin token gets 403 everywhere on SCIM; a token fenced to
+// another network is refused like an unknown one; and nothing refused
+// reached Sigma.
+func TestTokenScopesEndToEnd(t *testing.T) {
+	fake, err := sigmafake.Start(sigmafake.Options{Members: 3, Teams: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	cfg := testConfig(t)
+	cfg.Store = "sqlite:" + t.TempDir() + "/s.db"
+	cfg.Sigma.Mode = config.ModeREST
+	PointAtEmulator(&cfg, fake)
+	a, _ := startApp(t, cfg)
+	if err := a.WaitReady(t.Context(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	grant := func(name string, g tokens.Grant) string {
+		s, _, err := a.Tokens().CreateGranted(t.Context(), name, 0, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ro := grant("audit", tokens.Grant{Scope: tokens.ScopeSCIMRead})
+	admin := grant("ops", tokens.Grant{Scope: tokens.ScopeAdmin})
+	fenced := grant("okta", tokens.Grant{Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	base := a.SCIMBaseURL()
+
+	code, list := scimDo(t, "GET", base+"/Users", ro, "")
+	if code != http.StatusOK || list["totalResults"] != float64(3) {
+		t.Fatalf("read-only list: %d %v", code, list)
+	}
+	id := list["Resources"].([]any)[0].(map[string]any)["id"].(string)
+	if code, _ := scimDo(t, "GET", base+"/Users/"+id, ro, ""); code != http.StatusOK {
+		t.Errorf("read-only get: %d", code)
+	}
+	if code, _ := scimDo(t, "POST", base+"/Users/.search", ro, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":1}`); code != http.StatusOK {
+		t.Errorf("read-only .search: %d", code)
+	}
+	writes := func() int {
+		n := 0
+		for _, r := range fake.Requests() {
+			if r.Method != http.MethodGet && r.Path != "/v2/auth/token" {
+				n++
+			}
+		}
+		return n
+	}
+	writesBefore := writes()
+	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ro@example.com","name":{"givenName":"R","familyName":"O"}}`
+	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`
+	for _, w := range []struct{ method, path, body string }{
+		{"POST", "/Users", user}, {"PUT", "/Users/" + id, user}, {"PATCH", "/Users/" + id, patch}, {"DELETE", "/Users/" + id, ""},
+	} {
+		code, body := scimDo(t, w.method, base+w.path, ro, w.body)
+		if code != http.StatusForbidden || !strings.Contains(fmt.Sprint(body["detail"]), "read-only") {
+			t.Errorf("read-only %s %s: %d %v, want 403 saying read-only", w.method, w.path, code, body)
+		}
+	}
+	for _, p := range []string{"/Users", "/Groups", "/ServiceProviderConfig"} {
+		if code, body := scimDo(t, "GET", base+p, admin, ""); code != http.StatusForbidden || !strings.Contains(fmt.Sprint(body["detail"]), "admin scope") {
+			t.Errorf("admin token GET %s: %d %v, want 403", p, code, body)
+		}
+	}
+	if code, body := scimDo(t, "GET", base+"/Users", fenced, ""); code != http.StatusUnauthorized || !strings.HasPrefix(fmt.Sprint(body["detail"]), "unknown bearer token") {
+		t.Errorf("token fenced to 10.0.0.0/8 from 127.0.0.1: %d %v, want 401 like an unknown token", code, body)
+	}
+	if n := writes() - writesBefore; n != 0 {
+		t.Errorf("refused requests made %d Sigma writes", n)
 	}
 }
