@@ -90,7 +90,7 @@ func toAPIError(err error, what string) (*apiError, bool) {
 	case errors.Is(err, directory.ErrNotFound):
 		return errorf(http.StatusNotFound, "", "%s not found", what), true
 	case errors.Is(err, directory.ErrConflict):
-		return errorf(http.StatusConflict, typeUniqueness, "%s already exists: its unique attribute (userName or displayName) is taken", what), true
+		return errorf(http.StatusConflict, typeUniqueness, "%s already exists: another resource has its userName (or email), displayName or externalId; each of those names one resource", what), true
 	case errors.Is(err, store.ErrUnavailable):
 		return &apiError{status: http.StatusServiceUnavailable, detail: "the bridge's store is unavailable; retry shortly", retryAfter: 5 * time.Second}, true
 	case errors.Is(err, directory.ErrNotReady):
