@@ -1,30 +1,35 @@
-// Command scim-loadgen drives a SCIM server the way an IdP onboards people
-// (Okta's sequence: look the user up by userName, create it, add it to a
-// group) from many concurrent workers, and reports throughput, latency
-// percentiles and failures per operation.
+// Command scim-loadgen drives a SCIM server the way IdPs do, from many
+// concurrent workers, and reports throughput, latency percentiles (p50,
+// p90, p99), errors by status, the Sigma calls each operation cost and the
+// server's peak RSS. Scenarios:
 //
-// With -demo it starts the bridge on the embedded Sigma emulator in-process
-// and also reports how many Sigma calls each onboarding cost. It only ever
-// talks to the URL it is given (use loopback for benchmarks).
+//	lookup       userName eq lookups of existing users (repeated)
+//	create       POST /Users
+//	onboard      Okta's sequence: lookup (miss), create, add to a group
+//	import       GET /Users?startIndex=…&count=100 over the whole org
+//	group-push   one group built by PATCH add in batches, then trimmed by PATCH remove
+//	deprovision  PATCH replace active=false (users created first, not measured)
+//
+// Against a running server give -url and -token; -metrics (the bridge's
+// admin /metrics URL) adds Sigma calls per operation and -pid the server's
+// peak RSS. With -demo it starts the bridge on the embedded Sigma emulator
+// in-process instead. It only ever talks to the URLs it is given (use
+// loopback for benchmarks); bench/run.sh runs the whole comparison.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"sync"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,23 +46,46 @@ func main() {
 
 type options struct {
 	baseURL, token string
-	users, workers int
-	group, prefix  string
+	scenario       string
+	target         string
+	ops, workers   int
+	members, batch int
+	prefix         string
+	metricsURL     string
+	pid            int
+	jsonOut        string
 	demo           bool
+	demoMembers    int
 	mode           string
+
+	sigma sigmaCounter // nil: not a bridge, or no -metrics
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scim-loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range scenarios {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	fs.StringVar(&o.scenario, "scenario", "onboard", "what to run: "+strings.Join(names, ", "))
 	fs.StringVar(&o.baseURL, "url", "", "SCIM base `URL`, e.g. http://127.0.0.1:8080/scim/v2 (not with -demo)")
 	fs.StringVar(&o.token, "token", os.Getenv("SCIM_LOADGEN_TOKEN"), "bearer token (or SCIM_LOADGEN_TOKEN)")
-	fs.IntVar(&o.users, "users", 200, "users to onboard")
+	fs.StringVar(&o.target, "name", "", "label of the target in the report (default: bridge with -demo, else the URL)")
+	fs.IntVar(&o.ops, "users", 200, "operations to run: users to create/onboard/deprovision, lookups, or import pages (0: all)")
 	fs.IntVar(&o.workers, "concurrency", 10, "concurrent workers (an IdP's parallel requests)")
-	fs.StringVar(&o.group, "group", "loadgen", "group every user is added to (created if missing)")
-	fs.StringVar(&o.prefix, "prefix", fmt.Sprintf("lg%d", time.Now().Unix()%100000), "userName prefix, so runs do not collide")
+	fs.IntVar(&o.members, "members", 10000, "group-push: members to add and then remove")
+	fs.IntVar(&o.batch, "batch", 100, "group-push: members per PATCH")
+	fs.StringVar(&o.prefix, "prefix", fmt.Sprintf("lg%d", time.Now().Unix()%100000), "userName and group prefix, so runs do not collide")
+	fs.StringVar(&o.metricsURL, "metrics", "", "the bridge's /metrics `URL`: report Sigma calls per operation")
+	fs.IntVar(&o.pid, "pid", 0, "the server's process id: report its peak RSS")
+	fs.StringVar(&o.jsonOut, "json", "", "append the result as one JSON line to `file`")
 	fs.BoolVar(&o.demo, "demo", false, "start the bridge on the embedded Sigma emulator and load that")
+	fs.IntVar(&o.demoMembers, "demo-members", 50, "with -demo: members seeded in the emulator")
 	fs.StringVar(&o.mode, "mode", "rest", "with -demo: Sigma path (rest, scim or auto)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (bridge included with -demo) to `file`")
 	if err := fs.Parse(args); err != nil {
@@ -66,8 +94,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if o.users < 1 || o.workers < 1 || (o.demo == (o.baseURL != "")) || (!o.demo && o.token == "") {
-		fmt.Fprintln(stderr, "scim-loadgen: give either -demo, or -url and -token; -users and -concurrency at least 1")
+	scenario, known := scenarios[o.scenario]
+	if !known || o.ops < 0 || o.workers < 1 || o.batch < 1 || o.members < 1 || (o.demo == (o.baseURL != "")) || (!o.demo && o.token == "") {
+		fmt.Fprintln(stderr, "scim-loadgen: give either -demo, or -url and -token; a known -scenario; -concurrency, -batch and -members at least 1")
 		return 2
 	}
 	if *cpuProfile != "" {
@@ -83,73 +112,75 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var fake *sigmafake.Server
 	if o.demo {
-		var shutdown func()
-		var err error
-		fake, shutdown, err = startDemo(ctx, &o)
+		shutdown, err := startDemo(ctx, &o)
 		if err != nil {
 			fmt.Fprintf(stderr, "scim-loadgen: %v\n", err)
 			return 1
 		}
 		defer shutdown()
 	}
-	rep, err := load(ctx, o)
+	if o.target == "" {
+		o.target = o.baseURL
+	}
+	if o.metricsURL != "" {
+		o.sigma = metricsCounter(o.metricsURL)
+	}
+	res, err := scenario(ctx, newClient(o.baseURL, o.token, o.workers), o)
 	if err != nil {
 		fmt.Fprintf(stderr, "scim-loadgen: %v\n", err)
 		return 1
 	}
-	rep.print(stdout)
-	if fake != nil {
-		// Token and account-type requests are cached per process, not per
-		// user: reported apart so the per-user cost is what scales.
-		calls, cached := 0, 0
-		for _, r := range fake.Requests() {
-			switch {
-			case !r.Time.After(rep.start):
-			case r.Path == "/v2/auth/token" || r.Path == "/v2/accountTypes":
-				cached++
-			default:
-				calls++
+	res.Target, res.Concurrency = o.target, o.workers
+	if o.pid > 0 || o.demo {
+		res.PeakRSSMB = peakRSS(o.pid)
+	}
+	res.print(stdout)
+	if o.jsonOut != "" {
+		f, err := os.OpenFile(o.jsonOut, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			err = res.writeJSON(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
 			}
 		}
-		fmt.Fprintf(stdout, "sigma calls during the run: %d (%.2f per onboarded user), plus %d token/account-type requests (cached)\n",
-			calls, float64(calls)/float64(o.users), cached)
+		if err != nil {
+			fmt.Fprintf(stderr, "scim-loadgen: write %s: %v\n", o.jsonOut, err)
+			return 1
+		}
 	}
-	if rep.failures() > 0 {
+	if res.failures() > 0 {
 		return 1
 	}
 	return 0
 }
 
 // startDemo runs the bridge on the emulator in-process and points o at it.
-func startDemo(ctx context.Context, o *options) (*sigmafake.Server, func(), error) {
-	fake, err := sigmafake.Start(sigmafake.Options{Members: 50, Teams: 5, Seed: 1})
+func startDemo(ctx context.Context, o *options) (func(), error) {
+	fake, err := sigmafake.Start(sigmafake.Options{Members: o.demoMembers, Teams: 5, Seed: 1})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "scim-loadgen-")
 	if err != nil {
 		fake.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store = "sqlite:" + filepath.Join(dir, "state.db")
 	cfg.Sigma.Mode = o.mode
 	app.PointAtEmulator(&cfg, fake)
-	cfg.Sigma.RequestsPerSecond = 1000
-	cfg.Sigma.MaxConcurrent = 32
 	cfg.Provisioning.DefaultAccountType = "View"
 	a, err := app.New(ctx, cfg, app.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		fake.Close()
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
 	}
 	token, _, err := a.Tokens().Create(ctx, "loadgen", 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -157,206 +188,17 @@ func startDemo(ctx context.Context, o *options) (*sigmafake.Server, func(), erro
 	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
 		cancel()
 		<-done
-		return nil, nil, err
+		return nil, err
 	}
 	o.baseURL, o.token = a.SCIMBaseURL(), token
-	return fake, func() {
+	o.metricsURL = "http://" + a.AdminAddr() + "/metrics"
+	if o.target == "" {
+		o.target = "bridge (in-process)"
+	}
+	return func() {
 		cancel()
 		<-done
 		fake.Close()
 		os.RemoveAll(dir)
 	}, nil
-}
-
-type sample struct {
-	op     string
-	d      time.Duration
-	status int
-	err    error
-}
-
-type report struct {
-	start   time.Time
-	elapsed time.Duration
-	users   int
-	samples []sample
-}
-
-func (r *report) failures() int {
-	n := 0
-	for _, s := range r.samples {
-		if s.err != nil {
-			n++
-		}
-	}
-	return n
-}
-
-func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "onboarded %d users in %s (%.1f users/s)\n", r.users, r.elapsed.Round(time.Millisecond), float64(r.users)/r.elapsed.Seconds())
-	fmt.Fprintf(w, "%-14s %7s %7s %9s %9s %9s %9s\n", "operation", "count", "failed", "p50", "p95", "p99", "max")
-	for _, op := range []string{"lookup", "create", "group-add"} {
-		var ds []time.Duration
-		failed := 0
-		var firstErr error
-		for _, s := range r.samples {
-			if s.op != op {
-				continue
-			}
-			ds = append(ds, s.d)
-			if s.err != nil {
-				failed++
-				if firstErr == nil {
-					firstErr = s.err
-				}
-			}
-		}
-		if len(ds) == 0 {
-			continue
-		}
-		slices.Sort(ds)
-		q := func(p float64) time.Duration {
-			return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(10 * time.Microsecond)
-		}
-		fmt.Fprintf(w, "%-14s %7d %7d %9s %9s %9s %9s\n", op, len(ds), failed, q(.50), q(.95), q(.99), ds[len(ds)-1].Round(10*time.Microsecond))
-		if firstErr != nil {
-			fmt.Fprintf(w, "  first failure: %v\n", firstErr)
-		}
-	}
-}
-
-type client struct {
-	base, token string
-	hc          *http.Client
-}
-
-func (c *client) do(ctx context.Context, method, path string, body any, want int) (map[string]any, int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/scim+json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	if resp.StatusCode != want {
-		detail, _ := m["detail"].(string)
-		return m, resp.StatusCode, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, detail)
-	}
-	return m, resp.StatusCode, nil
-}
-
-func load(ctx context.Context, o options) (*report, error) {
-	c := &client{base: o.baseURL, token: o.token, hc: &http.Client{
-		Timeout:   60 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: o.workers},
-	}}
-	groupID, err := ensureGroup(ctx, c, o.group)
-	if err != nil {
-		return nil, err
-	}
-	rep := &report{start: time.Now(), users: o.users}
-	var mu sync.Mutex
-	record := func(s sample) {
-		mu.Lock()
-		rep.samples = append(rep.samples, s)
-		mu.Unlock()
-	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range o.workers {
-		wg.Go(func() {
-			for i := range jobs {
-				onboard(ctx, c, groupID, fmt.Sprintf("%s-%06d@loadgen.example.com", o.prefix, i), record)
-			}
-		})
-	}
-	for i := range o.users {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	rep.elapsed = time.Since(rep.start)
-	return rep, ctx.Err()
-}
-
-func timed(op string, record func(sample), f func() (int, error)) error {
-	start := time.Now()
-	status, err := f()
-	record(sample{op: op, d: time.Since(start), status: status, err: err})
-	return err
-}
-
-// onboard is Okta's sequence for one new user.
-func onboard(ctx context.Context, c *client, groupID, userName string, record func(sample)) {
-	filter := url.QueryEscape(fmt.Sprintf(`userName eq "%s"`, userName))
-	if timed("lookup", record, func() (int, error) {
-		m, st, err := c.do(ctx, "GET", "/Users?filter="+filter+"&startIndex=1&count=100", nil, 200)
-		if err == nil && m["totalResults"] != float64(0) {
-			err = fmt.Errorf("lookup %s: found %v users before creating it", userName, m["totalResults"])
-		}
-		return st, err
-	}) != nil {
-		return
-	}
-	var id string
-	if timed("create", record, func() (int, error) {
-		m, st, err := c.do(ctx, "POST", "/Users", map[string]any{
-			"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
-			"userName": userName, "active": true,
-			"name":     map[string]string{"givenName": "Load", "familyName": "Generator"},
-			"emails":   []map[string]any{{"value": userName, "type": "work", "primary": true}},
-			"password": "not-used-by-sigma", "groups": []any{},
-		}, 201)
-		id, _ = m["id"].(string)
-		return st, err
-	}) != nil {
-		return
-	}
-	_ = timed("group-add", record, func() (int, error) {
-		_, st, err := c.do(ctx, "PATCH", "/Groups/"+groupID, map[string]any{
-			"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
-			"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]string{"value": id}}}},
-		}, 204)
-		if st == 200 {
-			err = nil
-		}
-		return st, err
-	})
-}
-
-func ensureGroup(ctx context.Context, c *client, name string) (string, error) {
-	filter := url.QueryEscape(fmt.Sprintf(`displayName eq "%s"`, name))
-	m, _, err := c.do(ctx, "GET", "/Groups?filter="+filter+"&excludedAttributes=members", nil, 200)
-	if err != nil {
-		return "", err
-	}
-	if res, _ := m["Resources"].([]any); len(res) > 0 {
-		id, _ := res[0].(map[string]any)["id"].(string)
-		return id, nil
-	}
-	m, _, err = c.do(ctx, "POST", "/Groups", map[string]any{
-		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": name, "members": []any{},
-	}, 201)
-	if err != nil {
-		return "", err
-	}
-	id, _ := m["id"].(string)
-	return id, nil
 }
