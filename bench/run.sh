@@ -27,6 +27,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+calc() { awk "BEGIN { print $1 }"; }
 
 if [ -z "${REPORT_ONLY:-}" ]; then
 rm -f "$results" "$results.env"
@@ -149,7 +150,6 @@ echo "writing $OUT" >&2
 q() { jq -rs --arg t "$1" --arg s "$2" "map(select(.target==\$t and .scenario==\$s)) | last | $3 // empty" "$results"; }
 f1() { [ -n "$1" ] && printf '%.1f' "$1" || printf '—'; }
 f2() { [ -n "$1" ] && printf '%.2f' "$1" || printf '—'; }
-calc() { awk "BEGIN { print $1 }"; }
 ratio() { [ -n "$1" ] && [ -n "$2" ] && printf '%.2f×' "$(calc "$1 / $2")" || printf '—'; }
 lat() { jq -rs --arg t "$1" --arg s "$2" --arg op "$3" 'map(select(.target==$t and .scenario==$s)) | last | .ops[]? | select(.op==$op) | "\(.p50_ms) / \(.p90_ms) / \(.p99_ms)"' "$results"; }
 errs() { jq -rs --arg t "$1" --arg s "$2" 'map(select(.target==$t and .scenario==$s)) | last | [.ops[]? | .errors_by_status // {} | to_entries[] | "\(.key)×\(.value)"] | if length==0 then "none" else join(" ") end' "$results"; }
