@@ -32,7 +32,10 @@ type resource[T, B any] struct {
 	// view is what a filter is evaluated on (nil: the rendering itself).
 	view func(x T, m map[string]any) map[string]any
 
-	list   func(ctx context.Context) ([]T, error)
+	list func(ctx context.Context) ([]T, error)
+	// pageOf, when set, answers one page of list (0-based start, count)
+	// and the total without building the rest.
+	pageOf func(ctx context.Context, start, count int) ([]T, int, error)
 	lookup func(ctx context.Context, attr directory.Attr, value string) ([]T, error)
 	// skip says a lookup can only find nothing and costs no call.
 	skip func(l filter.Lookup) bool
@@ -159,8 +162,11 @@ func (d *resource[T, B]) answerList(w http.ResponseWriter, r *http.Request, q qu
 }
 
 // page returns the requested page of every resource in id order, and the
-// total. It is the one place a directory able to page could take over.
+// total: from the directory's pager when it has one.
 func (d *resource[T, B]) page(ctx context.Context, q query.Query) ([]T, int, error) {
+	if d.pageOf != nil {
+		return d.pageOf(ctx, q.StartIndex-1, q.Count)
+	}
 	all, err := d.list(ctx)
 	if err != nil {
 		return nil, 0, err

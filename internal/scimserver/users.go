@@ -20,7 +20,10 @@ func (s *server) users() *resource[directory.User, directory.User] {
 		render:  func(_ *server, u directory.User, base string) map[string]any { return mapping.UserToSCIM(u, base) },
 		view:    userFilterView,
 		list:    s.dir.ListUsers,
-		lookup:  s.dir.LookupUsers,
+		pageOf: func(ctx context.Context, start, count int) ([]directory.User, int, error) {
+			return directory.PageUsers(ctx, s.dir, start, count)
+		},
+		lookup: s.dir.LookupUsers,
 		// A value that is not an email is no member's email: asking would
 		// only cost a call. A userName that is not an email is asked for
 		// (the directory keeps the IdP's own userNames, "jdoe", and answers

@@ -453,6 +453,20 @@ func (s *Selector) ListUsers(ctx context.Context) ([]directory.User, error) {
 	return call(s, ctx, func(d directory.Directory) ([]directory.User, error) { return d.ListUsers(ctx) })
 }
 
+// PageUsers implements directory.UserPager through the live path (its own
+// pager when it has one).
+func (s *Selector) PageUsers(ctx context.Context, start, count int) ([]directory.User, int, error) {
+	type page struct {
+		users []directory.User
+		total int
+	}
+	p, err := call(s, ctx, func(d directory.Directory) (page, error) {
+		us, total, err := directory.PageUsers(ctx, d, start, count)
+		return page{us, total}, err
+	})
+	return p.users, p.total, err
+}
+
 // LookupUsers implements directory.Directory.
 func (s *Selector) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
 	return call(s, ctx, func(d directory.Directory) ([]directory.User, error) { return d.LookupUsers(ctx, attr, value) })

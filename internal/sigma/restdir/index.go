@@ -142,6 +142,12 @@ type index struct {
 	stale   map[string]uint64 // userKey/teamKey -> generation of its mark
 	gen     uint64            // last generation handed out
 	loadGen uint64            // gen when the running load began
+
+	// version counts changes of data; sorted holds the member ids in order
+	// as of sortedVer (never modified once built: callers may keep it).
+	version   uint64
+	sorted    []string
+	sortedVer uint64
 }
 
 func newIndex() *index { return &index{data: newIndexData(), stale: map[string]uint64{}} }
@@ -216,9 +222,33 @@ func (ix *index) apply(fn func(*indexData)) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	fn(ix.data)
+	ix.version++
 	if ix.loading {
 		ix.journal = append(ix.journal, fn)
 	}
+}
+
+// sortedMemberIDs returns every member id of the index in order. The slice
+// is rebuilt only after the index changed, and is shared: do not modify it.
+func (ix *index) sortedMemberIDs() []string {
+	ix.mu.RLock()
+	ids, ok := ix.sorted, ix.sorted != nil && ix.sortedVer == ix.version
+	ix.mu.RUnlock()
+	if ok {
+		return ids
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.sorted != nil && ix.sortedVer == ix.version {
+		return ix.sorted
+	}
+	ids = make([]string, 0, len(ix.data.members))
+	for id := range ix.data.members {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ix.sorted, ix.sortedVer = ids, ix.version
+	return ids
 }
 
 // read runs fn under the read lock; fn must not keep references to maps.
@@ -248,6 +278,7 @@ func (ix *index) commitLoad(next *indexData) {
 		fn(next)
 	}
 	ix.data, ix.loading, ix.journal = next, false, nil
+	ix.version++
 	for k, g := range ix.stale {
 		if g <= ix.loadGen {
 			delete(ix.stale, k)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -274,4 +275,46 @@ func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 		out[i] = d.toUser(m, recs[m.MemberID])
 	}
 	return out, nil
+}
+
+// PageUsers implements directory.UserPager: the users ListUsers would
+// return at positions [start, start+count), built only for the page. It
+// makes no Sigma call; its cost is the page, one read of the store's user
+// records (tombstones: other replicas' deletes are honoured as in
+// ListUsers) and, after the index changed, one sort of the member ids.
+func (d *Directory) PageUsers(ctx context.Context, start, count int) ([]directory.User, int, error) {
+	recs, err := d.rec.All(ctx, store.KindUser)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	ids := d.idx.sortedMemberIDs()
+	var tomb []int // positions in ids of tombstoned members, ascending
+	for id, r := range recs {
+		if r.Tombstoned {
+			if i, ok := slices.BinarySearch(ids, id); ok {
+				tomb = append(tomb, i)
+			}
+		}
+	}
+	slices.Sort(tomb)
+	total := len(ids) - len(tomb)
+	start = min(max(start, 0), total)
+	count = min(max(count, 0), total-start)
+	// i is the position in ids of the start-th live member.
+	i, t := start, 0
+	for t < len(tomb) && tomb[t] <= i {
+		i++
+		t++
+	}
+	out := make([]directory.User, 0, count)
+	for ; len(out) < count && i < len(ids); i++ {
+		if t < len(tomb) && tomb[t] == i {
+			t++
+			continue
+		}
+		if m, ok := d.idx.member(ids[i]); ok {
+			out = append(out, d.toUser(m, recs[ids[i]]))
+		}
+	}
+	return out, total, nil
 }
