@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,6 +36,7 @@ type App struct {
 	logger    *slog.Logger
 	reg       *prometheus.Registry
 	buildInfo BuildInfo
+	started   time.Time
 
 	scimLn, adminLn net.Listener
 	scimSrv         *http.Server
@@ -98,7 +100,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// a, not the named result, is what the cleanup closes: every error
 	// return sets the result to nil.
-	a := &App{cfg: cfg, logger: o.logger, reg: reg, buildInfo: ReadBuildInfo(o.version)}
+	a := &App{cfg: cfg, logger: o.logger, reg: reg, buildInfo: ReadBuildInfo(o.version), started: time.Now().UTC()}
 	registerBuildInfo(reg, a.buildInfo)
 	defer func() {
 		if err != nil {
@@ -271,5 +273,8 @@ func (a *App) adminHandler() http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
+	// The status page shows tokens and the audit trail: admin tokens only
+	// (`scim-bridge token create --admin`); IdP tokens get 403.
+	mux.Handle("GET /status", a.tokens.AdminMiddleware(http.HandlerFunc(a.status)))
 	return mux
 }
