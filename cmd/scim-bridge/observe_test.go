@@ -50,14 +50,7 @@ func startObservedBridge(t *testing.T) bridge {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	a := serveApp(t, cfg)
 	if err := a.WaitReady(t.Context(), 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +59,32 @@ func startObservedBridge(t *testing.T) bridge {
 		t.Fatal(err)
 	}
 	return bridge{a: a, fake: fake, store: cfg.Store, token: token}
+}
+
+// serveApp builds and serves cfg until the test ends.
+func serveApp(t *testing.T, cfg config.Config) *app.App {
+	t.Helper()
+	a, err := app.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return a
+}
+
+// unreachableSigma is a configuration on loopback ports whose Sigma REST
+// API cannot be reached: the bridge serves, and is never ready.
+func unreachableSigma(t *testing.T) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Store = "sqlite:" + filepath.Join(t.TempDir(), "state.db")
+	cfg.Sigma.Mode = config.ModeREST
+	cfg.Sigma.APIURL, cfg.Sigma.ClientID, cfg.Sigma.ClientSecret = "http://127.0.0.1:1", "id", "secret"
+	return cfg
 }
 
 func (b bridge) scim(t *testing.T, method, path, body string) map[string]any {
@@ -103,22 +122,11 @@ func TestHealthcheckAgainstARunningBridge(t *testing.T) {
 // cannot be reached is alive (healthcheck exits 0) but not ready
 // (healthcheck --ready exits 1 and names the check).
 func TestHealthcheckReadyFailsWhileSigmaIsUnreachable(t *testing.T) {
-	cfg := config.Default()
-	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Store = "sqlite:" + filepath.Join(t.TempDir(), "state.db")
-	cfg.Sigma.Mode = config.ModeREST
-	cfg.Sigma.APIURL, cfg.Sigma.ClientID, cfg.Sigma.ClientSecret = "http://127.0.0.1:1", "id", "secret"
+	cfg := unreachableSigma(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	a := serveApp(t, cfg)
 	envm := map[string]string{"SCIM_BRIDGE_ADMIN_LISTEN": a.AdminAddr()}
 	if code, _, stderr := runCLI(t, envm, "healthcheck"); code != exitOK {
 		t.Errorf("healthcheck: %d %q; the process is alive", code, stderr)
@@ -257,23 +265,12 @@ func selfSigned(t *testing.T, name string) (certFile, keyFile string) {
 // whatever name it carries.
 func TestHealthcheckOverAdminTLS(t *testing.T) {
 	certFile, keyFile := selfSigned(t, "bridge.example.com")
-	cfg := config.Default()
-	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Store = "sqlite:" + filepath.Join(t.TempDir(), "state.db")
-	cfg.Sigma.Mode = config.ModeREST
-	cfg.Sigma.APIURL, cfg.Sigma.ClientID, cfg.Sigma.ClientSecret = "http://127.0.0.1:1", "id", "secret"
+	cfg := unreachableSigma(t)
 	cfg.AdminTLS.CertFile, cfg.AdminTLS.KeyFile = certFile, keyFile
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	a := serveApp(t, cfg)
 	envm := map[string]string{"SCIM_BRIDGE_ADMIN_LISTEN": a.AdminAddr(),
 		"SCIM_BRIDGE_ADMIN_TLS_CERT_FILE": certFile, "SCIM_BRIDGE_ADMIN_TLS_KEY_FILE": keyFile}
 	if code, stdout, stderr := runCLI(t, envm, "healthcheck"); code != exitOK || !strings.HasPrefix(stdout, "ok: https://") {
