@@ -255,12 +255,16 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		"and prints the SCIM base URL, the token and a ready-to-paste curl. Nothing is kept.")
 	listen := fs.String("listen", "127.0.0.1:8080", "SCIM listener `address`")
 	adminListen := fs.String("admin-listen", "127.0.0.1:9090", "admin listener `address`")
-	members := fs.Int("members", 25, "members to seed the emulator with")
+	members := fs.Int("members", 25, "members to seed the emulator with (0: an empty org)")
 	teams := fs.Int("teams", 4, "teams to seed the emulator with")
 	mode := fs.String("mode", "auto", "Sigma path: auto (Enterprise SCIM while it answers, else REST), scim or rest")
 	verbose := fs.Bool("v", false, "log every request (text) to stderr")
 	if code := parse(fs, e, args); code >= 0 {
 		return code
+	}
+	if *members < 0 || *teams < 0 {
+		fmt.Fprintf(e.stderr, "scim-bridge demo: --members and --teams must be 0 or more\n")
+		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

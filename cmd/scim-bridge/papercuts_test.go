@@ -96,3 +96,14 @@ func TestReadmeShowsDemoListen(t *testing.T) {
 		t.Errorf("README.md does not show `scim-bridge demo --listen`")
 	}
 }
+
+// TestDemoRefusesNegativeSeeds: `demo --members -1` is a usage error, not
+// the emulator's panic.
+func TestDemoRefusesNegativeSeeds(t *testing.T) {
+	for _, args := range [][]string{{"demo", "--members", "-1"}, {"demo", "--teams", "-3"}} {
+		code, _, stderr := runCLI(t, nil, args...)
+		if code != exitUsage || !strings.Contains(stderr, "must be 0 or more") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}

@@ -17,7 +17,7 @@ import (
 // DemoOptions configures Demo.
 type DemoOptions struct {
 	Listen, AdminListen string // default 127.0.0.1:8080 and 127.0.0.1:9090
-	Members, Teams      int    // emulator seed, default 25 and 4
+	Members, Teams      int    // emulator seed, as given (0: an empty org; `scim-bridge demo` defaults to 25 and 4)
 	// Mode is sigma.mode: "auto" (default: the emulator's Enterprise SCIM
 	// endpoint, REST for what SCIM cannot do), "scim" or "rest".
 	Mode   string
@@ -38,11 +38,8 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 	if o.AdminListen == "" {
 		o.AdminListen = "127.0.0.1:9090"
 	}
-	if o.Members == 0 {
-		o.Members = 25
-	}
-	if o.Teams == 0 {
-		o.Teams = 4
+	if o.Members < 0 || o.Teams < 0 {
+		return fmt.Errorf("the emulator's members (%d) and teams (%d) must be 0 or more", o.Members, o.Teams)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -190,3 +190,36 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoEmptyOrg: --members 0 --teams 0 starts on an empty Sigma org
+// (what validators that create their own users expect).
+func TestDemoEmptyOrg(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	readyc := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Demo(ctx, DemoOptions{
+			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Mode: "rest",
+			Ready: func(base, _, token string) { readyc <- [2]string{base, token} },
+		}, io.Discard)
+	}()
+	var r [2]string
+	select {
+	case r = <-readyc:
+	case err := <-done:
+		t.Fatalf("demo stopped: %v", err)
+	}
+	if code, list := scimDo(t, "GET", r[0]+"/Users", r[1], ""); code != 200 || list["totalResults"] != float64(0) {
+		t.Errorf("users of an empty org: %d %v", code, list)
+	}
+	if code, list := scimDo(t, "GET", r[0]+"/Groups", r[1], ""); code != 200 || list["totalResults"] != float64(0) {
+		t.Errorf("groups of an empty org: %d %v", code, list)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo: %v", err)
+	}
+	if err := Demo(t.Context(), DemoOptions{Members: -1}, io.Discard); err == nil || !strings.Contains(err.Error(), "0 or more") {
+		t.Errorf("negative members: %v", err)
+	}
+}
