@@ -37,6 +37,7 @@ type App struct {
 	reg       *prometheus.Registry
 	buildInfo BuildInfo
 	started   time.Time
+	replica   store.Replica // this process, as the store's replica list shows it
 
 	scimLn, adminLn net.Listener
 	scimSrv         *http.Server

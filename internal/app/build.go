@@ -30,6 +30,8 @@ func (a *App) build(ctx context.Context) (http.Handler, error) {
 	}
 	a.store = st
 	a.closers = append(a.closers, st.Close)
+	a.replica = newReplica(a.buildInfo.Version, a.started)
+	a.background = append(a.background, a.runReplicaReport)
 	a.addCheck(ReadyCheck{Name: "store", Required: true, Func: st.Ping, Info: func() string { return storeKind(cfg.Store) }})
 	if cfg.Audit.Retention > 0 {
 		a.background = append(a.background, func(ctx context.Context) error {

@@ -40,20 +40,23 @@ const statusAuditEntries = 25
 
 // statusData is what the template renders.
 type statusData struct {
-	Now       time.Time
-	Build     BuildInfo
-	Started   time.Time
-	Ready     ReadyReport
-	Paths     []pathStatus
-	Index     *restdir.Snapshot // nil: no REST path
-	Seats     SeatReport
-	SeatRows  []seatRow
-	SeatTotal seatRow
-	Chart     seatChart
-	Tokens    []tokens.TokenInfo
-	TokensErr string
-	Audit     []store.AuditEntry
-	AuditErr  string
+	Now        time.Time
+	Build      BuildInfo
+	Started    time.Time
+	Ready      ReadyReport
+	Paths      []pathStatus
+	Index      *restdir.Snapshot // nil: no REST path
+	Seats      SeatReport
+	SeatRows   []seatRow
+	SeatTotal  seatRow
+	Chart      seatChart
+	Tokens     []tokens.TokenInfo
+	TokensErr  string
+	Audit      []store.AuditEntry
+	AuditErr   string
+	Replicas   []store.Replica
+	ReplicaID  string // this process
+	ReplicaErr string
 }
 
 // pathStatus is one Sigma path as the page shows it.
@@ -107,6 +110,10 @@ func (a *App) statusData(ctx context.Context) statusData {
 	}
 	if d.Audit, err = a.store.ListAudit(ctx, store.AuditFilter{Limit: statusAuditEntries}); err != nil {
 		d.AuditErr = err.Error()
+	}
+	d.ReplicaID = a.replica.ID
+	if d.Replicas, err = a.store.ListReplicas(ctx, d.Now.Add(-replicaShownFor)); err != nil {
+		d.ReplicaErr = err.Error()
 	}
 	return d
 }

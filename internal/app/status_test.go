@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
 	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
 
@@ -99,6 +100,14 @@ func TestStatusPageNeedsAnAdminToken(t *testing.T) {
 			t.Errorf("the page lacks the seat row %s", row)
 		}
 	}
+	// This replica lists itself from the store (it reports at start).
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(body, "<code>"+a.replica.ID+"</code> <strong>(this page)</strong>"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page does not list this replica %s", a.replica.ID)
+		}
+		time.Sleep(50 * time.Millisecond)
+		_, _, body = getWith(t, admin+"/status", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+adm) })
+	}
 	if !strings.Contains(body, "okta-test") || strings.Contains(body, idp) || strings.Contains(body, adm) {
 		t.Errorf("the token table must name the IdP token and never show a secret")
 	}
@@ -110,3 +119,26 @@ func seatRowHTML(typ string, active, inactive, archived int) string {
 		itoa(inactive) + `</td><td class="n">` + itoa(archived) + `</td><td class="n">` + itoa(active+inactive+archived) + `</td></tr>`
 }
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestStatusPageListsBothReplicas: two replicas on one PostgreSQL store
+// each see the other on their status page.
+func TestStatusPageListsBothReplicas(t *testing.T) {
+	dsn := pgtest.NewSchema(t)
+	fake, err := sigmafake.Start(sigmafake.Options{Members: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	a, b := startReplica(t, fake, dsn, "rest"), startReplica(t, fake, dsn, "rest")
+	adm := adminToken(t, a)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, _, body := getWith(t, "http://"+b.AdminAddr()+"/status", func(r *http.Request) { r.SetBasicAuth("ops", adm) })
+		if strings.Contains(body, "<code>"+b.replica.ID+"</code> <strong>(this page)</strong>") && strings.Contains(body, "<code>"+a.replica.ID+"</code>") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica b's page does not list both replicas (%s, %s)", a.replica.ID, b.replica.ID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -216,6 +216,15 @@ type Store interface {
 	// how many. RunRetention calls it periodically.
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 
+	// TouchReplica records that the bridge process r is alive at r.SeenAt
+	// (zero: now): it inserts or updates the row of r.ID (StartedAt zero:
+	// that time too) and forgets replicas not seen for ReplicaForget
+	// before it.
+	TouchReplica(ctx context.Context, r Replica) error
+	// ListReplicas returns the replicas seen at or after since, the most
+	// recently seen first.
+	ListReplicas(ctx context.Context, since time.Time) ([]Replica, error)
+
 	// Ping reports whether the store is usable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	// Close releases the store. Calls after Close return ErrUnavailable.

@@ -87,10 +87,22 @@ CREATE INDEX resources_by_external_id ON resources (kind, external_id)
 	WHERE external_id IS NOT NULL AND NOT tombstoned;
 ALTER TABLE resources ADD COLUMN display_name text, ADD COLUMN name_formatted text;
 `,
+	// 5: the bridge processes using the store (the status page's
+	// replicas), each reporting itself every minute.
+	`
+CREATE TABLE replicas (
+	id         text        NOT NULL PRIMARY KEY,
+	host       text        NOT NULL DEFAULT '',
+	version    text        NOT NULL DEFAULT '',
+	started_at timestamptz NOT NULL,
+	seen_at    timestamptz NOT NULL
+);
+CREATE INDEX replicas_by_seen ON replicas (seen_at);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Advisory lock keys (two-int4 form). lockClass tags them as the bridge's
 // so they do not collide with another application's locks.

@@ -90,10 +90,22 @@ CREATE INDEX resources_by_external_id ON resources (kind, external_id)
 ALTER TABLE resources ADD COLUMN display_name TEXT;
 ALTER TABLE resources ADD COLUMN name_formatted TEXT;
 `,
+	// 5: the bridge processes using the store (the status page's
+	// replicas), each reporting itself every minute.
+	`
+CREATE TABLE replicas (
+	id         TEXT    NOT NULL PRIMARY KEY,
+	host       TEXT    NOT NULL DEFAULT '',
+	version    TEXT    NOT NULL DEFAULT '',
+	started_at INTEGER NOT NULL,
+	seen_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX replicas_by_seen ON replicas (seen_at);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrate brings the schema up to SchemaVersion in one write transaction,
 // so a second process opening the same file at the same moment waits and

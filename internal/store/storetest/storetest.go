@@ -50,6 +50,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"AuditFilters", testAuditFilters},
 		{"AuditDefaultLimit", testAuditDefaultLimit},
 		{"AuditPrune", testAuditPrune},
+		{"Replicas", testReplicas},
 		{"Closed", testClosed},
 		{"Reopen", testReopen},
 		{"RaceCreateExternalID", testRaceCreateExternalID},
