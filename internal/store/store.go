@@ -103,6 +103,10 @@ const (
 	OutcomeFailed  Outcome = "failed"
 	OutcomeDryRun  Outcome = "dry_run"
 	OutcomeSkipped Outcome = "skipped"
+	// OutcomePending is an intent: the write to the resource is about to
+	// be sent upstream, and an entry with its outcome follows unless the
+	// writer dies first. Other replicas re-read the resource until then.
+	OutcomePending Outcome = "pending"
 )
 
 // AuditEntry is one change the bridge made or decided on.

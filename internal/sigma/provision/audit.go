@@ -66,12 +66,33 @@ func (a *Auditor) Record(ctx context.Context, op string, kind store.Kind, id str
 	if outcome == store.OutcomeFailed {
 		lvl = slog.LevelWarn
 	}
-	a.Log.Log(ctx, lvl, a.LogMessage, "op", op, "id", id, "outcome", string(outcome), "detail", e.Detail, "request_id", actor.RequestID)
-	if _, aerr := a.Store.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
-		a.Failures.Inc()
-		a.Log.Error("append audit entry", "op", op, "id", id, "err", aerr)
-	}
+	// Ids at info; the detail, which names emails and team names, at
+	// debug only.
+	a.Log.Log(ctx, lvl, a.LogMessage, "op", op, "id", id, "outcome", string(outcome), "upstream_status", e.UpstreamStatus,
+		"request_id", actor.RequestID)
+	a.Log.DebugContext(ctx, a.LogMessage+": detail", "op", op, "id", id, "detail", e.Detail, "request_id", actor.RequestID)
+	a.append(ctx, e)
 	if a.After != nil {
 		a.After()
+	}
+}
+
+// Intent appends an entry (outcome pending) saying that a write to
+// (kind, id) is about to be sent upstream, so that other replicas learn of
+// it even if this process dies before Record: they re-read id until an
+// entry with the write's outcome follows. It is not a decision: not
+// counted, and logged at debug.
+func (a *Auditor) Intent(ctx context.Context, op string, kind store.Kind, id, detail string) {
+	actor := directory.ActorFrom(ctx)
+	e := store.AuditEntry{Time: a.Now(), RequestID: actor.RequestID, TokenName: actor.TokenName, Operation: op, Kind: kind,
+		ResourceID: id, Outcome: store.OutcomePending, Detail: Truncate(a.DetailPrefix+"intent: "+detail, auditDetailMax)}
+	a.Log.DebugContext(ctx, a.LogMessage+": intent", "op", op, "id", id, "detail", e.Detail, "request_id", actor.RequestID)
+	a.append(ctx, e)
+}
+
+func (a *Auditor) append(ctx context.Context, e store.AuditEntry) {
+	if _, err := a.Store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		a.Failures.Inc()
+		a.Log.Error("append audit entry", "op", e.Operation, "id", e.ResourceID, "outcome", string(e.Outcome), "err", err)
 	}
 }

@@ -126,6 +126,7 @@ func (w *Workflow) ReplaceGroup(ctx context.Context, g directory.Group) (directo
 		}
 		return ToGroup(predictMembers(t, add, remove), g.ExternalID), nil
 	}
+	wr.intend(detail)
 	if rename != nil || len(add)+len(remove) > 0 {
 		t2, err := w.Teams.Update(ctx, g.ID, rename, add, remove)
 		if errors.Is(err, directory.ErrConflict) {
@@ -194,6 +195,7 @@ func (w *Workflow) ModifyGroupMembers(ctx context.Context, id string, add, remov
 		wr.done(store.OutcomeDryRun, fmt.Sprintf("would have changed members +%d -%d", len(add), len(remove)))
 		return ToGroup(predictMembers(t, add, remove), r.ExternalID), nil
 	}
+	wr.intend(fmt.Sprintf("change members +%d -%d", len(add), len(remove)))
 	t, err := w.Teams.Update(ctx, id, nil, add, remove)
 	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Group{}, wr.notFound()
@@ -222,6 +224,7 @@ func (w *Workflow) DeleteGroup(ctx context.Context, id string) error {
 		wr.done(store.OutcomeDryRun, "would have deleted the team")
 		return nil
 	}
+	wr.intend("delete the team")
 	detail := "deleted the team"
 	if err := w.Teams.Delete(ctx, id); errors.Is(err, directory.ErrNotFound) {
 		// The team was there a moment ago: our delete was applied and its

@@ -101,6 +101,15 @@ func (wr *write) err(err error) error {
 	return fmt.Errorf("%s %s: %w", verbs[wr.op], wr.subject, err)
 }
 
+// intend records, before the first upstream write of the decision, that
+// it is about to be sent (Auditor.Intent); a write to a resource not yet
+// known (a create) has nothing for other replicas to re-read.
+func (wr *write) intend(detail string) {
+	if wr.id != "" {
+		wr.w.Audit.Intent(wr.ctx, wr.op, wr.kind, wr.id, detail)
+	}
+}
+
 // done audits the decision's outcome.
 func (wr *write) done(outcome store.Outcome, detail string) {
 	wr.w.Audit.Record(wr.ctx, wr.op, wr.kind, wr.id, outcome, nil, detail)

@@ -136,6 +136,7 @@ func (w *Workflow) createExisting(ctx context.Context, wr *write, m Member, u di
 		wr.done(store.OutcomeDryRun, "would have "+detail)
 		return ToUser(c.apply(m), UserRecord(m.ID, u)), nil
 	}
+	wr.intend(detail)
 	if !c.IsZero() {
 		if m, err = w.Members.Update(ctx, m, c); err != nil {
 			return directory.User{}, wr.fail(err)
@@ -202,6 +203,7 @@ func (w *Workflow) ReplaceUser(ctx context.Context, u directory.User) (directory
 		wr.done(store.OutcomeDryRun, "would have "+detail)
 		return ToUser(c.apply(m), UserRecord(u.ID, u)), nil
 	}
+	wr.intend(detail)
 	if !c.IsZero() {
 		if m, err = w.Members.Update(ctx, m, c); err != nil {
 			return directory.User{}, wr.fail(err)
@@ -238,6 +240,7 @@ func (w *Workflow) DeleteUser(ctx context.Context, id string) error {
 		wr.done(store.OutcomeDryRun, "would have "+detail)
 		return nil
 	}
+	wr.intend(detail)
 	if err := w.Members.Deprovision(ctx, m); err != nil {
 		return wr.fail(err)
 	}

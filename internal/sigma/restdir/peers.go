@@ -46,6 +46,14 @@ const peerPageSize = 5000
 // appends wait while it runs (see auditStore).
 const peerListTimeout = 5 * time.Second
 
+// intentTimeout is how long a peer's intent (an entry with outcome
+// pending: a write about to be sent) is kept re-marked stale when no entry
+// with the write's outcome follows, as when the writer died between its
+// upstream write and its audit entry. It is longer than any write takes
+// (the SCIM request timeout bounds one); after it the resource is marked
+// once more, when the write has surely landed, and forgotten.
+const intentTimeout = 2 * time.Minute
+
 // ownAuditMax bounds the ids of this Directory's own entries that are
 // remembered; PollPeers forgets those older than its window, but nothing
 // polls when peer polling is off.
@@ -133,7 +141,15 @@ func (d *Directory) PollPeers(ctx context.Context) error {
 
 	d.peerStateMu.Lock()
 	var users, teams []string
-	for _, e := range entries {
+	mark := func(k store.Kind, id string) {
+		if k == store.KindUser {
+			users = append(users, id)
+		} else {
+			teams = append(teams, id)
+		}
+	}
+	for i := len(entries) - 1; i >= 0; i-- { // oldest first: an intent before its outcome
+		e := entries[i]
 		if _, ok := d.seen[e.ID]; ok {
 			continue
 		}
@@ -141,10 +157,20 @@ func (d *Directory) PollPeers(ctx context.Context) error {
 		if _, ok := d.own[e.ID]; ok || !marks(e) {
 			continue
 		}
-		if e.Kind == store.KindUser {
-			users = append(users, e.ResourceID)
+		key := pendingKey{e.Kind, e.ResourceID}
+		if e.Outcome == store.OutcomePending {
+			d.pending[key] = e.Time
 		} else {
-			teams = append(teams, e.ResourceID)
+			delete(d.pending, key) // the write's outcome: the intent is complete
+		}
+		mark(e.Kind, e.ResourceID)
+	}
+	// Intents still without an outcome: the write may land after the
+	// re-read a mark causes, so they are marked again every poll.
+	for key, at := range d.pending {
+		mark(key.kind, key.id)
+		if start.Sub(at) > intentTimeout {
+			delete(d.pending, key)
 		}
 	}
 	// Entries older than this window are never listed again.

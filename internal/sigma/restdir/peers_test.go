@@ -372,3 +372,76 @@ func TestStartPollsPeers(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// dyingStore is a replica's store whose process dies right after an
+// upstream write: once dying is set, entries with a write's outcome are
+// never appended. afterIntent runs once an intent is appended, before
+// the write it announces is sent.
+type dyingStore struct {
+	store.Store
+	dying       bool
+	afterIntent func()
+}
+
+func (s *dyingStore) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+	if !s.dying {
+		return s.Store.AppendAudit(ctx, e)
+	}
+	if e.Outcome != store.OutcomePending {
+		return e, nil // died between the Sigma write and its audit entry
+	}
+	out, err := s.Store.AppendAudit(ctx, e)
+	if s.afterIntent != nil {
+		s.afterIntent()
+	}
+	return out, err
+}
+
+// TestWriterDiesBeforeItsAuditEntry (issue 10.3): replica A deactivates a
+// user and dies before it can audit the write; replica B still learns of
+// it from A's intent entry, even when B polled and re-read the user
+// between the intent and the write.
+func TestWriterDiesBeforeItsAuditEntry(t *testing.T) {
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 3})
+	path := filepath.Join(t.TempDir(), "shared.db")
+	open := func() store.Store {
+		st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	stA := &dyingStore{Store: open()}
+	a, _ := newDir(t, srv, stA, envOpts{})
+	b, _ := newDir(t, srv, open(), envOpts{})
+	ctx := sigmatest.ActorCtx()
+	u := mustCreate(t, ctx, a, "doomed.writer@example.org")
+	poll(t, b)
+	if err := b.Load(ctx); err != nil { // B holds the user, not stale
+		t.Fatal(err)
+	}
+	if got := lookupOne(t, b, u.UserName); !got.Active {
+		t.Fatalf("B reads %+v before the deactivation, want active", got)
+	}
+
+	stA.dying = true
+	stA.afterIntent = func() {
+		// B polls and re-reads while A is about to write: still active.
+		poll(t, b)
+		if got := lookupOne(t, b, u.UserName); !got.Active {
+			t.Errorf("B reads %+v before A's write, want active", got)
+		}
+	}
+	u.Active = false
+	if _, err := a.ReplaceUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := srv.Member(u.ID); !m.IsArchived {
+		t.Fatalf("A's deactivation did not reach Sigma: %+v", m)
+	}
+	poll(t, b)
+	if got := lookupOne(t, b, u.UserName); got.Active {
+		t.Errorf("B still serves %s as active after A deactivated it and died before auditing", u.UserName)
+	}
+}

@@ -101,14 +101,20 @@ type Directory struct {
 
 	// Peer polling (peers.go). peerMu serialises PollPeers; appendGate
 	// keeps own audit appends out of a poll's read of the trail;
-	// peerStateMu guards own (ids of entries this Directory appended) and
+	// peerStateMu guards pending, own (ids of entries this Directory appended) and
 	// seen (ids PollPeers has handled), both with the entry's time.
 	peerMu       sync.Mutex
 	appendGate   sync.RWMutex
 	peerStateMu  sync.Mutex
 	own          map[int64]time.Time
 	seen         map[int64]time.Time
+	pending      map[pendingKey]time.Time // peers' intents without an outcome yet, by intent time
 	peerPageSize int
+}
+
+type pendingKey struct {
+	kind store.Kind
+	id   string
 }
 
 var _ directory.Directory = (*Directory)(nil)
@@ -130,7 +136,7 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex(), loadSem: make(chan struct{}, 1),
-		own: map[int64]time.Time{}, seen: map[int64]time.Time{}, peerPageSize: peerPageSize}
+		own: map[int64]time.Time{}, seen: map[int64]time.Time{}, pending: map[pendingKey]time.Time{}, peerPageSize: peerPageSize}
 	d.m = newMetrics(reg, d.idx)
 	d.rec = provision.Records{Store: st, Now: opts.Now}
 	d.audits = &provision.Auditor{Store: auditStore{Store: st, d: d}, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,

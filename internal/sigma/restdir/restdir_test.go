@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -486,12 +487,13 @@ func TestAuditTrail(t *testing.T) {
 		{"user.create", u.ID, store.OutcomeOK},
 		{"user.create", "", store.OutcomeFailed},
 		{"user.replace", u.ID, store.OutcomeSkipped},
+		{"user.delete", u.ID, store.OutcomePending}, // the intent before the write (issue 10.3)
 		{"user.delete", u.ID, store.OutcomeOK},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit = %+v, want %+v", got, want)
 	}
-	if d := entries[2].Detail; !strings.Contains(d, "Wizard") {
+	if d := entries[3].Detail; !strings.Contains(d, "Wizard") {
 		t.Errorf("failed create detail %q does not name the account type", d)
 	}
 }
@@ -998,5 +1000,30 @@ func TestLoadWaitingRespectsContext(t *testing.T) {
 	close(hold)
 	if err := <-firstDone; err != nil {
 		t.Errorf("first Load: %v", err)
+	}
+}
+
+// TestWriteLogsKeepEmailsAtDebug (issue 10.7): a write's log line names
+// ids at info; the email appears only at debug.
+func TestWriteLogsKeepEmailsAtDebug(t *testing.T) {
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 2})
+	for _, tc := range []struct {
+		level     slog.Level
+		wantEmail bool
+	}{{slog.LevelInfo, false}, {slog.LevelDebug, true}} {
+		logs := &sigmatest.LogBuffer{}
+		d := restdir.New(newClient(t, srv, 0), sigmatest.OpenStore(t), restdir.Options{}, nil, logs.Logger(tc.level))
+		if err := d.Load(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		email := fmt.Sprintf("private.person.%d@example.org", tc.level)
+		u := mustCreate(t, sigmatest.ActorCtx(), d, email)
+		out := logs.String()
+		if !strings.Contains(out, u.ID) {
+			t.Errorf("level %v: the write's log line lacks the id %s:\n%s", tc.level, u.ID, out)
+		}
+		if strings.Contains(out, email) != tc.wantEmail {
+			t.Errorf("level %v: email in the log = %v, want %v:\n%s", tc.level, !tc.wantEmail, tc.wantEmail, out)
+		}
 	}
 }
