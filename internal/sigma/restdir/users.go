@@ -139,14 +139,7 @@ func (d *Directory) memberByEmail(ctx context.Context, email string) (sigma.Memb
 
 // GetUser implements directory.Directory.
 func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, error) {
-	m, r, ok, err := d.liveMember(ctx, id)
-	if err != nil {
-		return directory.User{}, fmt.Errorf("get user %s: %w", id, err)
-	}
-	if !ok {
-		return directory.User{}, fmt.Errorf("get user %s: %w", id, directory.ErrNotFound)
-	}
-	return d.toUser(m, r), nil
+	return provision.GetUser(ctx, userReader{d}, id)
 }
 
 // LookupUsers implements directory.Directory for AttrID, AttrUserName (the
@@ -159,54 +152,43 @@ func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, err
 // userName is looked up in the store on every call, so an alias another
 // replica just wrote is seen.
 func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
-	var ids []string
-	switch attr {
-	case directory.AttrID:
-		ids = []string{value}
-	case directory.AttrUserName, directory.AttrEmail:
-		if strings.TrimSpace(value) == "" {
-			return nil, nil
-		}
-		var out []directory.User
-		u, ok, err := d.lookupByEmail(ctx, value)
+	return provision.LookupUsers(ctx, userReader{d}, d.rec, attr, value)
+}
+
+// userReader is the provision.UserReader of the REST path.
+type userReader struct{ d *Directory }
+
+func (u userReader) LiveUser(ctx context.Context, id string) (provision.Member, store.Resource, bool, error) {
+	if id == "" {
+		return provision.Member{}, store.Resource{}, false, nil
+	}
+	m, r, ok, err := u.d.liveMember(ctx, id)
+	if err != nil || !ok {
+		return provision.Member{}, r, false, err
+	}
+	return u.d.memberOf(m), r, true, nil
+}
+
+func (u userReader) ByUserName(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
+	d := u.d
+	var out []directory.User
+	m, ok, err := d.lookupByEmail(ctx, value)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		out = append(out, m)
+	}
+	if attr == directory.AttrUserName {
+		a, ok, err := d.lookupByIdPUserName(ctx, value)
 		if err != nil {
-			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
-		}
-		if ok {
-			out = append(out, u)
-		}
-		if attr == directory.AttrUserName {
-			a, ok, err := d.lookupByIdPUserName(ctx, value)
-			if err != nil {
-				return nil, fmt.Errorf("look up user by %s: %w", attr, err)
-			}
-			// Aliases are not emails, so both matching is a corner the
-			// edge never creates; answer both rather than pick one.
-			if ok && (len(out) == 0 || out[0].ID != a.ID) {
-				out = append(out, a)
-				sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-			}
-		}
-		return out, nil
-	case directory.AttrExternalID: // not unique: every live holder
-		var err error
-		if ids, err = d.rec.IDsByExternalID(ctx, store.KindUser, value); err != nil {
 			return nil, err
 		}
-	default:
-		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
-	}
-	var out []directory.User
-	for _, id := range ids {
-		if id == "" {
-			continue
-		}
-		m, r, ok, err := d.liveMember(ctx, id)
-		if err != nil {
-			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
-		}
-		if ok {
-			out = append(out, d.toUser(m, r))
+		// Aliases are not emails, so both matching is a corner the edge
+		// never creates; answer both rather than pick one.
+		if ok && (len(out) == 0 || out[0].ID != a.ID) {
+			out = append(out, a)
+			sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 		}
 	}
 	return out, nil

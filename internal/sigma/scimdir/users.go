@@ -103,58 +103,31 @@ func (d *Directory) findUser(ctx context.Context, userName string) (provision.Me
 
 // GetUser implements directory.Directory.
 func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, error) {
-	m, r, ok, err := d.liveUser(ctx, id)
-	if err != nil {
-		return directory.User{}, fmt.Errorf("get user %s: %w", id, err)
-	}
-	if !ok {
-		return directory.User{}, fmt.Errorf("get user %s: %w", id, directory.ErrNotFound)
-	}
-	return provision.ToUser(m, r), nil
+	return provision.GetUser(ctx, userReader{d}, id)
 }
 
 // LookupUsers implements directory.Directory for AttrID (one GET),
 // AttrEmail (one filtered list: a Sigma member has one email, its
 // userName; none for a value without "@"), AttrUserName (the same, plus
 // the IdP's own userName in the store, then one GET) and AttrExternalID
-// (the store, then one GET).
+// (the store, then one GET per holder).
 func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
-	var ids []string
-	switch attr {
-	case directory.AttrID:
-		ids = []string{value}
-	case directory.AttrUserName, directory.AttrEmail:
-		out, err := d.lookupByUserName(ctx, attr, strings.TrimSpace(value))
-		if err != nil {
-			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
-		}
-		return out, nil
-	case directory.AttrExternalID: // not unique: every live holder
-		var err error
-		if ids, err = d.rec.IDsByExternalID(ctx, store.KindUser, value); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
-	}
-	var out []directory.User
-	for _, id := range ids {
-		m, r, ok, err := d.liveUser(ctx, id)
-		if err != nil {
-			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
-		}
-		if ok {
-			out = append(out, provision.ToUser(m, r))
-		}
-	}
-	return out, nil
+	return provision.LookupUsers(ctx, userReader{d}, d.rec, attr, value)
+}
+
+// userReader is the provision.UserReader of the SCIM path.
+type userReader struct{ d *Directory }
+
+func (u userReader) LiveUser(ctx context.Context, id string) (provision.Member, store.Resource, bool, error) {
+	return u.d.liveUser(ctx, id)
+}
+
+func (u userReader) ByUserName(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
+	return u.d.lookupByUserName(ctx, attr, value)
 }
 
 // lookupByUserName answers AttrEmail and AttrUserName lookups.
 func (d *Directory) lookupByUserName(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
-	if value == "" {
-		return nil, nil
-	}
 	var out []directory.User
 	if strings.Contains(value, "@") { // no Sigma email lacks one: no call for a GUID
 		m, ok, err := d.findUser(ctx, value)

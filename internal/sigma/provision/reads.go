@@ -1,0 +1,72 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/store"
+)
+
+// UserReader is what a path answers user reads with; GetUser and
+// LookupUsers are written once over it.
+type UserReader interface {
+	// LiveUser reads user id; ok is false when the store has tombstoned
+	// it (known without an upstream call) or Sigma does not know it.
+	LiveUser(ctx context.Context, id string) (m Member, r store.Resource, ok bool, err error)
+	// ByUserName answers AttrUserName and AttrEmail lookups of value
+	// (trimmed, not empty): the email, and for AttrUserName also the
+	// IdP's own userName kept in the store, ordered by ID.
+	ByUserName(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error)
+}
+
+// GetUser implements directory.Directory.GetUser over rd.
+func GetUser(ctx context.Context, rd UserReader, id string) (directory.User, error) {
+	m, r, ok, err := rd.LiveUser(ctx, id)
+	if err == nil && !ok {
+		err = directory.ErrNotFound
+	}
+	if err != nil {
+		return directory.User{}, fmt.Errorf("get user %s: %w", id, err)
+	}
+	return ToUser(m, r), nil
+}
+
+// LookupUsers implements directory.Directory.LookupUsers over rd: by id,
+// by userName or email (rd.ByUserName), and by externalId, which is not
+// unique (every live holder, from the store).
+func LookupUsers(ctx context.Context, rd UserReader, rec Records, attr directory.Attr, value string) ([]directory.User, error) {
+	var ids []string
+	switch attr {
+	case directory.AttrID:
+		ids = []string{value}
+	case directory.AttrUserName, directory.AttrEmail:
+		if strings.TrimSpace(value) == "" {
+			return nil, nil
+		}
+		out, err := rd.ByUserName(ctx, attr, strings.TrimSpace(value))
+		if err != nil {
+			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		}
+		return out, nil
+	case directory.AttrExternalID:
+		var err error
+		if ids, err = rec.IDsByExternalID(ctx, store.KindUser, value); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, &directory.InvalidValueError{Attribute: string(attr), Value: value, Reason: "users cannot be looked up by this attribute"}
+	}
+	var out []directory.User
+	for _, id := range ids {
+		m, r, ok, err := rd.LiveUser(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
+		}
+		if ok {
+			out = append(out, ToUser(m, r))
+		}
+	}
+	return out, nil
+}
