@@ -198,12 +198,20 @@ type manifestSet struct {
 
 func (s manifestSet) kind(t *testing.T, kind string) map[string]any {
 	t.Helper()
+	d := s.find(kind)
+	if d == nil {
+		t.Fatalf("%s: no %s", s.name, kind)
+	}
+	return d
+}
+
+// find returns the first object of kind, nil when there is none.
+func (s manifestSet) find(kind string) map[string]any {
 	for _, d := range s.docs {
 		if str(d, "kind") == kind {
 			return d
 		}
 	}
-	t.Fatalf("%s: no %s", s.name, kind)
 	return nil
 }
 
@@ -222,14 +230,16 @@ func manifestSets(t *testing.T) []manifestSet {
 		k8s.docs = append(k8s.docs, yamlDocs(t, f, b)...)
 	}
 	sets := []manifestSet{k8s}
-	// .ci/run renders the chart (helm template with ci/test-values.yaml)
-	// and names the output here.
-	if f := os.Getenv("SCIM_BRIDGE_TEST_HELM_TEMPLATE"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	// .ci/run renders the chart (helm template with several value sets)
+	// and names the outputs here, separated like PATH.
+	if files := os.Getenv("SCIM_BRIDGE_TEST_HELM_TEMPLATE"); files != "" {
+		for _, f := range filepath.SplitList(files) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sets = append(sets, manifestSet{name: "helm template " + filepath.Base(f), docs: yamlDocs(t, f, b)})
 		}
-		sets = append(sets, manifestSet{name: "helm template", docs: yamlDocs(t, f, b)})
 	} else {
 		t.Log("SCIM_BRIDGE_TEST_HELM_TEMPLATE not set: the rendered chart is checked in .ci/run only")
 	}
@@ -374,7 +384,12 @@ func TestDeployManifestsMatchTheBinary(t *testing.T) {
 				}
 				svcPorts[str(p, "name")] = target
 			}
-			for _, e := range list(s.kind(t, "ServiceMonitor"), "spec", "endpoints") {
+			// The plain manifests ship one; the chart's is optional.
+			sm := s.find("ServiceMonitor")
+			if sm == nil && s.name == "deploy/kubernetes" {
+				t.Errorf("no ServiceMonitor")
+			}
+			for _, e := range list(sm, "spec", "endpoints") {
 				if svcPorts[str(e, "port")] != "admin" || str(e, "path") != "/metrics" {
 					t.Errorf("ServiceMonitor scrapes %s on %s; want /metrics on the admin port", str(e, "path"), str(e, "port"))
 				}
