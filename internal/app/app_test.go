@@ -155,8 +155,8 @@ func (r ReadyReport) check(name string) CheckReport {
 }
 
 // TestRequestBodyLimit: http.max_body_bytes reaches the SCIM server, which
-// answers a SCIM 413 whether the size is declared or only found while
-// reading (chunked).
+// answers a SCIM 413 on every endpoint that takes a body, whether the size
+// is declared or only found while reading (chunked).
 func TestRequestBodyLimit(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.HTTP.MaxBodyBytes = 2048
@@ -166,23 +166,25 @@ func TestRequestBodyLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"big@example.com","displayName":"` + strings.Repeat("x", 4096) + `"}`
-	for _, chunked := range []bool{false, true} {
-		req, _ := http.NewRequest("POST", a.SCIMBaseURL()+"/Users", io.MultiReader(strings.NewReader(body)))
-		if !chunked {
-			req, _ = http.NewRequest("POST", a.SCIMBaseURL()+"/Users", strings.NewReader(body))
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/scim+json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusRequestEntityTooLarge || e["scimType"] != "invalidValue" ||
-			!strings.Contains(fmt.Sprint(e["detail"]), "2048 bytes") {
-			t.Errorf("chunked=%v: %d %v; want a SCIM 413 naming the limit", chunked, resp.StatusCode, e)
+	for _, c := range []struct{ method, path string }{{"POST", "/Users"}, {"PUT", "/Users/abc"}, {"PATCH", "/Groups/g1"}, {"POST", "/Users/.search"}} {
+		for _, chunked := range []bool{false, true} {
+			req, _ := http.NewRequest(c.method, a.SCIMBaseURL()+c.path, io.MultiReader(strings.NewReader(body)))
+			if !chunked {
+				req, _ = http.NewRequest(c.method, a.SCIMBaseURL()+c.path, strings.NewReader(body))
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/scim+json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&e)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || e["scimType"] != "invalidValue" ||
+				!strings.Contains(fmt.Sprint(e["detail"]), "2048 bytes") {
+				t.Errorf("%s %s chunked=%v: %d %v; want a SCIM 413 naming the limit", c.method, c.path, chunked, resp.StatusCode, e)
+			}
 		}
 	}
 }
