@@ -41,3 +41,21 @@ func PrepareResource(op string, r *Resource, now time.Time) error {
 	}
 	return nil
 }
+
+// NextResource is the record an UpdateResource of cur by fn writes: fn
+// applied to a copy, which must keep Kind and ID, then PrepareResource and
+// the Version one more than cur's. An error from fn is returned as is.
+func NextResource(op string, cur Resource, fn func(*Resource) error, now time.Time) (Resource, error) {
+	next := cur
+	if err := fn(&next); err != nil {
+		return Resource{}, err
+	}
+	if next.Kind != cur.Kind || next.ID != cur.ID {
+		return Resource{}, fmt.Errorf("%s: the update function must not change kind or id", op)
+	}
+	if err := PrepareResource(op, &next, now); err != nil {
+		return Resource{}, err
+	}
+	next.Version = cur.Version + 1
+	return next, nil
+}

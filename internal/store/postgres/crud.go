@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -133,18 +132,11 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 		if err != nil {
 			return err
 		}
-		next := cur
-		if fnErr = fn(&next); fnErr != nil {
+		next, nerr := store.NextResource(op, cur, fn, s.now())
+		if nerr != nil {
+			fnErr = nerr
 			return fnErr
 		}
-		if next.Kind != cur.Kind || next.ID != cur.ID {
-			fnErr = fmt.Errorf("%s: the update function must not change kind or id", op)
-			return fnErr
-		}
-		if fnErr = store.PrepareResource(op, &next, s.now()); fnErr != nil {
-			return fnErr
-		}
-		next.Version = cur.Version + 1
 		tag, err := tx.Exec(ctx, `UPDATE resources SET external_id = $1, tombstoned = $2, tombstone_at = $3,
 			version = $4, updated_at = $5, user_name = $6, user_name_fold = $7, display_name = $8, name_formatted = $9
 			WHERE kind = $10 AND id = $11 AND version = $12`,
@@ -191,10 +183,7 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 	if err := s.check(op); err != nil {
 		return store.AuditEntry{}, err
 	}
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	store.PrepareAudit(&e, s.now())
 	err := s.pool.QueryRow(ctx, `INSERT INTO audit (time, request_id, token_name, operation, kind,
 		resource_id, outcome, upstream_status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
 		e.Time, e.RequestID, e.TokenName, e.Operation, string(e.Kind), e.ResourceID,
@@ -205,58 +194,33 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 	return e, nil
 }
 
+// auditQuery is PostgreSQL's dialect of the ListAudit query.
+var auditQuery = store.AuditQuery{
+	Arg: func(args *[]any, v any) string {
+		*args = append(*args, v)
+		return fmt.Sprintf("$%d", len(*args))
+	},
+	Time: func(t time.Time) any { return t },
+	AnyID: func(args *[]any, ids []string) string {
+		*args = append(*args, ids)
+		return fmt.Sprintf("resource_id = ANY($%d)", len(*args))
+	},
+	// translate() lowers ASCII only, whatever the database's locale, as
+	// the SQLite store does.
+	Mention: func(args *[]any, m string) string {
+		*args = append(*args, m)
+		return fmt.Sprintf("strpos(translate(detail, '%[1]s', '%[2]s'), translate($%[3]d, '%[1]s', '%[2]s')) > 0",
+			asciiUpper, asciiLowerLetters, len(*args))
+	},
+}
+
 // ListAudit implements store.Store: newest first (by Time, then ID).
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
 	const op = "list audit"
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	var where []string
-	var args []any
-	add := func(col string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf("%s $%d", col, len(args)))
-	}
-	if f.Kind != "" {
-		add("kind =", string(f.Kind))
-	}
-	if f.ResourceID != "" {
-		add("resource_id =", f.ResourceID)
-	}
-	if f.Operation != "" {
-		add("operation =", f.Operation)
-	}
-	if f.Outcome != "" {
-		add("outcome =", string(f.Outcome))
-	}
-	if !f.Since.IsZero() {
-		add("time >=", f.Since.UTC().Truncate(time.Microsecond))
-	}
-	if len(f.AboutIDs) > 0 || f.Mention != "" {
-		var about []string
-		if len(f.AboutIDs) > 0 {
-			args = append(args, f.AboutIDs)
-			about = append(about, fmt.Sprintf("resource_id = ANY($%d)", len(args)))
-		}
-		if f.Mention != "" {
-			// translate() lowers ASCII only, whatever the database's locale,
-			// as the SQLite store does.
-			args = append(args, f.Mention)
-			about = append(about, fmt.Sprintf("strpos(translate(detail, '%[1]s', '%[2]s'), translate($%[3]d, '%[1]s', '%[2]s')) > 0",
-				asciiUpper, asciiLowerLetters, len(args)))
-		}
-		where = append(where, "("+strings.Join(about, " OR ")+")")
-	}
-	q := `SELECT id, time, request_id, token_name, operation, kind, resource_id, outcome, upstream_status, detail FROM audit`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	args = append(args, limit)
-	q += fmt.Sprintf(" ORDER BY time DESC, id DESC LIMIT $%d", len(args))
+	q, args := auditQuery.Build(f)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, s.mapErr(op, err)

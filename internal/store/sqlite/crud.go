@@ -130,17 +130,10 @@ func (s *Store) UpdateResource(ctx context.Context, kind store.Kind, id string, 
 		if err != nil {
 			return s.mapErr(op, err)
 		}
-		next := cur
-		if err := fn(&next); err != nil {
+		next, err := store.NextResource(op, cur, fn, s.now())
+		if err != nil {
 			return err
 		}
-		if next.Kind != cur.Kind || next.ID != cur.ID {
-			return fmt.Errorf("%s: the update function must not change kind or id", op)
-		}
-		if err := store.PrepareResource(op, &next, s.now()); err != nil {
-			return err
-		}
-		next.Version = cur.Version + 1
 		res, err := tx.ExecContext(ctx, `UPDATE resources SET external_id = ?, tombstoned = ?, tombstone_at = ?,
 			version = ?, updated_at = ?, user_name = ?, user_name_fold = ?, display_name = ?, name_formatted = ?
 			WHERE kind = ? AND id = ? AND version = ?`,
@@ -184,10 +177,7 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 	if err := s.check(op); err != nil {
 		return store.AuditEntry{}, err
 	}
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	store.PrepareAudit(&e, s.now())
 	err := s.w.QueryRowContext(ctx, `INSERT INTO audit (time, request_id, token_name, operation, kind,
 		resource_id, outcome, upstream_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		e.Time.UnixMicro(), e.RequestID, e.TokenName, e.Operation, string(e.Kind), e.ResourceID,
@@ -198,54 +188,29 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 	return e, nil
 }
 
+// auditQuery is SQLite's dialect of the ListAudit query.
+var auditQuery = store.AuditQuery{
+	Arg:  func(args *[]any, v any) string { *args = append(*args, v); return "?" },
+	Time: func(t time.Time) any { return t.UnixMicro() },
+	AnyID: func(args *[]any, ids []string) string {
+		for _, id := range ids {
+			*args = append(*args, id)
+		}
+		return "resource_id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	},
+	Mention: func(args *[]any, m string) string {
+		*args = append(*args, asciiLower(m))
+		return "instr(lower(detail), ?) > 0"
+	},
+}
+
 // ListAudit implements store.Store: newest first (by Time, then ID).
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
 	const op = "list audit"
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	if f.Kind != "" {
-		add("kind = ?", string(f.Kind))
-	}
-	if f.ResourceID != "" {
-		add("resource_id = ?", f.ResourceID)
-	}
-	if f.Operation != "" {
-		add("operation = ?", f.Operation)
-	}
-	if f.Outcome != "" {
-		add("outcome = ?", string(f.Outcome))
-	}
-	if !f.Since.IsZero() {
-		add("time >= ?", f.Since.UnixMicro())
-	}
-	if len(f.AboutIDs) > 0 || f.Mention != "" {
-		var about []string
-		if len(f.AboutIDs) > 0 {
-			about = append(about, "resource_id IN (?"+strings.Repeat(", ?", len(f.AboutIDs)-1)+")")
-			for _, id := range f.AboutIDs {
-				args = append(args, id)
-			}
-		}
-		if f.Mention != "" {
-			about = append(about, "instr(lower(detail), ?) > 0")
-			args = append(args, asciiLower(f.Mention))
-		}
-		where = append(where, "("+strings.Join(about, " OR ")+")")
-	}
-	q := `SELECT id, time, request_id, token_name, operation, kind, resource_id, outcome, upstream_status, detail FROM audit`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	q += " ORDER BY time DESC, id DESC LIMIT ?"
-	args = append(args, limit)
+	q, args := auditQuery.Build(f)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.mapErr(op, err)
