@@ -21,9 +21,20 @@ type UserReader interface {
 	ByUserName(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error)
 }
 
-// GetUser implements directory.Directory.GetUser over rd.
-func GetUser(ctx context.Context, rd UserReader, id string) (directory.User, error) {
-	m, r, ok, err := rd.LiveUser(ctx, id)
+// UserReads implements the user reads of directory.Directory (GetUser,
+// LookupUsers) once, over a path's UserReader; a path's Directory embeds
+// it.
+type UserReads struct {
+	rd  UserReader
+	rec Records
+}
+
+// NewUserReads returns the user reads over rd and the store's records.
+func NewUserReads(rd UserReader, rec Records) UserReads { return UserReads{rd: rd, rec: rec} }
+
+// GetUser implements directory.Directory.
+func (u UserReads) GetUser(ctx context.Context, id string) (directory.User, error) {
+	m, r, ok, err := u.rd.LiveUser(ctx, id)
 	if err == nil && !ok {
 		err = directory.ErrNotFound
 	}
@@ -33,10 +44,10 @@ func GetUser(ctx context.Context, rd UserReader, id string) (directory.User, err
 	return ToUser(m, r), nil
 }
 
-// LookupUsers implements directory.Directory.LookupUsers over rd: by id,
-// by userName or email (rd.ByUserName), and by externalId, which is not
-// unique (every live holder, from the store).
-func LookupUsers(ctx context.Context, rd UserReader, rec Records, attr directory.Attr, value string) ([]directory.User, error) {
+// LookupUsers implements directory.Directory: by id, by userName or email
+// (UserReader.ByUserName), and by externalId, which is not unique (every
+// live holder, from the store).
+func (u UserReads) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
 	var ids []string
 	switch attr {
 	case directory.AttrID:
@@ -45,14 +56,14 @@ func LookupUsers(ctx context.Context, rd UserReader, rec Records, attr directory
 		if strings.TrimSpace(value) == "" {
 			return nil, nil
 		}
-		out, err := rd.ByUserName(ctx, attr, strings.TrimSpace(value))
+		out, err := u.rd.ByUserName(ctx, attr, strings.TrimSpace(value))
 		if err != nil {
 			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
 		}
 		return out, nil
 	case directory.AttrExternalID:
 		var err error
-		if ids, err = rec.IDsByExternalID(ctx, store.KindUser, value); err != nil {
+		if ids, err = u.rec.IDsByExternalID(ctx, store.KindUser, value); err != nil {
 			return nil, err
 		}
 	default:
@@ -60,7 +71,7 @@ func LookupUsers(ctx context.Context, rd UserReader, rec Records, attr directory
 	}
 	var out []directory.User
 	for _, id := range ids {
-		m, r, ok, err := rd.LiveUser(ctx, id)
+		m, r, ok, err := u.rd.LiveUser(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("look up user by %s: %w", attr, err)
 		}

@@ -76,9 +76,11 @@ type Options struct {
 }
 
 // Directory implements directory.Directory over a sigma.Client: the reads
-// here, the writes by the provision.Workflow over its ports (ports.go).
+// here (GetUser and LookupUsers by provision.UserReads over userReader),
+// the writes by the provision.Workflow over its ports (ports.go).
 type Directory struct {
 	*provision.Workflow
+	provision.UserReads
 
 	client *sigma.Client
 	store  store.Store
@@ -141,6 +143,7 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 	d.rec = provision.Records{Store: st, Now: opts.Now}
 	d.audits = &provision.Auditor{Store: auditStore{Store: st, d: d}, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
 		LogMessage: "sigma directory write"}
+	d.UserReads = provision.NewUserReads(userReader{d}, d.rec)
 	d.Workflow = &provision.Workflow{
 		Members: members{d}, Teams: teams{d}, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, Now: opts.Now,
 		Types: provision.NewAccountTypes(provision.AccountTypesConfig{REST: client, Default: opts.DefaultAccountType, Log: logger}),

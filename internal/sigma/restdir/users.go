@@ -137,25 +137,12 @@ func (d *Directory) memberByEmail(ctx context.Context, email string) (sigma.Memb
 	return m, true, nil
 }
 
-// GetUser implements directory.Directory.
-func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, error) {
-	return provision.GetUser(ctx, userReader{d}, id)
-}
-
-// LookupUsers implements directory.Directory for AttrID, AttrUserName (the
-// email, or the IdP's own userName kept in the store), AttrEmail (the same
-// email: a member has one) and AttrExternalID.
-//
-// An email is looked up in the index and, on a miss, confirmed with one
+// userReader is the provision.UserReader of the REST path: an email is
+// looked up in the index and, on a miss, confirmed with one
 // GET /v2/members?email= — unless the value has no "@", which no Sigma
 // email lacks (Entra's test connection asks for a GUID). The IdP's
 // userName is looked up in the store on every call, so an alias another
 // replica just wrote is seen.
-func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
-	return provision.LookupUsers(ctx, userReader{d}, d.rec, attr, value)
-}
-
-// userReader is the provision.UserReader of the REST path.
 type userReader struct{ d *Directory }
 
 func (u userReader) LiveUser(ctx context.Context, id string) (provision.Member, store.Resource, bool, error) {

@@ -110,10 +110,12 @@ type Options struct {
 }
 
 // Directory implements directory.Directory over a sigma.SCIMClient: the
-// reads here, the writes by the provision.Workflow over its ports
+// reads here (GetUser and LookupUsers by provision.UserReads over
+// userReader), the writes by the provision.Workflow over its ports
 // (ports.go).
 type Directory struct {
 	*provision.Workflow
+	provision.UserReads
 
 	scim   *sigma.SCIMClient
 	rest   *sigma.Client // optional
@@ -160,6 +162,7 @@ func New(scim *sigma.SCIMClient, rest *sigma.Client, st store.Store, opts Option
 	// refused), so lists read before are stale.
 	d.audits = &provision.Auditor{Store: st, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
 		DetailPrefix: "via sigma scim: ", LogMessage: "sigma scim directory write", After: func() { d.writes.Add(1) }}
+	d.UserReads = provision.NewUserReads(userReader{d}, d.rec)
 	d.Workflow = &provision.Workflow{
 		Members: members{d}, Teams: teams{d}, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, Now: opts.Now,
 		Types: provision.NewAccountTypes(provision.AccountTypesConfig{REST: rest, Custom: opts.AccountTypes,

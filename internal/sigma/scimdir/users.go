@@ -101,21 +101,10 @@ func (d *Directory) findUser(ctx context.Context, userName string) (provision.Me
 	return d.memberOf(ctx, u), true, nil
 }
 
-// GetUser implements directory.Directory.
-func (d *Directory) GetUser(ctx context.Context, id string) (directory.User, error) {
-	return provision.GetUser(ctx, userReader{d}, id)
-}
-
-// LookupUsers implements directory.Directory for AttrID (one GET),
-// AttrEmail (one filtered list: a Sigma member has one email, its
-// userName; none for a value without "@"), AttrUserName (the same, plus
-// the IdP's own userName in the store, then one GET) and AttrExternalID
-// (the store, then one GET per holder).
-func (d *Directory) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
-	return provision.LookupUsers(ctx, userReader{d}, d.rec, attr, value)
-}
-
-// userReader is the provision.UserReader of the SCIM path.
+// userReader is the provision.UserReader of the SCIM path: an id is one
+// GET, an email one filtered list (a Sigma member has one email, its
+// userName; none for a value without "@"), the IdP's own userName the
+// store and then one GET, an externalId the store and one GET per holder.
 type userReader struct{ d *Directory }
 
 func (u userReader) LiveUser(ctx context.Context, id string) (provision.Member, store.Resource, bool, error) {
