@@ -20,7 +20,6 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
-	"github.com/scimbridge/scim-bridge/internal/store/sqlite"
 )
 
 // replicas is two Directories over one emulated org and one store (opened
@@ -44,14 +43,7 @@ func forEachSharedStore(t *testing.T, fake sigmafake.Options, f func(t *testing.
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "shared.db")
-		run(t, func() store.Store {
-			st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-			if err != nil {
-				t.Fatalf("open store: %v", err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			return st
-		})
+		run(t, func() store.Store { return sigmatest.OpenStoreAt(t, path) })
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := pgtest.NewSchema(t)
@@ -328,14 +320,7 @@ func readsCounter(t *testing.T, reg *prometheus.Registry, kind, result string) f
 func TestStartPollsPeers(t *testing.T) {
 	srv := sigmatest.Fake(t, sigmafake.Options{Members: 4, Teams: 1})
 	path := filepath.Join(t.TempDir(), "shared.db")
-	open := func() store.Store {
-		st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-		if err != nil {
-			t.Fatalf("open store: %v", err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		return st
-	}
+	open := func() store.Store { return sigmatest.OpenStoreAt(t, path) }
 	a := restdir.New(newClient(t, srv, 0), open(), restdir.Options{ResyncInterval: time.Hour, PeerPollInterval: time.Millisecond}, prometheus.NewRegistry(), nil)
 	b, _ := newDir(t, srv, open(), envOpts{})
 	ctx, cancel := context.WithCancel(sigmatest.ActorCtx())
@@ -404,14 +389,7 @@ func (s *dyingStore) AppendAudit(ctx context.Context, e store.AuditEntry) (store
 func TestWriterDiesBeforeItsAuditEntry(t *testing.T) {
 	srv := sigmatest.Fake(t, sigmafake.Options{Members: 3})
 	path := filepath.Join(t.TempDir(), "shared.db")
-	open := func() store.Store {
-		st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-		if err != nil {
-			t.Fatalf("open store: %v", err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		return st
-	}
+	open := func() store.Store { return sigmatest.OpenStoreAt(t, path) }
 	stA := &dyingStore{Store: open()}
 	a, _ := newDir(t, srv, stA, envOpts{})
 	b, _ := newDir(t, srv, open(), envOpts{})

@@ -28,7 +28,6 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres"
 	"github.com/scimbridge/scim-bridge/internal/store/postgres/pgtest"
-	"github.com/scimbridge/scim-bridge/internal/store/sqlite"
 )
 
 // env is one emulated org, one store and a directory over them.
@@ -226,14 +225,7 @@ func TestLookupUpstreamCalls(t *testing.T) {
 func TestTwoReplicas(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "shared.db")
-		open := func() store.Store {
-			st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-			if err != nil {
-				t.Fatalf("open store: %v", err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			return st
-		}
+		open := func() store.Store { return sigmatest.OpenStoreAt(t, path) }
 		testTwoReplicas(t, open(), open())
 	})
 	t.Run("postgres", func(t *testing.T) {

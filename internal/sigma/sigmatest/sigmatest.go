@@ -61,7 +61,14 @@ func Fake(t testing.TB, o sigmafake.Options) *sigmafake.Server {
 // OpenStore opens a SQLite store in the test's temporary directory.
 func OpenStore(t testing.TB) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bridge.db"), sqlite.Options{})
+	return OpenStoreAt(t, filepath.Join(t.TempDir(), "bridge.db"))
+}
+
+// OpenStoreAt opens the SQLite store at path (replicas sharing one file
+// each open it) and closes it with the test.
+func OpenStoreAt(t testing.TB, path string) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
