@@ -16,11 +16,13 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-BENCHMARKS.md}
 BIG=${BIG:-100000}     # members of the large org
 CAPACITY=${CAPACITY:-150} # requests/s of the capacity-limited emulator
+MEMLIMIT=${MEMLIMIT:-200MiB} # GOMEMLIMIT of the second large-org bridge
 PUSH=${PUSH:-10000}    # members of the pushed group (in an org of PUSH+2000)
 work=$(mktemp -d)
 bin=$work/bin
 results=${RESULTS:-$work/results.jsonl} # keep them with RESULTS=file; REPORT_ONLY=1 rewrites $OUT from them
 pids=()
+starts=0
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
@@ -63,7 +65,8 @@ start_bridge() {
 	FAKE_PID=$!; pids+=("$FAKE_PID")
 	for _ in $(seq 1 600); do grep -q "SCIM base URL" "$work/sigmafake.log" 2>/dev/null && break; sleep 0.1; done
 	export SCIM_BRIDGE_LISTEN="127.0.0.1:$sport" SCIM_BRIDGE_ADMIN_LISTEN="127.0.0.1:$aport"
-	export SCIM_BRIDGE_STORE="sqlite:$work/bridge-$1-${2:-0}.db"
+	starts=$((starts + 1))
+	export SCIM_BRIDGE_STORE="sqlite:$work/bridge-$starts.db" # a fresh store (and token) each time
 	export SCIM_BRIDGE_SIGMA_API_URL="http://127.0.0.1:$eport" SCIM_BRIDGE_SIGMA_MODE=rest
 	export SCIM_BRIDGE_SIGMA_CLIENT_ID=fake-client-id SCIM_BRIDGE_SIGMA_CLIENT_SECRET=fake-client-secret
 	export SCIM_BRIDGE_LOG_LEVEL=warn
@@ -113,14 +116,19 @@ stop_all
 echo "== $BIG users" >&2
 start_baseline "$BIG"
 lg baseline-big "$BASE_URL" baseline -scenario lookup -users 64 -concurrency 32 -pid "$BASE_PID"
-lg baseline-big "$BASE_URL" baseline -scenario import -users 100 -concurrency 1 -pid "$BASE_PID"
+lg baseline-big "$BASE_URL" baseline -scenario import -users 0 -concurrency 1 -pid "$BASE_PID"
 stop_all
 
 start_bridge "$BIG"
 READY_BIG=$BR_READY_S LIST_BIG=$BR_LIST_CALLS TEAMS_BIG=$BR_TEAM_CALLS
 lg bridge-big "$BR_URL" "$BR_TOKEN" -metrics "$BR_METRICS" -pid "$BR_PID" -scenario lookup -users 5000 -concurrency 32
-lg bridge-big "$BR_URL" "$BR_TOKEN" -metrics "$BR_METRICS" -pid "$BR_PID" -scenario import -users 10 -concurrency 1
+lg bridge-big "$BR_URL" "$BR_TOKEN" -metrics "$BR_METRICS" -pid "$BR_PID" -scenario import -users 0 -concurrency 1
 lg bridge-big-after "$BR_URL" "$BR_TOKEN" -metrics "$BR_METRICS" -pid "$BR_PID" -scenario lookup -users 2000 -concurrency 32
+stop_all
+# The same with the Go memory limit the deploy/ manifests set (GOMEMLIMIT = the container's limit).
+GOMEMLIMIT=$MEMLIMIT start_bridge "$BIG"
+lg bridge-big-memlimit "$BR_URL" "$BR_TOKEN" -metrics "$BR_METRICS" -pid "$BR_PID" -scenario lookup -users 5000 -concurrency 32
+lg bridge-big-memlimit "$BR_URL" "$BR_TOKEN" -metrics "$BR_METRICS" -pid "$BR_PID" -scenario import -users 0 -concurrency 1
 stop_all
 
 # ---- a group push ------------------------------------------------------
@@ -194,6 +202,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 	echo "- Full import of $BIG users at the measured page rate: baseline $(f1 "$(q baseline-big import '.extra["full import seconds"]')") s, bridge $(f1 "$(q bridge-big import '.extra["full import seconds"]')") s."
 	echo "- Bridge start-up with $BIG members: ready in $(printf '%.1f' "$READY_BIG") s with $LIST_BIG member-list calls and $TEAMS_BIG team calls."
 	echo "- Peak RSS of the bridge over the whole $BIG-member run (start-up, lookups, import pages, lookups again): $(f1 "$(q bridge-big-after lookup .peak_rss_mb)") MB (baseline: $(f1 "$(q baseline-big import .peak_rss_mb)") MB)."
+	echo "- With GOMEMLIMIT=$MEMLIMIT (deploy/ sets GOMEMLIMIT to the container's memory limit, 256Mi): peak RSS $(f1 "$(q bridge-big-memlimit import .peak_rss_mb)") MB over start-up, 5,000 lookups ($(f1 "$(q bridge-big-memlimit lookup .per_second)")/s) and a full import (page p99 $(jq -rs 'map(select(.target=="bridge-big-memlimit" and .scenario=="import")) | last | .ops[] | select(.op=="page") | .p99_ms' "$results") ms)."
 	echo "- Repeated lookups after the import pages: $(f1 "$(q bridge-big-after lookup .per_second)") requests/s, $(f2 "$(q bridge-big-after lookup .sigma_calls_per_unit)") Sigma calls each."
 	echo
 	echo "## A group of $PUSH members pushed (org of $((PUSH + 2000)) users)"
@@ -256,7 +265,9 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 	r=$(calc "$z / $a")
 	echo "| group push of $PUSH: last 1,000 within 20% of the first 1,000 | $(printf '%.0f' "$(calc "100 * $r")")% | $(met "$r >= 0.8") |"
 	r=$(q bridge-big-after lookup .peak_rss_mb)
-	echo "| peak RSS < 250 MB at $BIG members | $(f1 "$r") MB | $(met "$r < 250") |"
+	echo "| peak RSS < 250 MB at $BIG members (default Go runtime settings) | $(f1 "$r") MB | $(met "$r < 250") |"
+	r=$(q bridge-big-memlimit import .peak_rss_mb)
+	echo "| peak RSS < 250 MB at $BIG members with GOMEMLIMIT=$MEMLIMIT | $(f1 "$r") MB | $(met "$r < 250") |"
 	echo "| start-up at $BIG members ready in < 15 s | $(printf '%.1f' "$READY_BIG") s | $(met "$READY_BIG < 15") |"
 	echo "| start-up member-list calls = ceil(N/1000) | $LIST_BIG (ceil(N/1000) = $(( (BIG + 999) / 1000 ))) | $(met "$LIST_BIG == $(( (BIG + 999) / 1000 ))") |"
 	echo
