@@ -402,6 +402,7 @@ func (c *idpClient) live(ctx context.Context, u soakUser) {
 // after creating the groups; it reports each finished user on
 // stats.doneUsersCh (the SIGKILL variant kills bridges on that count).
 func runIdP(ctx context.Context, base, token string, users []soakUser, groups, workers int, stats *idpStats) {
+	defer close(stats.doneUsersCh) // also when a group could not be created
 	newClient := func(seed uint64) *idpClient {
 		return &idpClient{base: base, token: token, stats: stats, rnd: rand.New(rand.NewPCG(seed, 7)),
 			hc: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}}
@@ -436,7 +437,6 @@ func runIdP(ctx context.Context, base, token string, users []soakUser, groups, w
 	}
 	close(jobs)
 	wg.Wait()
-	close(stats.doneUsersCh)
 }
 
 // sortedStatuses renders byStatus as "200:12 201:3".
