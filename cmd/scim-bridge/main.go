@@ -262,6 +262,10 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	if code := parse(fs, e, args); code >= 0 {
 		return code
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "scim-bridge demo: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
 	if *members < 0 || *teams < 0 {
 		fmt.Fprintf(e.stderr, "scim-bridge demo: --members and --teams must be 0 or more\n")
 		return exitUsage

@@ -98,11 +98,14 @@ func TestReadmeShowsDemoListen(t *testing.T) {
 }
 
 // TestDemoRefusesNegativeSeeds: `demo --members -1` is a usage error, not
-// the emulator's panic.
+// the emulator's panic, and an argument the demo does not take is refused
+// rather than silently ending flag parsing (a copied `[--listen ADDR]`
+// started the demo on the default ports).
 func TestDemoRefusesNegativeSeeds(t *testing.T) {
-	for _, args := range [][]string{{"demo", "--members", "-1"}, {"demo", "--teams", "-3"}} {
-		code, _, stderr := runCLI(t, nil, args...)
-		if code != exitUsage || !strings.Contains(stderr, "must be 0 or more") {
+	for args, want := range map[string]string{"demo --members -1": "must be 0 or more", "demo --teams -3": "must be 0 or more",
+		"demo [--listen ADDR]": `unexpected argument "[--listen"`} {
+		code, _, stderr := runCLI(t, nil, strings.Fields(args)...)
+		if code != exitUsage || !strings.Contains(stderr, want) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 	}
