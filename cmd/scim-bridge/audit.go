@@ -14,7 +14,7 @@ import (
 
 // runAudit prints the audit trail from the store serve uses, newest first.
 func runAudit(ctx context.Context, e env, args []string) int {
-	fs := newFlags(e, "audit", "audit [--config FILE] [--since DUR] [--user EMAIL] [--group NAME] [--id ID] [--limit N] [--json]\n\n"+
+	fs := newFlags(e, "audit", "audit [--config FILE] [--since DUR] [--user EMAIL] [--group NAME] [--id ID] [--limit N] [--intents] [--json]\n\n"+
 		"Prints what the bridge did, newest first: when, which IdP token, what, to whom, the outcome,\n"+
 		"Sigma's status and the request id (Sigma's own request id is in the detail of a refused call).\n"+
 		"The store is the one serve uses (SCIM_BRIDGE_STORE or store: in the file).")
@@ -25,6 +25,7 @@ func runAudit(ctx context.Context, e env, args []string) int {
 	id := fs.String("id", "", "only entries about this Sigma memberId or teamId")
 	limit := fs.Int("limit", 50, "print at most `N` entries")
 	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")
+	intents := fs.Bool("intents", false, "also print each write's intent entry (outcome pending) when its outcome follows;\nwithout it a pending entry means the bridge stopped before recording the outcome")
 	if code := parse(fs, e, args); code >= 0 {
 		return code
 	}
@@ -40,7 +41,7 @@ func runAudit(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "scim-bridge audit: --limit must be between 1 and 10000, got %d\n", *limit)
 		return exitUsage
 	}
-	q := app.AuditQuery{User: strings.TrimSpace(*user), Group: strings.TrimSpace(*group), ID: strings.TrimSpace(*id), Limit: *limit}
+	q := app.AuditQuery{User: strings.TrimSpace(*user), Group: strings.TrimSpace(*group), ID: strings.TrimSpace(*id), Limit: *limit, Intents: *intents}
 	if *since != "" {
 		d, err := parseSince(*since)
 		if err != nil {

@@ -27,13 +27,19 @@ type AuditQuery struct {
 	// ID is a Sigma memberId or teamId.
 	ID    string
 	Limit int // <= 0: 50
+	// Intents keeps every intent entry (outcome pending). By default an
+	// intent is left out when its write's outcome follows it in the
+	// result, so a pending entry means the outcome was never recorded (the
+	// bridge stopped between Sigma's write and its audit entry).
+	Intents bool
 }
 
 // mentionScan bounds how many entries that mention a user or group are
 // read to find its ids.
 const mentionScan = 5000
 
-// QueryAudit returns the entries q selects, newest first.
+// QueryAudit returns the entries q selects, newest first, intents folded
+// into their outcomes unless q.Intents.
 //
 // The trail records a resource by its Sigma id; the email or group name
 // appears in the detail of the entries that created it (and of refused
@@ -47,7 +53,47 @@ func QueryAudit(ctx context.Context, st store.Store, q AuditQuery) ([]store.Audi
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
-	f := store.AuditFilter{Since: q.Since, Limit: q.Limit}
+	entries, err := queryAudit(ctx, st, q)
+	if err != nil {
+		return nil, err
+	}
+	if !q.Intents {
+		entries = FoldIntents(entries)
+	}
+	if len(entries) > q.Limit {
+		entries = entries[:q.Limit]
+	}
+	return entries, nil
+}
+
+// FoldIntents leaves out each intent entry (outcome pending) whose
+// outcome — a later entry of the same request, operation and resource —
+// is in entries (newest first).
+func FoldIntents(entries []store.AuditEntry) []store.AuditEntry {
+	type key struct {
+		req, op, id string
+		kind        store.Kind
+	}
+	done := map[key]bool{}
+	out := entries[:0:0]
+	for _, e := range entries {
+		k := key{e.RequestID, e.Operation, e.ResourceID, e.Kind}
+		if e.Outcome != store.OutcomePending {
+			if e.RequestID != "" {
+				done[k] = true
+			}
+			out = append(out, e)
+		} else if !done[k] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// queryAudit selects the entries of q, up to twice q.Limit (intents
+// folded away make room).
+func queryAudit(ctx context.Context, st store.Store, q AuditQuery) ([]store.AuditEntry, error) {
+	f := store.AuditFilter{Since: q.Since, Limit: 2 * q.Limit}
 	var name string
 	switch {
 	case q.User != "":
@@ -98,9 +144,6 @@ func QueryAudit(ctx context.Context, st store.Store, q AuditQuery) ([]store.Audi
 		}
 		return int(b.ID - a.ID)
 	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
 	return out, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scimbridge/scim-bridge/internal/config"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // emulatorApp starts a bridge in mode on a fresh emulator seeded with
@@ -169,5 +170,28 @@ func TestBuildInfoAndTokenExpiryMetrics(t *testing.T) {
 	at, ok := exp[`{name="expiring",state="current"}`]
 	if want := float64(time.Now().Add(48 * time.Hour).Unix()); !ok || at < want-60 || at > want+60 || len(exp) != 1 {
 		t.Errorf("token expiry = %v; want only expiring/current at about %v", exp, want)
+	}
+}
+
+// TestFoldIntents: an intent entry is left out when its outcome (same
+// request, operation and resource) is in the result, and kept when it is
+// not — the bridge stopped between Sigma's write and its audit entry.
+func TestFoldIntents(t *testing.T) {
+	e := func(id int64, req, op, res string, o store.Outcome) store.AuditEntry {
+		return store.AuditEntry{ID: id, RequestID: req, Operation: op, Kind: store.KindUser, ResourceID: res, Outcome: o}
+	}
+	in := []store.AuditEntry{ // newest first
+		e(5, "r3", "user.replace", "m2", store.OutcomePending), // crashed: no outcome
+		e(4, "r2", "user.replace", "m1", store.OutcomeOK),
+		e(3, "r2", "user.replace", "m1", store.OutcomePending), // folded into 4
+		e(2, "r1", "user.replace", "m1", store.OutcomePending), // another request: kept
+		e(1, "", "user.replace", "m1", store.OutcomePending),   // no request id: kept
+	}
+	var got []int64
+	for _, x := range FoldIntents(in) {
+		got = append(got, x.ID)
+	}
+	if fmt.Sprint(got) != "[5 4 2 1]" {
+		t.Errorf("FoldIntents = %v, want [5 4 2 1]", got)
 	}
 }

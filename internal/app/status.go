@@ -108,7 +108,7 @@ func (a *App) statusData(ctx context.Context) statusData {
 	if d.Tokens, err = a.tokens.List(ctx); err != nil {
 		d.TokensErr = err.Error()
 	}
-	if d.Audit, err = a.store.ListAudit(ctx, store.AuditFilter{Limit: statusAuditEntries}); err != nil {
+	if d.Audit, err = QueryAudit(ctx, a.store, AuditQuery{Limit: statusAuditEntries}); err != nil {
 		d.AuditErr = err.Error()
 	}
 	d.ReplicaID = a.replica.ID
