@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
 )
 
 // seatRefreshMax bounds the members one refresh round re-reads from
@@ -49,10 +50,19 @@ func (r SeatReport) States() []sigma.SeatState {
 // configured and loaded, else from the SCIM path's last full list. It
 // makes no Sigma call.
 func (a *App) Seats() SeatReport {
+	var snap *restdir.Snapshot
 	if a.restDir != nil {
-		if s := a.restDir.Snapshot(); s.Loaded {
-			return SeatReport{Source: "rest_index", At: s.LastLoad, Seats: s.Seats}
-		}
+		s := a.restDir.Snapshot()
+		snap = &s
+	}
+	return a.seatsFrom(snap)
+}
+
+// seatsFrom is Seats over a snapshot of the REST index already taken (nil:
+// no REST path).
+func (a *App) seatsFrom(snap *restdir.Snapshot) SeatReport {
+	if snap != nil && snap.Loaded {
+		return SeatReport{Source: "rest_index", At: snap.LastLoad, Seats: snap.Seats}
 	}
 	if a.scimDir != nil {
 		if seats, at, ok := a.scimDir.Seats(); ok {

@@ -89,7 +89,7 @@ func (a *App) statusData(ctx context.Context) statusData {
 		s := a.restDir.Snapshot()
 		d.Index = &s
 	}
-	d.Seats = a.Seats()
+	d.Seats = a.seatsFrom(d.Index)
 	for _, t := range d.Seats.AccountTypes() {
 		r := seatRow{AccountType: t,
 			Active:   d.Seats.Seats[sigma.Seat{AccountType: t, State: sigma.SeatActive}],
