@@ -15,20 +15,14 @@ func (s *Store) TouchReplica(ctx context.Context, r store.Replica) error {
 	if err := s.check(op); err != nil {
 		return err
 	}
-	now := r.SeenAt.UTC().Truncate(time.Microsecond)
-	if r.SeenAt.IsZero() {
-		now = s.now()
-	}
-	if r.StartedAt.IsZero() {
-		r.StartedAt = now
-	}
+	store.PrepareReplica(&r, s.now())
 	return s.tx(ctx, op, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO replicas (id, host, version, started_at, seen_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (id) DO UPDATE SET host = excluded.host, version = excluded.version, seen_at = excluded.seen_at`,
-			r.ID, r.Host, r.Version, r.StartedAt.UTC().Truncate(time.Microsecond), now); err != nil {
+			r.ID, r.Host, r.Version, r.StartedAt, r.SeenAt); err != nil {
 			return s.mapErr(op, err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM replicas WHERE seen_at < $1`, now.Add(-store.ReplicaForget)); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM replicas WHERE seen_at < $1`, r.SeenAt.Add(-store.ReplicaForget)); err != nil {
 			return s.mapErr(op, err)
 		}
 		return nil

@@ -14,20 +14,14 @@ func (s *Store) TouchReplica(ctx context.Context, r store.Replica) error {
 	if err := s.check(op); err != nil {
 		return err
 	}
-	now := r.SeenAt.UTC().Truncate(time.Microsecond)
-	if r.SeenAt.IsZero() {
-		now = s.now()
-	}
-	if r.StartedAt.IsZero() {
-		r.StartedAt = now
-	}
+	store.PrepareReplica(&r, s.now())
 	return s.tx(ctx, op, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO replicas (id, host, version, started_at, seen_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET host = excluded.host, version = excluded.version, seen_at = excluded.seen_at`,
-			r.ID, r.Host, r.Version, r.StartedAt.UnixMicro(), now.UnixMicro()); err != nil {
+			r.ID, r.Host, r.Version, r.StartedAt.UnixMicro(), r.SeenAt.UnixMicro()); err != nil {
 			return s.mapErr(op, err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM replicas WHERE seen_at < ?`, now.Add(-store.ReplicaForget).UnixMicro()); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM replicas WHERE seen_at < ?`, r.SeenAt.Add(-store.ReplicaForget).UnixMicro()); err != nil {
 			return s.mapErr(op, err)
 		}
 		return nil
