@@ -195,3 +195,37 @@ func TestFoldIntents(t *testing.T) {
 		t.Errorf("FoldIntents = %v, want [5 4 2 1]", got)
 	}
 }
+
+// TestSeatMetricsWithoutREST: with only Sigma's SCIM endpoint configured
+// the seat count is the last full user list (an IdP import), by SCIM
+// userType, active and inactive only (the endpoint hides archived members).
+func TestSeatMetricsWithoutREST(t *testing.T) {
+	a, fake, token := emulatorApp(t, "scim", sigmafake.Options{Members: 8, Seed: 6}, func(c *config.Config) {
+		c.Sigma.APIURL, c.Sigma.ClientID, c.Sigma.ClientSecret = "", "", ""
+	})
+	admin := "http://" + a.AdminAddr()
+	if got := scrape(t, admin, "scim_bridge_sigma_seats"); len(got) != 0 {
+		t.Errorf("seats before any list = %v; want none (nothing read yet)", got)
+	}
+	if code, list := scimDo(t, "GET", a.SCIMBaseURL()+"/Users?count=100", token, ""); code != 200 {
+		t.Fatalf("list users: %d %v", code, list)
+	}
+	want := map[string]float64{}
+	for _, m := range fake.Members() {
+		if m.IsArchived {
+			continue
+		}
+		typ, _ := fake.SCIMUserType(m.MemberType)
+		for _, st := range []string{"active", "inactive"} {
+			want[fmt.Sprintf(`{account_type=%q,state=%q}`, typ, st)] += 0
+		}
+		st := "active"
+		if m.IsInactive {
+			st = "inactive"
+		}
+		want[fmt.Sprintf(`{account_type=%q,state=%q}`, typ, st)]++
+	}
+	if got := scrape(t, admin, "scim_bridge_sigma_seats"); !maps.Equal(got, want) {
+		t.Errorf("seats after the import:\n got %v\nwant %v", got, want)
+	}
+}
