@@ -26,14 +26,23 @@ import (
 //     limit (+1 per round);
 //   - a 429 multiplies both by pacingCut429, a latency rise by
 //     pacingCutLatency; calls sent before a cut cannot cause another one
-//     (they belong to the same congestion event).
+//     (they belong to the same congestion event);
+//   - no cut goes below pacingFloorRate / pacingFloorConc (or the ceilings).
 //
 // Token requests are not paced here: they keep their own one-per-second
 // spacing (tokenCache).
 const (
-	pacingStartRate  = 20  // req/s before anything is known (or a tenth of the ceiling, if higher)
-	pacingStartConc  = 8   // calls in flight before anything is known
-	pacingMinRate    = 1.0 // req/s the rate is never cut below
+	pacingStartRate = 20 // req/s before anything is known (or a tenth of the ceiling, if higher)
+	pacingStartConc = 8  // calls in flight before anything is known
+	// pacingFloorRate and pacingFloorConc are what a cut never goes below
+	// (or the ceilings, when lower): the fixed pace the bridge ran at before
+	// it adapted. Without a floor, a few per cent of scattered 429s (bare
+	// 429s that do not grow with the rate, as Sigma sends under load from
+	// other clients) pinned the rate near 3 req/s: each 429 cuts by 30%
+	// while growth is about 5% a second. Below the floor, 429s are absorbed
+	// by the retries and Retry-After pauses, as before adaptive pacing.
+	pacingFloorRate  = 20.0
+	pacingFloorConc  = 8
 	pacingGrowth     = 0.05
 	pacingCut429     = 0.7
 	pacingCutLatency = 0.9
@@ -263,8 +272,8 @@ func (p *pacer) cut(t *ticket, factor float64, cause string) {
 	}
 	p.cutAt = p.issued
 	p.slowStart = false
-	p.rate = max(pacingMinRate, p.rate*factor)
-	p.conc = max(1, p.conc*factor)
+	p.rate = max(min(p.ceilRate, pacingFloorRate), p.rate*factor)
+	p.conc = max(float64(min(p.ceilConc, pacingFloorConc)), p.conc*factor)
 	p.lim.SetLimitAt(p.now(), rate.Limit(p.rate))
 	p.lim.SetBurstAt(p.now(), p.burst())
 	p.m.pacingBackoffs.WithLabelValues(cause).Inc()

@@ -132,7 +132,7 @@ func TestPacingGrowsToTheCeilingAndNoFurther(t *testing.T) {
 // until it has passed, and cuts the rate once for the whole burst of 429s
 // that were already in flight.
 func TestPacingHonoursRetryAfter(t *testing.T) {
-	p, clock, _ := simPacer(100, 8)
+	p, clock, _ := simPacer(1000, 8) // starts at 100 req/s: one cut stays above the floor
 	ctx := context.Background()
 	var inFlight []*ticket
 	for range 5 {
@@ -207,5 +207,52 @@ func TestPacingBacksOffOnRisingLatency(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(p.m.pacingBackoffs.WithLabelValues(backoffRateLimited)); n != 0 {
 		t.Errorf("429 backoffs = %v without any 429", n)
+	}
+}
+
+// TestPacingScattered429sKeepTheFloor: 5% of answers are bare 429s whatever
+// the rate (Sigma busy with other clients, not a limit the bridge crosses).
+// Cutting by 30% per 429 against ~5%/s of growth would pin the rate near
+// 3 req/s; the floor (the fixed pace before adaptive pacing) holds it at
+// 20 req/s and 8 in flight, and every 429 still cuts down to it.
+// Deterministic: a fake clock and a seeded sequence.
+func TestPacingScattered429sKeepTheFloor(t *testing.T) {
+	p, clock, _ := simPacer(500, 32)
+	ctx := context.Background()
+	start := clock.now()
+	n, low := 0, 1e9
+	for clock.now().Sub(start) < 120*time.Second {
+		tk, err := p.acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.t = clock.t.Add(2 * time.Millisecond)
+		n++
+		if n%20 == 0 { // every 20th answer: 5%
+			tk.done(fbRateLimited, 2*time.Millisecond, 0)
+		} else {
+			tk.done(fbAnswered, 2*time.Millisecond, 0)
+		}
+		if clock.now().Sub(start) > 10*time.Second {
+			r, _ := p.limits()
+			low = min(low, r)
+		}
+	}
+	r, c := p.limits()
+	t.Logf("after 120 s of 5%% scattered 429s: rate %.1f req/s (lowest %.1f), %d in flight, %d calls", r, low, c, n)
+	if low < pacingFloorRate {
+		t.Errorf("rate fell to %.1f req/s under scattered 429s, want never below the floor %v", low, pacingFloorRate)
+	}
+	if c < pacingFloorConc {
+		t.Errorf("concurrency limit %d, want at least the floor %d", c, pacingFloorConc)
+	}
+	if got := float64(n) / 120; got < 0.9*pacingFloorRate {
+		t.Errorf("delivered %.1f calls/s, want at least about the floor %v", got, pacingFloorRate)
+	}
+	// A ceiling below the floor still wins.
+	q, _, _ := simPacer(5, 2)
+	q.cut(&ticket{seq: 1}, pacingCut429, backoffRateLimited)
+	if r, c := q.limits(); r > 5 || c > 2 {
+		t.Errorf("ceiling 5 req/s, 2 in flight: after a cut %v req/s, %d in flight", r, c)
 	}
 }
