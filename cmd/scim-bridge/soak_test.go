@@ -54,14 +54,6 @@ var soakDefects = map[string]string{
 // The token endpoint keeps its own limit of 1 request per second.
 var soakFaults = sigmafake.Fault{Status500: 0.10, Status429: 0.05, Ambiguous: 0.02, Latency: 0.05, LatencyDuration: 50 * time.Millisecond}
 
-// ciStatus429 replaces soakFaults' 429 share at CI size (no
-// SCIM_BRIDGE_SOAK_USERS): the bridge's adaptive pacer slows down by 30%
-// on each bare 429 and speeds up by 5% a second, so scattered random 429s
-// at 5% hold it near 3 requests a second and a CI-size variant would take
-// minutes (an open defect of the pacer, see the README). Every fault kind
-// stays; set SCIM_BRIDGE_SOAK_USERS for the full 5%.
-const ciStatus429 = 0.01
-
 // TestSoak is the fault soak: IdP-like clients that retry on 5xx and 429
 // onboard users into groups, change, deprovision and delete them, in
 // parallel, through real bridge processes while Sigma (the emulator)
@@ -70,9 +62,8 @@ const ciStatus429 = 0.01
 // must account for every write Sigma applied, and no secret may appear
 // in the bridges' debug logs.
 //
-// SCIM_BRIDGE_SOAK_USERS (default 40, with 1% 429s: see ciStatus429) and
-// SCIM_BRIDGE_SOAK_WORKERS (default 8) size it: the default runs in CI,
-// e.g. 1000 by hand.
+// SCIM_BRIDGE_SOAK_USERS (default 40) and SCIM_BRIDGE_SOAK_WORKERS
+// (default 8) size it: the default runs in CI, e.g. 1000 by hand.
 // SCIM_BRIDGE_SOAK_LOG=/tmp/soak-%s.log keeps each variant's bridge logs.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
@@ -109,10 +100,6 @@ func randomSecret(prefix string) string {
 
 func runSoak(t *testing.T, v soakVariant) {
 	users := envInt(t, "SCIM_BRIDGE_SOAK_USERS", 40)
-	faults := soakFaults
-	if os.Getenv("SCIM_BRIDGE_SOAK_USERS") == "" {
-		faults.Status429 = ciStatus429
-	}
 	if v.share > 1 {
 		users = max(users/v.share, 10)
 	}
@@ -175,7 +162,7 @@ http:
 	}
 
 	for _, prefix := range []string{"/v2/members", "/v2/teams", "/scim/v2/"} {
-		fake.SetFault(prefix, faults)
+		fake.SetFault(prefix, soakFaults)
 	}
 	plan := planSoak(users, groups, 1)
 	stats := newIDPStats()
