@@ -12,6 +12,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/config"
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
+	"github.com/scimbridge/scim-bridge/internal/tokens"
 )
 
 // DemoOptions configures Demo.
@@ -29,8 +30,9 @@ type DemoOptions struct {
 }
 
 // Demo runs the bridge against an in-process Sigma emulator with a
-// temporary store until ctx ends: it issues a bearer token and prints the
-// SCIM base URL, the token and a ready-to-paste curl to out.
+// temporary store until ctx ends: it issues a bearer token for the IdP and
+// an admin token for the status page, and prints the SCIM base URL, both
+// tokens and a ready-to-paste curl to out (the IdP token on the last line).
 func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:8080"
@@ -79,6 +81,12 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 		a.closeAll()
 		return fmt.Errorf("create the demo token: %w", err)
 	}
+	// An admin token opens the status page; the IdP token does not.
+	admin, _, err := a.Tokens().CreateGranted(ctx, "demo-admin", 0, tokens.Grant{Scope: tokens.ScopeAdmin})
+	if err != nil {
+		a.closeAll()
+		return fmt.Errorf("create the demo admin token: %w", err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ctx) }()
 	if err := a.WaitReady(ctx, 30*time.Second); err != nil {
@@ -91,6 +99,7 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 
   SCIM base URL   %s
   Admin           http://%s/metrics  /healthz  /readyz
+  Status page     http://%s/status  (user: any, password: the admin token %s)
   Sigma emulator  %s (REST API v2), %s (Enterprise SCIM)
   Sigma path      %s (%s)
 
@@ -103,7 +112,7 @@ Try it:
 Press Ctrl-C to stop; everything is discarded.
 Bearer token for your IdP (shown once):
 %s
-`, o.Members, o.Teams, base, a.AdminAddr(), fake.URL(), fake.SCIMURL(), mode, why, token, base, token, base, token)
+`, o.Members, o.Teams, base, a.AdminAddr(), a.AdminAddr(), admin, fake.URL(), fake.SCIMURL(), mode, why, token, base, token, base, token)
 	if o.Ready != nil {
 		o.Ready(base, "http://"+a.AdminAddr(), token)
 	}

@@ -100,6 +100,33 @@ func testDemo(t *testing.T, mode string) {
 		t.Errorf("stdout lacks the base URL or the curl:\n%s", out.String())
 	}
 
+	// The status page opens with the admin token the demo printed, as a
+	// browser sends it (Basic, any user), and refuses the IdP token.
+	var adminToken string
+	for _, l := range lines {
+		if _, rest, ok := strings.Cut(l, "password: the admin token "); ok {
+			adminToken = strings.TrimSuffix(rest, ")")
+		}
+	}
+	if !strings.HasPrefix(adminToken, "scimb_") || adminToken == r.token {
+		t.Errorf("stdout names no admin token for the status page:\n%s", out.String())
+	}
+	for _, c := range []struct {
+		token string
+		want  int
+	}{{adminToken, http.StatusOK}, {r.token, http.StatusForbidden}} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", r.admin+"/status", nil)
+		req.SetBasicAuth("demo", c.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET /status with the %s token: %d, want %d", map[bool]string{true: "admin", false: "IdP"}[c.token == adminToken], resp.StatusCode, c.want)
+		}
+	}
+
 	// /readyz names the live Sigma path and why, and reports every part.
 	wantWhy := map[string]string{"auto": "auto:", "scim": "forced", "rest": "forced"}[mode]
 	wantMode := map[string]string{"auto": "scim", "scim": "scim", "rest": "rest"}[mode]
