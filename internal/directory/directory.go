@@ -153,7 +153,9 @@ type Directory interface {
 	// user id that does not exist (or is deleted) is an *InvalidValueError
 	// with Attribute "members" and Value the id, and nothing changes; this
 	// holds for the members of CreateGroup and ReplaceGroup too. ErrNotFound
-	// is kept for the group itself.
+	// is kept for the group itself. Under WithoutAnswer(ctx) the Group
+	// returned may hold only its ID, so that the cost of a change does not
+	// grow with the size of the group.
 	ModifyGroupMembers(ctx context.Context, id string, add, remove []string) (Group, error)
 	// DeleteGroup deletes the team; ErrNotFound if absent.
 	DeleteGroup(ctx context.Context, id string) error
@@ -248,5 +250,21 @@ func WithFreshRead(ctx context.Context) context.Context {
 // FreshRead reports whether ctx asks for a fresh read.
 func FreshRead(ctx context.Context) bool {
 	v, _ := ctx.Value(freshKey{}).(bool)
+	return v
+}
+
+type noAnswerKey struct{}
+
+// WithoutAnswer tells a write that its caller will not read the resource
+// it returns (the SCIM edge answers a Group PATCH 204 No Content): a
+// membership change may then skip building the group's member list, which
+// would make every PATCH to a 10,000-member group cost O(group size).
+func WithoutAnswer(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noAnswerKey{}, true)
+}
+
+// AnswerUnused reports whether ctx carries WithoutAnswer.
+func AnswerUnused(ctx context.Context) bool {
+	v, _ := ctx.Value(noAnswerKey{}).(bool)
 	return v
 }

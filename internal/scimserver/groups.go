@@ -122,8 +122,8 @@ func (s *server) patchGroup(ctx context.Context, id string, ops []patch.Op, pc p
 	s.ignored(ctx, mapping.Group, gc.Ignored)
 	needCur := pc.hasIfMatch || pc.want || len(gc.RemoveFilters) > 0 || gc.ReplaceSet ||
 		gc.Name != nil || gc.ExternalID != nil || len(s.rules) > 0
-	if !needCur {
-		return s.dir.ModifyGroupMembers(ctx, id, gc.Add, gc.Remove)
+	if !needCur { // answered 204: nothing reads the group the change returns
+		return s.dir.ModifyGroupMembers(directory.WithoutAnswer(ctx), id, gc.Add, gc.Remove)
 	}
 	cur, err := s.dir.GetGroup(fresh(ctx), id)
 	if err != nil {

@@ -934,6 +934,20 @@ func testGroupModifyMembers(t *testing.T, h Harness, ctx context.Context) {
 	checkMembers(t, "idempotent modify", got, us[1], us[2])
 	checkMembers(t, "get after modify", mustGetGroup(t, ctx, h.Dir, g.ID), us[1], us[2])
 
+	// Without an answer (the edge's 204) the change is made all the same,
+	// and the group returned may hold only its id: no member list is built.
+	got, err = h.Dir.ModifyGroupMembers(directory.WithoutAnswer(ctx), g.ID, []string{us[0].ID}, []string{us[2].ID})
+	if err != nil {
+		t.Fatalf("modify without an answer: %v", err)
+	}
+	if got.ID != g.ID || len(got.Members) != 0 {
+		t.Errorf("modify without an answer returned %s with %d members, want only the id %s", got.ID, len(got.Members), g.ID)
+	}
+	checkMembers(t, "get after a modify without an answer", mustGetGroup(t, ctx, h.Dir, g.ID), us[0], us[1])
+	if _, err := h.Dir.ModifyGroupMembers(ctx, g.ID, []string{us[2].ID}, []string{us[0].ID}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+
 	// Adding a user that does not exist is the caller's mistake; nothing changes.
 	_, err = h.Dir.ModifyGroupMembers(ctx, g.ID, []string{"no-such-member-id", us[0].ID}, nil)
 	var ive *directory.InvalidValueError

@@ -204,6 +204,9 @@ func (w *Workflow) ModifyGroupMembers(ctx context.Context, id string, add, remov
 		return directory.Group{}, wr.fail(err)
 	}
 	wr.done(store.OutcomeOK, fmt.Sprintf("changed members +%d -%d", len(add), len(remove)))
+	if directory.AnswerUnused(ctx) {
+		return directory.Group{ID: id}, nil
+	}
 	return ToGroup(t, r.ExternalID), nil
 }
 
