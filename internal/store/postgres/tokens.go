@@ -30,18 +30,6 @@ func scanToken(row pgx.Row) (store.Token, error) {
 	return t, nil
 }
 
-func validToken(op string, t store.Token) error {
-	switch {
-	case t.ID == "":
-		return fmt.Errorf("%s: empty id", op)
-	case t.Name == "":
-		return fmt.Errorf("%s: empty name", op)
-	case len(t.Hash) == 0:
-		return fmt.Errorf("%s: empty hash", op)
-	}
-	return nil
-}
-
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
@@ -68,11 +56,8 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	if err := s.check(op); err != nil {
 		return err
 	}
-	if err := validToken(op, t); err != nil {
+	if err := store.PrepareToken(op, &t, s.now()); err != nil {
 		return err
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = s.now()
 	}
 	return s.mapErr(op, insertToken(ctx, s.pool, t))
 }
@@ -110,17 +95,11 @@ func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
 // RotateToken implements store.Store.
 func (s *Store) RotateToken(ctx context.Context, oldID string, oldExpiresAt, now time.Time, next store.Token) error {
 	const op = "rotate token"
-	if err := validToken(op, next); err != nil {
-		return err
-	}
-	if !next.SupersededAt.IsZero() || !next.RevokedAt.IsZero() {
-		return fmt.Errorf("%s: successor must be current (not superseded, not revoked)", op)
-	}
 	if now.IsZero() {
 		now = s.now()
 	}
-	if next.CreatedAt.IsZero() {
-		next.CreatedAt = now
+	if err := store.PrepareSuccessor(op, &next, now); err != nil {
+		return err
 	}
 	return s.tx(ctx, op, func(tx pgx.Tx) error {
 		if err := lockName(ctx, tx, next.Name); err != nil {

@@ -27,18 +27,6 @@ func scanToken(sc scanner) (store.Token, error) {
 	return t, nil
 }
 
-func validToken(op string, t store.Token) error {
-	switch {
-	case t.ID == "":
-		return fmt.Errorf("%s: empty id", op)
-	case t.Name == "":
-		return fmt.Errorf("%s: empty name", op)
-	case len(t.Hash) == 0:
-		return fmt.Errorf("%s: empty hash", op)
-	}
-	return nil
-}
-
 func insertToken(ctx context.Context, ex interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, t store.Token) error {
@@ -54,11 +42,8 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	if err := s.check(op); err != nil {
 		return err
 	}
-	if err := validToken(op, t); err != nil {
+	if err := store.PrepareToken(op, &t, s.now()); err != nil {
 		return err
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = s.now()
 	}
 	return s.mapErr(op, insertToken(ctx, s.w, t))
 }
@@ -104,17 +89,11 @@ func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
 // RotateToken implements store.Store.
 func (s *Store) RotateToken(ctx context.Context, oldID string, oldExpiresAt, now time.Time, next store.Token) error {
 	const op = "rotate token"
-	if err := validToken(op, next); err != nil {
-		return err
-	}
-	if !next.SupersededAt.IsZero() || !next.RevokedAt.IsZero() {
-		return fmt.Errorf("%s: successor must be current (not superseded, not revoked)", op)
-	}
 	if now.IsZero() {
 		now = s.now()
 	}
-	if next.CreatedAt.IsZero() {
-		next.CreatedAt = now
+	if err := store.PrepareSuccessor(op, &next, now); err != nil {
+		return err
 	}
 	return s.tx(ctx, op, func(tx *sql.Tx) error {
 		var name string
