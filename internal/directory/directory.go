@@ -268,3 +268,22 @@ func AnswerUnused(ctx context.Context) bool {
 	v, _ := ctx.Value(noAnswerKey{}).(bool)
 	return v
 }
+
+type noMembersKey struct{}
+
+// WithoutMembers tells a group read (GetGroup, LookupGroups, ListGroups)
+// that its caller will not show the groups' members (the SCIM edge
+// answering excludedAttributes=members, or attributes without members): a
+// directory may then return Members nil, and must still return the
+// Version the group has with its members, so that an ETag never depends
+// on how the group was read. A directory that ignores it returns the
+// members as usual; the caller drops them.
+func WithoutMembers(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noMembersKey{}, true)
+}
+
+// MembersUnused reports whether ctx carries WithoutMembers.
+func MembersUnused(ctx context.Context) bool {
+	v, _ := ctx.Value(noMembersKey{}).(bool)
+	return v
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/mapping"
 	"github.com/scimbridge/scim-bridge/internal/scim/filter"
 	"github.com/scimbridge/scim-bridge/internal/scim/patch"
+	"github.com/scimbridge/scim-bridge/internal/scim/query"
 )
 
 // groups is the Group descriptor.
@@ -17,6 +18,7 @@ func (s *server) groups() *resource[directory.Group, groupBody] {
 		id:             func(g directory.Group) string { return g.ID },
 		version:        func(g directory.Group) string { return g.Version },
 		render:         func(_ *server, g directory.Group, base string) map[string]any { return mapping.GroupToSCIM(g, base) },
+		unshown:        withoutMembers,
 		list:           s.dir.ListGroups,
 		lookup:         s.dir.LookupGroups,
 		get:            s.dir.GetGroup,
@@ -37,6 +39,19 @@ func (s *server) groups() *resource[directory.Group, groupBody] {
 			return nil
 		},
 	}
+}
+
+// withoutMembers asks the directory for groups without their members when
+// the answer leaves members out (excludedAttributes=members, or attributes
+// that do not name them, as Entra and Okta ask) and neither the filter nor
+// the sort reads them: a page of large groups then costs no walk of their
+// members. ETags do not change: directory.WithoutMembers keeps Version.
+func withoutMembers(ctx context.Context, q query.Query) context.Context {
+	if q.Projection.Shows("members") || filter.Mentions(mapping.Group, q.Filter, "members") ||
+		q.SortBy != nil && q.SortBy.Schema == "" && q.SortBy.Attr == "members" {
+		return ctx
+	}
+	return directory.WithoutMembers(ctx)
 }
 
 // groupBody is a Group body as read: membersSent says whether it had a

@@ -32,6 +32,11 @@ type resource[T, B any] struct {
 	// view is what a filter is evaluated on (nil: the rendering itself).
 	view func(x T, m map[string]any) map[string]any
 
+	// unshown, when set, returns ctx telling the directory which parts of
+	// the resources a read's answer will not show (and no filter or sort
+	// reads), so that it need not build them.
+	unshown func(ctx context.Context, q query.Query) context.Context
+
 	list func(ctx context.Context) ([]T, error)
 	// pageOf, when set, answers one page of list (0-based start, count)
 	// and the total without building the rest.
@@ -136,10 +141,14 @@ func (d *resource[T, B]) handleSearch(w http.ResponseWriter, r *http.Request) {
 
 func (d *resource[T, B]) answerList(w http.ResponseWriter, r *http.Request, q query.Query) {
 	base := d.s.base(r)
+	ctx := r.Context()
+	if d.unshown != nil {
+		ctx = d.unshown(ctx, q)
+	}
 	if q.Filter == nil && !q.Sorted() {
 		// The default order is by id: render only the requested page, so an
 		// import of a large org does not render every resource per page.
-		items, total, err := d.page(r.Context(), q)
+		items, total, err := d.page(ctx, q)
 		if err != nil {
 			d.fail(w, r, err)
 			return
@@ -151,7 +160,7 @@ func (d *resource[T, B]) answerList(w http.ResponseWriter, r *http.Request, q qu
 		writeJSON(w, http.StatusOK, q.Response(res, total))
 		return
 	}
-	res, err := d.matching(r.Context(), q, base)
+	res, err := d.matching(ctx, q, base)
 	if err != nil {
 		d.fail(w, r, err)
 		return
@@ -219,7 +228,11 @@ func (d *resource[T, B]) matching(ctx context.Context, q query.Query, base strin
 }
 
 func (d *resource[T, B]) handleGet(w http.ResponseWriter, r *http.Request) {
-	x, err := d.get(directory.WithFreshRead(r.Context()), chi.URLParam(r, "id"))
+	ctx := directory.WithFreshRead(r.Context())
+	if d.unshown != nil {
+		ctx = d.unshown(ctx, query.Query{Projection: query.ProjectionFrom(d.kind, r.URL.Query())})
+	}
+	x, err := d.get(ctx, chi.URLParam(r, "id"))
 	if err != nil {
 		d.fail(w, r, err)
 		return

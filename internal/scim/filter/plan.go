@@ -95,3 +95,25 @@ func planEmail(expr scimfilter.Expression) ([]Lookup, bool) {
 	}
 	return nil, false
 }
+
+// Mentions reports whether expr reads the core attribute attr (or one of
+// its sub-attributes) anywhere. A nil expr mentions nothing.
+func Mentions(k mapping.Kind, expr Expr, attr string) bool {
+	var path scimfilter.AttributePath
+	switch e := expr.(type) {
+	case nil:
+		return false
+	case *scimfilter.LogicalExpression:
+		return Mentions(k, e.Left, attr) || Mentions(k, e.Right, attr)
+	case *scimfilter.NotExpression:
+		return Mentions(k, e.Expression, attr)
+	case *scimfilter.ValuePath:
+		path = e.AttributePath
+	case *scimfilter.AttributeExpression:
+		path = e.AttributePath
+	default:
+		return true // an expression this package does not know: assume it may
+	}
+	p, ok := resolveFilterPath(k, path, nil)
+	return !ok || p.Schema == "" && p.Attr == attr
+}

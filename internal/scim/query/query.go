@@ -42,6 +42,25 @@ type Projection struct {
 // excludedAttributes.
 func (p Projection) Empty() bool { return len(p.Attrs) == 0 && len(p.Excluded) == 0 }
 
+// Shows reports whether a resource projected by p keeps (some of) the
+// core attribute attr.
+func (p Projection) Shows(attr string) bool {
+	for _, a := range p.Excluded {
+		if a.Schema == "" && a.Attr == attr && a.Sub == "" {
+			return false
+		}
+	}
+	if len(p.Attrs) == 0 {
+		return true
+	}
+	for _, a := range p.Attrs {
+		if a.Schema == "" && a.Attr == attr {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseProjection resolves attribute names (comma-separated lists allowed).
 // Unknown names are ignored, as RFC 7644 lets a server return only what it
 // has; a typo cannot fail an IdP's read.

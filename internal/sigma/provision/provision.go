@@ -151,3 +151,13 @@ func ToGroup(t Team, externalID string) directory.Group {
 	g.Version = GroupVersion(g)
 	return g
 }
+
+// ToGroupWithoutMembers is ToGroup for a team whose members were not
+// listed (the caller asked for none: directory.WithoutMembers): Members is
+// nil and Version is the one ToGroup gives the team with the members whose
+// digest is members.
+func ToGroupWithoutMembers(t Team, externalID string, members MemberDigest) directory.Group {
+	g := directory.Group{ID: t.ID, DisplayName: t.Name, ExternalID: externalID, Created: t.Created, Modified: t.Modified}
+	g.Version = GroupVersionOf(g, members)
+	return g
+}

@@ -12,7 +12,11 @@ import (
 // The pinned values are what the bridge has always answered: IdPs hold
 // these ETags, so a change of formula must be deliberate. They were
 // computed independently (sha256 over "len:part;" for each part, first 12
-// bytes in hex).
+// bytes in hex; a group's members enter as their MemberDigest: the count
+// and the lane-wise sum of the first two little-endian uint64s of
+// sha256("len:id;len:display;") of each member, "%d:%016x%016x"). The
+// group formula changed once, in session 2 of issue 13, so that a page of
+// groups without members can carry the same ETag.
 func TestVersionsArePinned(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	u := directory.User{ID: "m1", UserName: "ada@example.com", ExternalID: "x1", GivenName: "Ada", FamilyName: "Lovelace",
@@ -27,12 +31,16 @@ func TestVersionsArePinned(t *testing.T) {
 	}
 	g := directory.Group{ID: "t1", DisplayName: "Eng", ExternalID: "g1", Created: at, Modified: at.Add(time.Hour),
 		Members: []directory.Ref{{ID: "m1", Display: "ada@example.com"}}}
-	if got, want := GroupVersion(g), "5e99f022e976e457698c4139"; got != want {
+	if got, want := GroupVersion(g), "c66609e08aa561a5e65cbf05"; got != want {
 		t.Errorf("GroupVersion = %s, want %s", got, want)
 	}
 	g.Modified = at.Add(2 * time.Hour)
-	if got, want := GroupVersion(g), "5e99f022e976e457698c4139"; got != want {
+	if got, want := GroupVersion(g), "c66609e08aa561a5e65cbf05"; got != want {
 		t.Errorf("GroupVersion changed with Modified: %s, want %s", got, want)
+	}
+	if got, want := GroupVersionOf(directory.Group{ID: "t1", DisplayName: "Eng", ExternalID: "g1", Created: at}, MemberDigest{}),
+		"c9fb6e5d59ba3cca55ee00e9"; got != want {
+		t.Errorf("GroupVersionOf an empty group = %s, want %s", got, want)
 	}
 }
 
@@ -135,5 +143,28 @@ func TestDiff(t *testing.T) {
 	}
 	if got := c.apply(m); got.Email != "ada@new.example" || got.AccountType != "Viewer" || got.Active {
 		t.Errorf("apply = %+v", got)
+	}
+}
+
+// The digest is the members' set: order, and the way the set was reached
+// (adds and removes), do not change it.
+func TestMemberDigestIsTheSet(t *testing.T) {
+	refs := []directory.Ref{{ID: "m1", Display: "a@x"}, {ID: "m2", Display: "b@x"}, {ID: "m3", Display: "c@x"}}
+	want := DigestOf(refs)
+	var d MemberDigest
+	d.Add(refs[2])
+	d.Add(directory.Ref{ID: "m9", Display: "z@x"})
+	d.Add(refs[0])
+	d.Remove(directory.Ref{ID: "m9", Display: "z@x"})
+	d.Add(refs[1])
+	if d != want || d.Len() != 3 {
+		t.Errorf("digest reached by adds and removes = %v, want %v", d, want)
+	}
+	if DigestOf(refs[:2]) == want || DigestOf([]directory.Ref{{ID: "m1", Display: "a@y"}, refs[1], refs[2]}) == want {
+		t.Error("a different member set has the same digest")
+	}
+	g := directory.Group{ID: "t1", DisplayName: "Eng", Members: refs}
+	if GroupVersion(g) != GroupVersionOf(directory.Group{ID: "t1", DisplayName: "Eng"}, want) {
+		t.Error("GroupVersionOf the digest differs from GroupVersion with the members")
 	}
 }

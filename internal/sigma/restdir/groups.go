@@ -13,19 +13,15 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
-// teamOf is the typed team state of t, its members from the index.
-// Deactivated members are left out: Sigma keeps them in their teams but
-// refuses to add or remove them, so to the IdP they are gone (and
-// removing them is a no-op).
+// teamOf is the typed team state of t, its members from the index as
+// indexData.shown shows them.
 func (d *Directory) teamOf(t sigma.Team) provision.Team {
 	pt := provision.Team{ID: t.TeamID, Name: t.Name, Created: t.CreatedAt, Modified: t.UpdatedAt}
 	d.idx.read(func(x *indexData) {
 		for id := range x.teamMembers[t.TeamID] {
-			m, ok := x.members[id]
-			if ok && !active(m) {
-				continue
+			if r, ok := x.shown(id); ok {
+				pt.Members = append(pt.Members, r)
 			}
-			pt.Members = append(pt.Members, directory.Ref{ID: id, Display: m.Email})
 		}
 	})
 	sort.Slice(pt.Members, func(i, j int) bool { return pt.Members[i].ID < pt.Members[j].ID })
@@ -33,9 +29,16 @@ func (d *Directory) teamOf(t sigma.Team) provision.Team {
 }
 
 // toGroup maps a team (members from the index, externalId from the store)
-// to a Group.
-func (d *Directory) toGroup(t sigma.Team, externalID string) directory.Group {
-	return provision.ToGroup(d.teamOf(t), externalID)
+// to a Group; under directory.WithoutMembers(ctx) without its members,
+// the Version from the team's digest in the index.
+func (d *Directory) toGroup(ctx context.Context, t sigma.Team, externalID string) directory.Group {
+	if !directory.MembersUnused(ctx) {
+		return provision.ToGroup(d.teamOf(t), externalID)
+	}
+	var digest provision.MemberDigest
+	d.idx.read(func(x *indexData) { digest = x.digests[t.TeamID] })
+	pt := provision.Team{ID: t.TeamID, Name: t.Name, Created: t.CreatedAt, Modified: t.UpdatedAt}
+	return provision.ToGroupWithoutMembers(pt, externalID, digest)
 }
 
 // fetchTeam reads a team and its members from Sigma into the index.
@@ -166,7 +169,7 @@ func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, e
 	if err != nil {
 		return directory.Group{}, fmt.Errorf("get group %s: %w", id, err)
 	}
-	return d.toGroup(t, r.ExternalID), nil
+	return d.toGroup(ctx, t, r.ExternalID), nil
 }
 
 // LookupGroups implements directory.Directory for AttrID, AttrDisplayName
@@ -221,7 +224,7 @@ func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value
 		if err != nil {
 			return nil, fmt.Errorf("look up group by %s: %w", attr, err)
 		}
-		out = append(out, d.toGroup(t, r.ExternalID))
+		out = append(out, d.toGroup(ctx, t, r.ExternalID))
 	}
 	return out, nil
 }
@@ -244,7 +247,7 @@ func (d *Directory) ListGroups(ctx context.Context) ([]directory.Group, error) {
 	sort.Slice(ts, func(i, j int) bool { return ts[i].TeamID < ts[j].TeamID })
 	out := make([]directory.Group, len(ts))
 	for i, t := range ts {
-		out[i] = d.toGroup(t, recs[t.TeamID].ExternalID)
+		out[i] = d.toGroup(ctx, t, recs[t.TeamID].ExternalID)
 	}
 	return out, nil
 }

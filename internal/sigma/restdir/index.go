@@ -5,7 +5,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
+	"github.com/scimbridge/scim-bridge/internal/sigma/provision"
 )
 
 // indexData is one consistent picture of the org: every member (archived
@@ -17,6 +19,10 @@ type indexData struct {
 	byTeamName  map[string]string       // lower-cased name -> teamId
 	teamMembers map[string]set          // teamId -> memberIds
 	memberTeams map[string]set          // memberId -> teamIds
+	// digests holds each team's provision.MemberDigest of the members
+	// teamOf shows (see shown), kept current by every change below, so
+	// that a group's Version needs no walk of its members.
+	digests map[string]provision.MemberDigest
 }
 
 type set map[string]struct{}
@@ -29,10 +35,44 @@ func newIndexData() *indexData {
 		byTeamName:  map[string]string{},
 		teamMembers: map[string]set{},
 		memberTeams: map[string]set{},
+		digests:     map[string]provision.MemberDigest{},
+	}
+}
+
+// shown is how member id appears in a team's member list: left out when
+// the member is deactivated (Sigma keeps such members in their teams but
+// refuses to add or remove them, so to the IdP they are gone), with an
+// empty display when the index does not know it.
+func (x *indexData) shown(id string) (directory.Ref, bool) {
+	m, ok := x.members[id]
+	if ok && !active(m) {
+		return directory.Ref{}, false
+	}
+	return directory.Ref{ID: id, Display: m.Email}, true
+}
+
+// reshow updates the digests of member id's teams from how it was shown
+// (was, wasOK) to how it is shown now.
+func (x *indexData) reshow(id string, was directory.Ref, wasOK bool) {
+	now, nowOK := x.shown(id)
+	if was == now && wasOK == nowOK {
+		return
+	}
+	for tid := range x.memberTeams[id] {
+		d := x.digests[tid]
+		if wasOK {
+			d.Remove(was)
+		}
+		if nowOK {
+			d.Add(now)
+		}
+		x.digests[tid] = d
 	}
 }
 
 func (x *indexData) putMember(m sigma.Member) {
+	was, wasOK := x.shown(m.MemberID)
+	defer x.reshow(m.MemberID, was, wasOK)
 	if old, ok := x.members[m.MemberID]; ok {
 		if k := strings.ToLower(old.Email); x.byEmail[k] == m.MemberID {
 			delete(x.byEmail, k)
@@ -43,14 +83,19 @@ func (x *indexData) putMember(m sigma.Member) {
 }
 
 func (x *indexData) dropMember(id string) {
+	x.removeFromTeams(id)
 	if old, ok := x.members[id]; ok {
 		if k := strings.ToLower(old.Email); x.byEmail[k] == id {
 			delete(x.byEmail, k)
 		}
 		delete(x.members, id)
 	}
+}
+
+// removeFromTeams takes member id out of every team.
+func (x *indexData) removeFromTeams(id string) {
 	for tid := range x.memberTeams[id] {
-		delete(x.teamMembers[tid], id)
+		x.removeMembers(tid, []string{id})
 	}
 	delete(x.memberTeams, id)
 }
@@ -80,6 +125,7 @@ func (x *indexData) dropTeam(id string) {
 		delete(x.memberTeams[mid], id)
 	}
 	delete(x.teamMembers, id)
+	delete(x.digests, id)
 }
 
 func (x *indexData) addMembers(teamID string, ids []string) {
@@ -88,8 +134,16 @@ func (x *indexData) addMembers(teamID string, ids []string) {
 		tm = set{}
 		x.teamMembers[teamID] = tm
 	}
+	d := x.digests[teamID]
+	defer func() { x.digests[teamID] = d }()
 	for _, id := range ids {
+		if _, in := tm[id]; in {
+			continue
+		}
 		tm[id] = struct{}{}
+		if r, ok := x.shown(id); ok {
+			d.Add(r)
+		}
 		mt := x.memberTeams[id]
 		if mt == nil {
 			mt = set{}
@@ -100,8 +154,17 @@ func (x *indexData) addMembers(teamID string, ids []string) {
 }
 
 func (x *indexData) removeMembers(teamID string, ids []string) {
+	tm := x.teamMembers[teamID]
 	for _, id := range ids {
-		delete(x.teamMembers[teamID], id)
+		if _, in := tm[id]; !in {
+			continue
+		}
+		if r, ok := x.shown(id); ok {
+			d := x.digests[teamID]
+			d.Remove(r)
+			x.digests[teamID] = d
+		}
+		delete(tm, id)
 		delete(x.memberTeams[id], teamID)
 	}
 }
