@@ -19,6 +19,21 @@ func ValidKind(op string, k Kind) error {
 	return nil
 }
 
+// MaxResourcesByID bounds the ids of one ResourcesByID call (a page of a
+// list is at most 1,000 resources).
+const MaxResourcesByID = 1000
+
+// CheckResourceIDs checks the arguments of a ResourcesByID call by op.
+func CheckResourceIDs(op string, kind Kind, ids []string) error {
+	if err := ValidKind(op, kind); err != nil {
+		return err
+	}
+	if len(ids) > MaxResourcesByID {
+		return fmt.Errorf("%s: %d ids, at most %d", op, len(ids), MaxResourcesByID)
+	}
+	return nil
+}
+
 // PrepareResource checks a record about to be written by op (known kind,
 // an id) and normalises it: UpdatedAt is now; a live record has no
 // tombstone time, a tombstone without one gets now, and times are kept to

@@ -199,6 +199,13 @@ type Store interface {
 	// ListResources returns all records of kind (tombstoned included),
 	// ordered by ID.
 	ListResources(ctx context.Context, kind Kind) ([]Resource, error)
+	// ResourcesByID returns the records of kind whose ids are among ids
+	// (those that exist, tombstoned included), ordered by ID: one query for
+	// a page of users. At most MaxResourcesByID ids (CheckResourceIDs).
+	ResourcesByID(ctx context.Context, kind Kind, ids []string) ([]Resource, error)
+	// TombstonedIDs returns the ids of the tombstoned records of kind,
+	// ordered.
+	TombstonedIDs(ctx context.Context, kind Kind) ([]string, error)
 	// UpdateResource reads the record (ErrNotFound if none), calls fn on a
 	// copy and writes the result if its Version is unchanged since the read,
 	// retrying from the read when another writer got there first. fn may run

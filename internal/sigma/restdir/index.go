@@ -8,6 +8,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/provision"
+	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // indexData is one consistent picture of the org: every member (archived
@@ -23,6 +24,19 @@ type indexData struct {
 	// teamOf shows (see shown), kept current by every change below, so
 	// that a group's Version needs no walk of its members.
 	digests map[string]provision.MemberDigest
+	// tombs holds the store's tombstone state of users: every user the
+	// store has tombstoned (deleted by the IdP through any replica), and
+	// users revived since, with the record version it was read at. Read
+	// at each full load, then kept by this Directory's own record writes
+	// (recordStore), the peer poll and what a page's record read shows
+	// (PageUsers); a state read at an older version than the one held is
+	// ignored, so a slow read never undoes a newer write.
+	tombs   map[string]tombState
+	nTombed int // entries of tombs with on set
+	// idsVer counts changes of the set of member ids, tombVer of tombs:
+	// the sorted views of the index (index.pageView) are rebuilt only
+	// after one of them changed.
+	idsVer, tombVer uint64
 }
 
 type set map[string]struct{}
@@ -36,6 +50,41 @@ func newIndexData() *indexData {
 		teamMembers: map[string]set{},
 		memberTeams: map[string]set{},
 		digests:     map[string]provision.MemberDigest{},
+		tombs:       map[string]tombState{},
+	}
+}
+
+// tombState is a user's tombstone in the store: on, as of record version
+// ver (0: from a full load, older than any record read after it).
+type tombState struct {
+	on  bool
+	ver int64
+}
+
+// setTombstoned records that user id's store record, at version ver, is
+// tombstoned (on) or not; gone says the record does not exist (any
+// version).
+func (x *indexData) setTombstoned(id string, on bool, ver int64, gone bool) {
+	cur, ok := x.tombs[id]
+	switch {
+	case gone:
+		on = false
+		if !ok {
+			return
+		}
+		delete(x.tombs, id)
+	case ok && cur.ver > ver, !ok && !on:
+		return // an older read, or a live user never tombstoned
+	default:
+		x.tombs[id] = tombState{on: on, ver: ver}
+	}
+	if cur.on != on {
+		if on {
+			x.nTombed++
+		} else {
+			x.nTombed--
+		}
+		x.tombVer++
 	}
 }
 
@@ -78,6 +127,9 @@ func (x *indexData) putMember(m sigma.Member) {
 			delete(x.byEmail, k)
 		}
 	}
+	if _, ok := x.members[m.MemberID]; !ok {
+		x.idsVer++
+	}
 	x.members[m.MemberID] = m
 	x.byEmail[strings.ToLower(m.Email)] = m.MemberID
 }
@@ -89,6 +141,7 @@ func (x *indexData) dropMember(id string) {
 			delete(x.byEmail, k)
 		}
 		delete(x.members, id)
+		x.idsVer++
 	}
 }
 
@@ -206,11 +259,21 @@ type index struct {
 	gen     uint64            // last generation handed out
 	loadGen uint64            // gen when the running load began
 
-	// version counts changes of data; sorted holds the member ids in order
-	// as of sortedVer (never modified once built: callers may keep it).
-	version   uint64
-	sorted    []string
-	sortedVer uint64
+	// view is the last pageView built, with the picture and the versions
+	// it was built from.
+	loads    uint64 // full loads committed
+	view     pageView
+	viewLoad uint64
+	viewIDs  uint64
+	viewTomb uint64
+}
+
+// pageView is the index in ListUsers' order: every member id sorted, and
+// the positions in ids of the tombstoned ones, ascending. It is never
+// modified once built: callers may keep it.
+type pageView struct {
+	ids  []string
+	tomb []int
 }
 
 func newIndex() *index { return &index{data: newIndexData(), stale: map[string]uint64{}} }
@@ -285,33 +348,71 @@ func (ix *index) apply(fn func(*indexData)) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	fn(ix.data)
-	ix.version++
 	if ix.loading {
 		ix.journal = append(ix.journal, fn)
 	}
 }
 
-// sortedMemberIDs returns every member id of the index in order. The slice
-// is rebuilt only after the index changed, and is shared: do not modify it.
-func (ix *index) sortedMemberIDs() []string {
+// pageView returns the member ids in order and the tombstoned positions
+// among them, rebuilt only after the member ids (a sort) or the
+// tombstones (a search per tombstone) changed.
+func (ix *index) pageView() pageView {
 	ix.mu.RLock()
-	ids, ok := ix.sorted, ix.sorted != nil && ix.sortedVer == ix.version
+	v, ok := ix.view, ix.viewCurrent()
 	ix.mu.RUnlock()
 	if ok {
-		return ids
+		return v
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.sorted != nil && ix.sortedVer == ix.version {
-		return ix.sorted
+	if ix.viewCurrent() {
+		return ix.view
 	}
-	ids = make([]string, 0, len(ix.data.members))
-	for id := range ix.data.members {
-		ids = append(ids, id)
+	x := ix.data
+	ids := ix.view.ids
+	if ix.viewLoad != ix.loads || ix.viewIDs != x.idsVer || ids == nil {
+		ids = make([]string, 0, len(x.members))
+		for id := range x.members {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
 	}
-	slices.Sort(ids)
-	ix.sorted, ix.sortedVer = ids, ix.version
-	return ids
+	tomb := make([]int, 0, x.nTombed)
+	for id, st := range x.tombs {
+		if !st.on {
+			continue
+		}
+		if i, ok := slices.BinarySearch(ids, id); ok {
+			tomb = append(tomb, i)
+		}
+	}
+	slices.Sort(tomb)
+	ix.view = pageView{ids: ids, tomb: tomb}
+	ix.viewLoad, ix.viewIDs, ix.viewTomb = ix.loads, x.idsVer, x.tombVer
+	return ix.view
+}
+
+// viewCurrent reports whether ix.view was built from the picture as it is;
+// ix.mu must be held.
+func (ix *index) viewCurrent() bool {
+	return ix.view.ids != nil && ix.viewLoad == ix.loads && ix.viewIDs == ix.data.idsVer && ix.viewTomb == ix.data.tombVer
+}
+
+// recordsRead records the store's tombstone state of the users whose
+// records were read (recs) among ids: an id without a record has none.
+func (ix *index) recordsRead(ids []string, recs map[string]store.Resource) {
+	ix.apply(func(x *indexData) {
+		for _, id := range ids {
+			r, ok := recs[id]
+			x.setTombstoned(id, r.Tombstoned, r.Version, !ok)
+		}
+	})
+}
+
+// recordWritten records the tombstone state of a user record this
+// Directory wrote (gone: deleted).
+func (ix *index) recordWritten(r store.Resource, gone bool) {
+	ix.apply(func(x *indexData) { x.setTombstoned(r.ID, r.Tombstoned, r.Version, gone) })
 }
 
 // read runs fn under the read lock; fn must not keep references to maps.
@@ -341,7 +442,7 @@ func (ix *index) commitLoad(next *indexData) {
 		fn(next)
 	}
 	ix.data, ix.loading, ix.journal = next, false, nil
-	ix.version++
+	ix.loads++
 	for k, g := range ix.stale {
 		if g <= ix.loadGen {
 			delete(ix.stale, k)

@@ -1,11 +1,16 @@
 package restdir_test
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
+	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // TestPageUsersIsListUsersCut: every page is exactly the slice of
@@ -86,4 +91,101 @@ func ids(us []directory.User) []string {
 		out = append(out, u.ID)
 	}
 	return out
+}
+
+// countingStore counts the store calls that read resource records.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (s *countingStore) count(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[name]++
+}
+
+func (s *countingStore) take() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.calls
+	s.calls = map[string]int{}
+	return out
+}
+
+func (s *countingStore) GetResource(ctx context.Context, kind store.Kind, id string) (store.Resource, error) {
+	s.count("GetResource")
+	return s.Store.GetResource(ctx, kind, id)
+}
+
+func (s *countingStore) ListResources(ctx context.Context, kind store.Kind) ([]store.Resource, error) {
+	s.count("ListResources")
+	return s.Store.ListResources(ctx, kind)
+}
+
+func (s *countingStore) ResourcesByID(ctx context.Context, kind store.Kind, ids []string) ([]store.Resource, error) {
+	s.count(fmt.Sprintf("ResourcesByID(%d)", len(ids)))
+	return s.Store.ResourcesByID(ctx, kind, ids)
+}
+
+func (s *countingStore) TombstonedIDs(ctx context.Context, kind store.Kind) ([]string, error) {
+	s.count("TombstonedIDs")
+	return s.Store.TombstonedIDs(ctx, kind)
+}
+
+// TestPageUsersReadsOnlyThePagesRecords: with users tombstoned (by this
+// replica, and by a peer before this replica loaded), a page of 100 costs
+// one store read of 100 records, whatever the number of records.
+func TestPageUsersReadsOnlyThePagesRecords(t *testing.T) {
+	srv := sigmatest.Fake(t, sigmafake.Options{Members: 600, Seed: 7})
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	peer, _ := newDir(t, srv, sigmatest.OpenStoreAt(t, path), envOpts{})
+	ctx := sigmatest.ActorCtx()
+	all, err := peer.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range all[:300] { // a record for half the org
+		if _, err := peer.ReplaceUser(ctx, directory.User{ID: u.ID, UserName: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName,
+			Active: u.Active, AccountType: u.AccountType, ExternalID: "ext-" + u.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{3, 150, 420} {
+		if err := peer.DeleteUser(ctx, all[i].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := &countingStore{Store: sigmatest.OpenStoreAt(t, path), calls: map[string]int{}}
+	d, _ := newDir(t, srv, cs, envOpts{})
+	if c := cs.take(); c["TombstonedIDs"] != 1 || c["ListResources"] != 0 {
+		t.Errorf("load read the store: %v, want one TombstonedIDs", c)
+	}
+	for _, i := range []int{10, 500} {
+		if err := d.DeleteUser(ctx, all[i].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := d.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(all)-5 {
+		t.Fatalf("%d users after 5 deletes of %d", len(want), len(all))
+	}
+	cs.take()
+	for start := 0; start < len(want); start += 100 {
+		got, total, err := d.PageUsers(ctx, start, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := min(100, len(want)-start)
+		if total != len(want) || !sameUsers(got, want[start:start+n]) {
+			t.Errorf("PageUsers(%d, 100) = %d of %d, want %d of %d", start, len(got), total, n, len(want))
+		}
+		if c := cs.take(); len(c) != 1 || c[fmt.Sprintf("ResourcesByID(%d)", n)] != 1 {
+			t.Errorf("PageUsers(%d, 100) read the store %v, want one ResourcesByID of %d ids", start, c, n)
+		}
+	}
 }

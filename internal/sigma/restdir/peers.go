@@ -3,6 +3,7 @@ package restdir
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/store"
@@ -14,10 +15,12 @@ import (
 // the shared store's audit trail. PollPeers reads the recent trail and
 // marks the members and teams other writers changed stale in the index;
 // the next read that hits a stale entry re-reads it from Sigma (one GET)
-// instead of answering from the index. Nothing is fetched for entries
-// nobody reads. ListUsers and ListGroups still answer from the index, so
-// they may show a peer's change only after the next resync, and so may a
-// user's groups (a team whose membership a peer changed is re-read when
+// instead of answering from the index. Nothing is fetched from Sigma for
+// entries nobody reads; the store records of the users marked are re-read
+// (one query), so that a peer's delete or revive reaches the index's
+// tombstones (tombstones.go) and the pages of users. ListUsers and
+// ListGroups still answer from the index, so they may show a peer's other
+// changes only after the next resync, and so may a user's groups (a team whose membership a peer changed is re-read when
 // the team is read, not when one of its members is).
 
 // DefaultPeerPollInterval is how often Start polls the audit trail for
@@ -199,6 +202,12 @@ func (d *Directory) PollPeers(ctx context.Context) error {
 		return nil
 	}
 	d.idx.markStale(users, teams)
+	slices.Sort(users)
+	if err := d.refreshTombstones(ctx, slices.Compact(users)); err != nil {
+		// The marks stand; a page still finds a delete on its own records.
+		d.m.peerPolls.WithLabelValues("failed").Inc()
+		return fmt.Errorf("poll peer changes: %w", err)
+	}
 	d.m.peerPolls.WithLabelValues("ok").Inc()
 	d.m.staleMarks.Add(float64(len(users) + len(teams)))
 	if len(users)+len(teams) > 0 {

@@ -423,3 +423,66 @@ func TestWriterDiesBeforeItsAuditEntry(t *testing.T) {
 		t.Errorf("B still serves %s as active after A deactivated it and died before auditing", u.UserName)
 	}
 }
+
+// TestPeerDeletesLeaveThePages: a user deleted through another replica
+// leaves this replica's pages of users (and their total) after the next
+// peer poll, and comes back after a revive there and the next poll. (Pages
+// answer from the index: the revived member's attributes may lag until it
+// is read or the next resync, so only ids are compared.)
+func TestPeerDeletesLeaveThePages(t *testing.T) {
+	forEachSharedStore(t, sigmafake.Options{Members: 250, Seed: 9}, func(t *testing.T, r replicas) {
+		ctx := sigmatest.ActorCtx()
+		pages := func(d *restdir.Directory) ([]directory.User, int) {
+			t.Helper()
+			var out []directory.User
+			var total int
+			for start := 0; ; start += 100 {
+				got, n, err := d.PageUsers(ctx, start, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if start == 0 {
+					total = n
+				} else if n != total {
+					t.Errorf("page at %d: total %d, the first page's %d", start, n, total)
+				}
+				out = append(out, got...)
+				if len(got) < 100 {
+					return out, total
+				}
+			}
+		}
+		before, total := pages(r.a) // builds A's sorted view
+		x, y := before[170], before[20]
+		for _, u := range []directory.User{x, y} {
+			if err := r.b.DeleteUser(ctx, u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		poll(t, r.a)
+		want, err := r.b.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, n := pages(r.a)
+		if n != total-2 || !sameIDs(got, want) {
+			t.Errorf("after B's deletes and a poll, A pages %d users (total %d), B lists %d; A had %d", len(got), n, len(want), total)
+		}
+		if _, err := r.b.CreateUser(ctx, directory.User{UserName: x.UserName, GivenName: x.GivenName, FamilyName: x.FamilyName, Active: true}); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, r.a)
+		want, err = r.b.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, n = pages(r.a)
+		if n != total-1 || !sameIDs(got, want) || !slices.ContainsFunc(got, func(u directory.User) bool { return u.ID == x.ID }) {
+			t.Errorf("after B revived %s and a poll, A pages %d users (total %d), B lists %d", x.ID, len(got), n, len(want))
+		}
+	})
+}
+
+func sameIDs(a, b []directory.User) bool {
+	return slices.EqualFunc(a, b, func(x, y directory.User) bool { return x.ID == y.ID })
+}

@@ -140,7 +140,7 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 	d := &Directory{client: client, store: st, opts: opts, log: logger, idx: newIndex(), loadSem: make(chan struct{}, 1),
 		own: map[int64]time.Time{}, seen: map[int64]time.Time{}, pending: map[pendingKey]time.Time{}, peerPageSize: peerPageSize}
 	d.m = newMetrics(reg, d.idx)
-	d.rec = provision.Records{Store: st, Now: opts.Now}
+	d.rec = provision.Records{Store: recordStore{Store: st, d: d}, Now: opts.Now}
 	d.audits = &provision.Auditor{Store: auditStore{Store: st, d: d}, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
 		LogMessage: "sigma directory write"}
 	d.UserReads = provision.NewUserReads(userReader{d}, d.rec)
@@ -251,6 +251,9 @@ const loadConcurrency = 4
 
 func (d *Directory) fetchAll(ctx context.Context) (*indexData, error) {
 	x := newIndexData()
+	if err := d.loadTombstones(ctx, x); err != nil {
+		return nil, err
+	}
 	for m, err := range d.client.Members(ctx, sigma.ListMembersOptions{IncludeArchived: true, IncludeInactive: true}) {
 		if err != nil {
 			return nil, err

@@ -248,42 +248,63 @@ func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 
 // PageUsers implements directory.UserPager: the users ListUsers would
 // return at positions [start, start+count), built only for the page. It
-// makes no Sigma call; its cost is the page, one read of the store's user
-// records (tombstones: other replicas' deletes are honoured as in
-// ListUsers) and, after the index changed, one sort of the member ids.
+// makes no Sigma call and one store read, of the page's records; its cost
+// is the page and, after the index changed, one sort of the member ids.
+// Tombstones come from the index's set (indexData.tombs), so a user
+// another replica deleted leaves the pages after the next peer poll — or
+// at once when it falls on a page, whose records show it.
 func (d *Directory) PageUsers(ctx context.Context, start, count int) ([]directory.User, int, error) {
-	recs, err := d.rec.All(ctx, store.KindUser)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	ids := d.idx.sortedMemberIDs()
-	var tomb []int // positions in ids of tombstoned members, ascending
-	for id, r := range recs {
-		if r.Tombstoned {
-			if i, ok := slices.BinarySearch(ids, id); ok {
-				tomb = append(tomb, i)
-			}
-		}
-	}
-	slices.Sort(tomb)
-	total := len(ids) - len(tomb)
-	start = min(max(start, 0), total)
-	count = min(max(count, 0), total-start)
-	// i is the position in ids of the start-th live member.
-	i, t := start, 0
-	for t < len(tomb) && tomb[t] <= i {
-		i++
-		t++
-	}
-	out := make([]directory.User, 0, count)
-	for ; len(out) < count && i < len(ids); i++ {
-		if t < len(tomb) && tomb[t] == i {
+	for {
+		v := d.idx.pageView()
+		total := len(v.ids) - len(v.tomb)
+		start := min(max(start, 0), total)
+		count := min(max(count, 0), total-start)
+		// i is the position in ids of the start-th live member.
+		i, t := start, 0
+		for t < len(v.tomb) && v.tomb[t] <= i {
+			i++
 			t++
+		}
+		page := make([]string, 0, count)
+		for ; len(page) < count && i < len(v.ids); i++ {
+			if t < len(v.tomb) && v.tomb[t] == i {
+				t++
+				continue
+			}
+			page = append(page, v.ids[i])
+		}
+		recs, err := d.records(ctx, store.KindUser, page)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list users: %w", err)
+		}
+		if slices.ContainsFunc(page, func(id string) bool { return recs[id].Tombstoned }) {
+			// Deleted through another replica since the last poll: record
+			// it and cut the page again.
+			d.idx.recordsRead(page, recs)
 			continue
 		}
-		if m, ok := d.idx.member(ids[i]); ok {
-			out = append(out, d.toUser(m, recs[ids[i]]))
+		out := make([]directory.User, 0, len(page))
+		for _, id := range page {
+			if m, ok := d.idx.member(id); ok {
+				out = append(out, d.toUser(m, recs[id]))
+			}
+		}
+		return out, total, nil
+	}
+}
+
+// records reads the store records of kind with these ids (in batches of
+// store.MaxResourcesByID); ids without a record are absent from the map.
+func (d *Directory) records(ctx context.Context, kind store.Kind, ids []string) (map[string]store.Resource, error) {
+	out := make(map[string]store.Resource, len(ids))
+	for chunk := range slices.Chunk(ids, store.MaxResourcesByID) {
+		rs, err := d.store.ResourcesByID(ctx, kind, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("read %s records from store: %w", kind, err)
+		}
+		for _, r := range rs {
+			out[r.ID] = r
 		}
 	}
-	return out, total, nil
+	return out, nil
 }

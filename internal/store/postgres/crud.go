@@ -78,6 +78,36 @@ func (s *Store) ResourcesByExternalID(ctx context.Context, kind store.Kind, exte
 		WHERE kind = $1 AND external_id = $2 AND NOT tombstoned ORDER BY id COLLATE "C"`, string(kind), externalID)
 }
 
+// ResourcesByID implements store.Store.
+func (s *Store) ResourcesByID(ctx context.Context, kind store.Kind, ids []string) ([]store.Resource, error) {
+	const op = "resources by id"
+	if err := store.CheckResourceIDs(op, kind, ids); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, s.check(op)
+	}
+	return s.listResources(ctx, op, `SELECT `+store.ResourceColumns+` FROM resources
+		WHERE kind = $1 AND id = ANY($2) ORDER BY id COLLATE "C"`, string(kind), ids)
+}
+
+// TombstonedIDs implements store.Store.
+func (s *Store) TombstonedIDs(ctx context.Context, kind store.Kind) ([]string, error) {
+	const op = "tombstoned ids"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id FROM resources WHERE kind = $1 AND tombstoned ORDER BY id COLLATE "C"`, string(kind))
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	return out, nil
+}
+
 // ResourceByUserName implements store.Store.
 func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userName string) (store.Resource, error) {
 	const op = "resource by userName"

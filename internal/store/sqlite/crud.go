@@ -73,6 +73,49 @@ func (s *Store) ResourcesByExternalID(ctx context.Context, kind store.Kind, exte
 		WHERE kind = ? AND external_id = ? AND tombstoned = 0 ORDER BY id`, string(kind), externalID)
 }
 
+// ResourcesByID implements store.Store.
+func (s *Store) ResourcesByID(ctx context.Context, kind store.Kind, ids []string) ([]store.Resource, error) {
+	const op = "resources by id"
+	if err := store.CheckResourceIDs(op, kind, ids); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, s.check(op)
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, string(kind))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return s.listResources(ctx, op, `SELECT `+store.ResourceColumns+` FROM resources
+		WHERE kind = ? AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY id`, args...)
+}
+
+// TombstonedIDs implements store.Store.
+func (s *Store) TombstonedIDs(ctx context.Context, kind store.Kind) ([]string, error) {
+	const op = "tombstoned ids"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM resources WHERE kind = ? AND tombstoned = 1 ORDER BY id`, string(kind))
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.mapErr(op, err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	return out, nil
+}
+
 // ResourceByUserName implements store.Store.
 func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userName string) (store.Resource, error) {
 	const op = "resource by userName"

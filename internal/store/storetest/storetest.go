@@ -43,6 +43,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"ResourceExternalID", testResourceExternalID},
 		{"ResourceUserName", testResourceUserName},
 		{"ResourceList", testResourceList},
+		{"ResourcesByID", testResourcesByID},
 		{"ResourceUpdate", testResourceUpdate},
 		{"ResourceDelete", testResourceDelete},
 		{"ResourceInvalid", testResourceInvalid},
@@ -545,6 +546,44 @@ func testResourceList(t *testing.T, open Opener) {
 	}
 }
 
+func testResourcesByID(t *testing.T, open Opener) {
+	ctx, s := ctxFor(t), open(t)
+	for _, r := range []store.Resource{
+		user("b", "x"), {Kind: store.KindUser, ID: "a", Tombstoned: true}, user("c", ""), {Kind: store.KindUser, ID: "d", Tombstoned: true},
+		{Kind: store.KindGroup, ID: "g"}, {Kind: store.KindGroup, ID: "h", Tombstoned: true},
+	} {
+		_, err := s.PutResource(ctx, r)
+		must(t, "put "+r.ID, err)
+	}
+	got, err := s.ResourcesByID(ctx, store.KindUser, []string{"c", "nope", "a", "g", "b"})
+	must(t, "by id", err)
+	if len(got) != 3 || got[0].ID != "a" || !got[0].Tombstoned || got[1].ID != "b" || got[1].ExternalID != "x" || got[2].ID != "c" {
+		t.Errorf("ResourcesByID = %+v, want a (tombstoned), b, c", got)
+	}
+	if got, err := s.ResourcesByID(ctx, store.KindUser, nil); err != nil || len(got) != 0 {
+		t.Errorf("ResourcesByID(none) = %v, %v", got, err)
+	}
+	if _, err := s.ResourcesByID(ctx, store.KindUser, make([]string, store.MaxResourcesByID+1)); err == nil {
+		t.Errorf("ResourcesByID of %d ids: no error", store.MaxResourcesByID+1)
+	}
+	many := make([]string, store.MaxResourcesByID)
+	for i := range many {
+		many[i] = fmt.Sprintf("x%d", i)
+	}
+	many[500] = "b"
+	if got, err := s.ResourcesByID(ctx, store.KindUser, many); err != nil || len(got) != 1 || got[0].ID != "b" {
+		t.Errorf("ResourcesByID of %d ids = %v, %v", len(many), got, err)
+	}
+	ids, err := s.TombstonedIDs(ctx, store.KindUser)
+	must(t, "tombstoned ids", err)
+	if fmt.Sprint(ids) != "[a d]" {
+		t.Errorf("TombstonedIDs(user) = %v, want [a d]", ids)
+	}
+	if ids, err := s.TombstonedIDs(ctx, store.KindGroup); err != nil || fmt.Sprint(ids) != "[h]" {
+		t.Errorf("TombstonedIDs(group) = %v, %v; want [h]", ids, err)
+	}
+}
+
 func testResourceUpdate(t *testing.T, open Opener) {
 	ctx, s := ctxFor(t), open(t)
 	_, err := s.UpdateResource(ctx, store.KindUser, "m1", func(*store.Resource) error { return nil })
@@ -774,6 +813,10 @@ func testClosed(t *testing.T, open Opener) {
 	wantErr(t, "ResourceByUserName", err, u)
 	_, err = s.ListResources(ctx, store.KindUser)
 	wantErr(t, "ListResources", err, u)
+	_, err = s.ResourcesByID(ctx, store.KindUser, []string{"m"})
+	wantErr(t, "ResourcesByID", err, u)
+	_, err = s.TombstonedIDs(ctx, store.KindUser)
+	wantErr(t, "TombstonedIDs", err, u)
 	_, err = s.UpdateResource(ctx, store.KindUser, "m", func(*store.Resource) error { return nil })
 	wantErr(t, "UpdateResource", err, u)
 	wantErr(t, "DeleteResource", s.DeleteResource(ctx, store.KindUser, "m"), u)
