@@ -14,12 +14,12 @@ import (
 // indexData is one consistent picture of the org: every member (archived
 // and inactive included), every team, and team membership both ways.
 type indexData struct {
-	members     map[string]sigma.Member // memberId -> member
-	byEmail     map[string]string       // lower-cased email -> memberId
-	teams       map[string]sigma.Team   // teamId -> team (Members cleared)
-	byTeamName  map[string]string       // lower-cased name -> teamId
-	teamMembers map[string]set          // teamId -> memberIds
-	memberTeams map[string]set          // memberId -> teamIds
+	members     map[string]entry      // memberId -> member
+	byEmail     map[string]string     // lower-cased email -> memberId
+	teams       map[string]sigma.Team // teamId -> team (Members cleared)
+	byTeamName  map[string]string     // lower-cased name -> teamId
+	teamMembers map[string]set        // teamId -> memberIds
+	memberTeams map[string][]string   // memberId -> teamIds (a member is in few teams)
 	// digests holds each team's provision.MemberDigest of the members
 	// teamOf shows (see shown), kept current by every change below, so
 	// that a group's Version needs no walk of its members.
@@ -37,18 +37,20 @@ type indexData struct {
 	// the sorted views of the index (index.pageView) are rebuilt only
 	// after one of them changed.
 	idsVer, tombVer uint64
+	strs            map[string]string // interned (entryOf)
 }
 
 type set map[string]struct{}
 
 func newIndexData() *indexData {
 	return &indexData{
-		members:     map[string]sigma.Member{},
+		members:     map[string]entry{},
 		byEmail:     map[string]string{},
 		teams:       map[string]sigma.Team{},
 		byTeamName:  map[string]string{},
 		teamMembers: map[string]set{},
-		memberTeams: map[string]set{},
+		memberTeams: map[string][]string{},
+		strs:        map[string]string{},
 		digests:     map[string]provision.MemberDigest{},
 		tombs:       map[string]tombState{},
 	}
@@ -94,10 +96,10 @@ func (x *indexData) setTombstoned(id string, on bool, ver int64, gone bool) {
 // empty display when the index does not know it.
 func (x *indexData) shown(id string) (directory.Ref, bool) {
 	m, ok := x.members[id]
-	if ok && !active(m) {
+	if ok && !active(m.member()) {
 		return directory.Ref{}, false
 	}
-	return directory.Ref{ID: id, Display: m.Email}, true
+	return directory.Ref{ID: id, Display: m.email}, true
 }
 
 // reshow updates the digests of member id's teams from how it was shown
@@ -107,7 +109,7 @@ func (x *indexData) reshow(id string, was directory.Ref, wasOK bool) {
 	if was == now && wasOK == nowOK {
 		return
 	}
-	for tid := range x.memberTeams[id] {
+	for _, tid := range x.memberTeams[id] {
 		d := x.digests[tid]
 		if wasOK {
 			d.Remove(was)
@@ -122,22 +124,25 @@ func (x *indexData) reshow(id string, was directory.Ref, wasOK bool) {
 func (x *indexData) putMember(m sigma.Member) {
 	was, wasOK := x.shown(m.MemberID)
 	defer x.reshow(m.MemberID, was, wasOK)
-	if old, ok := x.members[m.MemberID]; ok {
-		if k := strings.ToLower(old.Email); x.byEmail[k] == m.MemberID {
+	id := m.MemberID
+	if old, ok := x.members[id]; ok {
+		id = old.id // the copy the index holds (teams refer to it too)
+		if k := strings.ToLower(old.email); x.byEmail[k] == id {
 			delete(x.byEmail, k)
 		}
-	}
-	if _, ok := x.members[m.MemberID]; !ok {
+	} else {
 		x.idsVer++
 	}
-	x.members[m.MemberID] = m
-	x.byEmail[strings.ToLower(m.Email)] = m.MemberID
+	e := x.entryOf(m)
+	e.id = id
+	x.members[id] = e
+	x.byEmail[strings.ToLower(e.email)] = id
 }
 
 func (x *indexData) dropMember(id string) {
 	x.removeFromTeams(id)
 	if old, ok := x.members[id]; ok {
-		if k := strings.ToLower(old.Email); x.byEmail[k] == id {
+		if k := strings.ToLower(old.email); x.byEmail[k] == id {
 			delete(x.byEmail, k)
 		}
 		delete(x.members, id)
@@ -147,7 +152,7 @@ func (x *indexData) dropMember(id string) {
 
 // removeFromTeams takes member id out of every team.
 func (x *indexData) removeFromTeams(id string) {
-	for tid := range x.memberTeams[id] {
+	for _, tid := range slices.Clone(x.memberTeams[id]) {
 		x.removeMembers(tid, []string{id})
 	}
 	delete(x.memberTeams, id)
@@ -175,13 +180,16 @@ func (x *indexData) dropTeam(id string) {
 		delete(x.teams, id)
 	}
 	for mid := range x.teamMembers[id] {
-		delete(x.memberTeams[mid], id)
+		x.unlink(mid, id)
 	}
 	delete(x.teamMembers, id)
 	delete(x.digests, id)
 }
 
 func (x *indexData) addMembers(teamID string, ids []string) {
+	if t, ok := x.teams[teamID]; ok {
+		teamID = t.TeamID // one copy of each id in the index
+	}
 	tm := x.teamMembers[teamID]
 	if tm == nil {
 		tm = set{}
@@ -193,16 +201,14 @@ func (x *indexData) addMembers(teamID string, ids []string) {
 		if _, in := tm[id]; in {
 			continue
 		}
+		if m, ok := x.members[id]; ok {
+			id = m.id // one copy of each id in the index
+		}
 		tm[id] = struct{}{}
 		if r, ok := x.shown(id); ok {
 			d.Add(r)
 		}
-		mt := x.memberTeams[id]
-		if mt == nil {
-			mt = set{}
-			x.memberTeams[id] = mt
-		}
-		mt[teamID] = struct{}{}
+		x.memberTeams[id] = append(x.memberTeams[id], teamID)
 	}
 }
 
@@ -218,7 +224,20 @@ func (x *indexData) removeMembers(teamID string, ids []string) {
 			x.digests[teamID] = d
 		}
 		delete(tm, id)
-		delete(x.memberTeams[id], teamID)
+		x.unlink(id, teamID)
+	}
+}
+
+// unlink takes teamID out of member id's teams.
+func (x *indexData) unlink(id, teamID string) {
+	mt := x.memberTeams[id]
+	if i := slices.Index(mt, teamID); i >= 0 {
+		mt = slices.Delete(mt, i, i+1)
+	}
+	if len(mt) == 0 {
+		delete(x.memberTeams, id)
+	} else {
+		x.memberTeams[id] = mt
 	}
 }
 
@@ -454,14 +473,14 @@ func (ix *index) member(id string) (sigma.Member, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	m, ok := ix.data.members[id]
-	return m, ok
+	return m.member(), ok
 }
 
 func (ix *index) memberByEmail(email string) (sigma.Member, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	m, ok := ix.data.members[ix.data.byEmail[strings.ToLower(strings.TrimSpace(email))]]
-	return m, ok
+	return m.member(), ok
 }
 
 func (ix *index) team(id string) (sigma.Team, bool) {

@@ -41,7 +41,7 @@ func (d *Directory) Snapshot() Snapshot {
 	d.idx.read(func(x *indexData) {
 		s.Members, s.Teams = len(x.members), len(x.teams)
 		for _, m := range x.members {
-			s.Seats[m.Seat()]++
+			s.Seats[m.member().Seat()]++
 		}
 	})
 	return s

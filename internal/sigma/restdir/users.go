@@ -24,7 +24,7 @@ func (d *Directory) memberOf(m sigma.Member) provision.Member {
 		Created: m.CreatedAt, Modified: m.UpdatedAt,
 	}
 	d.idx.read(func(x *indexData) {
-		for tid := range x.memberTeams[m.MemberID] {
+		for _, tid := range x.memberTeams[m.MemberID] {
 			if t, ok := x.teams[tid]; ok {
 				pm.Groups = append(pm.Groups, directory.Ref{ID: tid, Display: t.Name})
 			}
@@ -233,8 +233,8 @@ func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 	d.idx.read(func(x *indexData) {
 		ms = make([]sigma.Member, 0, len(x.members))
 		for _, m := range x.members {
-			if !recs[m.MemberID].Tombstoned {
-				ms = append(ms, m)
+			if !recs[m.id].Tombstoned {
+				ms = append(ms, m.member())
 			}
 		}
 	})
