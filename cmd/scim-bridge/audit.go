@@ -17,11 +17,13 @@ func runAudit(ctx context.Context, e env, args []string) int {
 	fs := newFlags(e, "audit", "audit [--config FILE] [--since DUR] [--user EMAIL] [--group NAME] [--id ID] [--limit N] [--intents] [--json]\n\n"+
 		"Prints what the bridge did, newest first: when, which IdP token, what, to whom, the outcome,\n"+
 		"Sigma's status and the request id (Sigma's own request id is in the detail of a refused call).\n"+
+		"--user and --group match each entry's target (the email or IdP userName, the group's displayName)\n"+
+		"exactly, in any case, and show every entry about the Sigma ids those entries name.\n"+
 		"The store is the one serve uses (SCIM_BRIDGE_STORE or store: in the file).")
 	cfgPath := fs.String("config", "", "YAML configuration `file` (only the store and log settings are used)")
 	since := fs.String("since", "", "only entries newer than this `duration` ago, e.g. 90m, 24h, 7d")
-	user := fs.String("user", "", "only entries about the user with this `email` (or IdP userName)")
-	group := fs.String("group", "", "only entries about the group with this display `name`")
+	user := fs.String("user", "", "only entries about the user with this `email` or IdP userName")
+	group := fs.String("group", "", "only entries about the group with this `displayName`")
 	id := fs.String("id", "", "only entries about this Sigma memberId or teamId")
 	limit := fs.Int("limit", 50, "print at most `N` entries")
 	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")

@@ -206,11 +206,10 @@ func TestAuditAgainstARunningBridge(t *testing.T) {
 		t.Fatalf("audit --user ana: %v", got)
 	}
 	for _, m := range got {
-		if m["resource_id"] != ana || m["token"] != "okta-prod" || m["outcome"] != "ok" || m["request_id"] == "" {
-			t.Errorf("entry %v: want ana's id, the IdP token, ok and a request id", m)
+		if m["resource_id"] != ana || m["target"] != "ana@example.com" || m["token"] != "okta-prod" || m["outcome"] != "ok" || m["request_id"] == "" {
+			t.Errorf("entry %v: want ana's id and email, the IdP token, ok and a request id", m)
 		}
 	}
-
 	// --group: the team's create and membership change. The change's
 	// intent entry (issue 10.3) is folded into its outcome, and shown with
 	// --intents.
@@ -235,6 +234,21 @@ func TestAuditAgainstARunningBridge(t *testing.T) {
 	if code, _, stderr = runCLI(t, envm, "audit", "--since", "yesterday"); code != exitUsage || !strings.Contains(stderr, "7d") {
 		t.Errorf("bad --since: %d %q", code, stderr)
 	}
+	// A member the bridge never created or named before: its deletion
+	// targets its email, found whatever the case.
+	seeded := b.fake.Members()[0]
+	b.scim(t, "DELETE", "/Users/"+seeded.MemberID, "")
+	code, stdout, _ = runCLI(t, envm, "audit", "--user", strings.ToUpper(seeded.Email), "--json")
+	if code != exitOK || strings.Count(stdout, "\n") != 1 || !strings.Contains(stdout, `"operation":"user.delete"`) ||
+		!strings.Contains(stdout, `"resource_id":"`+seeded.MemberID+`"`) || !strings.Contains(stdout, `"target":"`+seeded.Email+`"`) {
+		t.Errorf("audit --user %s: %d\n%s; want its user.delete only", seeded.Email, code, stdout)
+	}
+	// The table shows the target.
+	code, stdout, _ = runCLI(t, envm, "audit", "--id", seeded.MemberID)
+	if header, row, _ := strings.Cut(stdout, "\n"); code != exitOK || !strings.Contains(header, " TARGET ") || !strings.Contains(row, " "+seeded.Email+" ") {
+		t.Errorf("audit --id %s: %d\n%s; want a TARGET column naming %s", seeded.MemberID, code, stdout, seeded.Email)
+	}
+
 }
 
 // selfSigned writes a self-signed certificate for name and its key.

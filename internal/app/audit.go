@@ -19,8 +19,9 @@ import (
 // page. Zero fields do not filter.
 type AuditQuery struct {
 	Since time.Time
-	// User is an email (or the IdP's own userName): entries about the
-	// members whose entries mention it, and entries that mention it.
+	// User is an email or the IdP's own userName: the entries about every
+	// member an entry targets by that name (store.Target), compared
+	// case-insensitively and whole.
 	User string
 	// Group is a group's displayName, likewise.
 	Group string
@@ -34,21 +35,21 @@ type AuditQuery struct {
 	Intents bool
 }
 
-// mentionScan bounds how many entries that mention a user or group are
-// read to find its ids.
-const mentionScan = 5000
+// targetScan bounds how many entries naming a user or group are read to
+// find its ids.
+const targetScan = 5000
 
 // QueryAudit returns the entries q selects, newest first, intents folded
 // into their outcomes unless q.Intents.
 //
-// The trail records a resource by its Sigma id; the email or group name
-// appears in the detail of the entries that created it (and of refused
-// writes). So --user EMAIL finds the ids of the entries whose detail
-// names the email as a whole word, plus the member the IdP knows by that
-// userName, and returns every entry about those ids together with the
-// entries that name the email without an id (refused or dry-run
-// creates). A member created before the bridge, and never named in the
-// trail since, is found by ID only.
+// --user NAME finds the entries whose target is NAME (a user's email or
+// the IdP's userName, whatever the case), takes the Sigma ids they name,
+// and returns every entry about those ids (so a member renamed since is
+// followed through its renames) together with the targeted entries that
+// have no id (refused or dry-run creates). Entries written before the
+// trail kept targets (schema 6, Legacy) are matched as they were then: by
+// the name as a whole word in their detail, and by the member whose
+// stored IdP userName it is.
 func QueryAudit(ctx context.Context, st store.Store, q AuditQuery) ([]store.AuditEntry, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
@@ -114,13 +115,13 @@ func queryAudit(ctx context.Context, st store.Store, q AuditQuery) ([]store.Audi
 			f.AboutIDs = append(f.AboutIDs, r.ID)
 		}
 	}
-	mentions, err := st.ListAudit(ctx, store.AuditFilter{Kind: f.Kind, Mention: name, Limit: mentionScan})
+	named, err := st.ListAudit(ctx, store.AuditFilter{Kind: f.Kind, Target: name, Mention: name, Limit: targetScan})
 	if err != nil {
 		return nil, err
 	}
 	var unnamed []store.AuditEntry // naming the user, without an id
-	for _, e := range mentions {
-		if !namesWhole(e.Detail, name) {
+	for _, e := range named {
+		if e.Legacy && !namesWhole(e.Detail, name) {
 			continue
 		}
 		if e.ResourceID == "" {
@@ -147,7 +148,7 @@ func queryAudit(ctx context.Context, st store.Store, q AuditQuery) ([]store.Audi
 	return out, nil
 }
 
-// namesWhole reports whether detail contains name (ASCII
+// namesWhole reports whether the detail of a Legacy entry contains name (ASCII
 // case-insensitively) not as part of a longer email or word: "bo@x.com"
 // is not named by "jimbo@x.com".
 func namesWhole(detail, name string) bool {
@@ -189,11 +190,16 @@ type auditJSON struct {
 	Operation      string    `json:"operation"`
 	Kind           string    `json:"kind,omitempty"`
 	ResourceID     string    `json:"resource_id,omitempty"`
-	Outcome        string    `json:"outcome"`
-	UpstreamStatus int       `json:"upstream_status,omitempty"`
-	RequestID      string    `json:"request_id,omitempty"`
-	SigmaRequestID string    `json:"sigma_request_id,omitempty"`
-	Detail         string    `json:"detail,omitempty"`
+	Target         string    `json:"target,omitempty"`
+	TargetUserName string    `json:"target_user_name,omitempty"`
+	// Legacy: written before the trail kept targets; the detail names
+	// the resource.
+	Legacy         bool   `json:"legacy,omitempty"`
+	Outcome        string `json:"outcome"`
+	UpstreamStatus int    `json:"upstream_status,omitempty"`
+	RequestID      string `json:"request_id,omitempty"`
+	SigmaRequestID string `json:"sigma_request_id,omitempty"`
+	Detail         string `json:"detail,omitempty"`
 }
 
 // WriteAuditJSON writes one JSON object per entry and line.
@@ -202,7 +208,8 @@ func WriteAuditJSON(w io.Writer, entries []store.AuditEntry) error {
 	for _, e := range entries {
 		if err := enc.Encode(auditJSON{
 			ID: e.ID, Time: e.Time.UTC(), Token: e.TokenName, Operation: e.Operation, Kind: string(e.Kind),
-			ResourceID: e.ResourceID, Outcome: string(e.Outcome), UpstreamStatus: e.UpstreamStatus,
+			ResourceID: e.ResourceID, Target: e.Target.Name, TargetUserName: e.Target.UserName, Legacy: e.Legacy,
+			Outcome: string(e.Outcome), UpstreamStatus: e.UpstreamStatus,
 			RequestID: e.RequestID, SigmaRequestID: SigmaRequestID(e), Detail: e.Detail,
 		}); err != nil {
 			return err
@@ -212,11 +219,11 @@ func WriteAuditJSON(w io.Writer, entries []store.AuditEntry) error {
 }
 
 // WriteAuditTable writes the entries as aligned columns: time (UTC),
-// IdP token, operation, resource, outcome, Sigma's status, the bridge's
-// request id and the detail.
+// IdP token, operation, resource, target (TargetText), outcome, Sigma's
+// status, the bridge's request id and the detail.
 func WriteAuditTable(w io.Writer, entries []store.AuditEntry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tTOKEN\tOPERATION\tRESOURCE\tOUTCOME\tSIGMA\tREQUEST\tDETAIL")
+	fmt.Fprintln(tw, "TIME\tTOKEN\tOPERATION\tRESOURCE\tTARGET\tOUTCOME\tSIGMA\tREQUEST\tDETAIL")
 	for _, e := range entries {
 		res := "-"
 		if e.ResourceID != "" {
@@ -226,10 +233,21 @@ func WriteAuditTable(w io.Writer, entries []store.AuditEntry) error {
 		if e.UpstreamStatus != 0 {
 			status = strconv.Itoa(e.UpstreamStatus)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339),
-			dash(e.TokenName), e.Operation, res, e.Outcome, status, dash(e.RequestID), oneLine(e.Detail))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339),
+			dash(e.TokenName), e.Operation, res, dash(oneLine(TargetText(e))), e.Outcome, status, dash(e.RequestID), oneLine(e.Detail))
 	}
 	return tw.Flush()
+}
+
+// TargetText is how the table and the status page show an entry's
+// target: "ana@example.com", "ana@example.com (jdoe)" when the IdP's
+// userName is another, "Finance" for a group; "" when there is none, and
+// for a Legacy entry (its detail names the resource).
+func TargetText(e store.AuditEntry) string {
+	if e.Target.UserName != "" {
+		return e.Target.Name + " (" + e.Target.UserName + ")"
+	}
+	return e.Target.Name
 }
 
 func dash(s string) string {

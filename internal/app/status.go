@@ -31,8 +31,9 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 		}
 		return *t
 	},
-	"when": when,
-	"ms":   func(d time.Duration) string { return d.Round(100 * time.Microsecond).String() },
+	"when":   when,
+	"target": TargetText,
+	"ms":     func(d time.Duration) string { return d.Round(100 * time.Microsecond).String() },
 }).Parse(statusHTML))
 
 // statusAuditEntries is how many of the latest audit entries the page shows.

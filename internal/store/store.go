@@ -121,6 +121,27 @@ type AuditEntry struct {
 	Outcome        Outcome
 	UpstreamStatus int    // HTTP status Sigma answered, 0 if none
 	Detail         string // short, human, never a secret
+	// Target names the user or group of Kind and ResourceID as the IdP
+	// knows it. ResourceID is empty when the write never learnt the Sigma
+	// id (a refused or dry-run create); Target is empty for entries about
+	// no resource (mode.switch) and where the write did not learn the name.
+	Target Target
+	// Legacy is set by ListAudit on entries appended before the trail kept
+	// targets (schema 6): their Target is empty and their Detail is what
+	// names the resource. AppendAudit ignores it.
+	Legacy bool
+}
+
+// Target is the user or group an audit entry is about, by the names the
+// IdP finds it by. `scim-bridge audit --user/--group` selects by it.
+type Target struct {
+	// Name is a user's email (the userName Sigma knows the member by) or
+	// a group's displayName.
+	Name string
+	// UserName is the userName the IdP sent for a user when it is not
+	// the email (a login such as "jdoe"); PrepareAudit empties it when it
+	// equals Name under FoldUserName.
+	UserName string
 }
 
 // AuditFilter narrows ListAudit. Zero fields do not filter.
@@ -131,12 +152,14 @@ type AuditFilter struct {
 	Operation  string
 	Outcome    Outcome
 	Since      time.Time
-	// AboutIDs and Mention narrow to entries about a resource: its
-	// ResourceID is one of AboutIDs, or its Detail contains Mention
-	// (case-insensitive for ASCII letters). Both empty: no narrowing.
-	// `scim-bridge audit --user/--group` finds a user's entries by the
-	// ids of the entries that mention the email.
+	// AboutIDs, Target and Mention narrow to entries about a resource: its
+	// ResourceID is one of AboutIDs, or its Target.Name or Target.UserName
+	// equals Target under FoldUserName, or it is a Legacy entry (no target
+	// recorded) whose Detail contains Mention (case-insensitive for ASCII
+	// letters). All empty: no narrowing. `scim-bridge audit --user/--group`
+	// finds a user's entries by the ids of the entries that target it.
 	AboutIDs []string
+	Target   string
 	Mention  string
 }
 

@@ -35,58 +35,55 @@ type Auditor struct {
 // auditDetailMax bounds an audit entry's detail.
 const auditDetailMax = 500
 
-// Record records one decision with the directory.Actor of ctx. err, when
-// set, is appended to detail and turns an OutcomeOK into OutcomeFailed. A
-// failing audit store does not fail the request (Sigma has already
-// changed); it is logged and counted.
-func (a *Auditor) Record(ctx context.Context, op string, kind store.Kind, id string, outcome store.Outcome, err error, detail string) {
+// Record records one decision with the directory.Actor of ctx: e names
+// the operation, the resource (Kind, ResourceID, Target), the outcome and
+// the detail; the time, actor and upstream status are filled in here.
+// err, when set, is appended to the detail and turns an OutcomeOK into
+// OutcomeFailed. A failing audit store does not fail the request (Sigma
+// has already changed); it is logged and counted.
+func (a *Auditor) Record(ctx context.Context, e store.AuditEntry, err error) {
 	if err != nil {
-		if outcome == store.OutcomeOK {
-			outcome = store.OutcomeFailed
+		if e.Outcome == store.OutcomeOK {
+			e.Outcome = store.OutcomeFailed
 		}
-		if detail != "" {
-			detail += ": "
+		if e.Detail != "" {
+			e.Detail += ": "
 		}
-		detail += err.Error()
+		e.Detail += err.Error()
 	}
 	actor := directory.ActorFrom(ctx)
-	e := store.AuditEntry{
-		Time:           a.Now(),
-		RequestID:      actor.RequestID,
-		TokenName:      actor.TokenName,
-		Operation:      op,
-		Kind:           kind,
-		ResourceID:     id,
-		Outcome:        outcome,
-		UpstreamStatus: UpstreamStatus(err),
-		Detail:         Truncate(a.DetailPrefix+detail, auditDetailMax),
-	}
-	a.Writes.WithLabelValues(op, string(outcome)).Inc()
+	e.Time, e.RequestID, e.TokenName = a.Now(), actor.RequestID, actor.TokenName
+	e.UpstreamStatus = UpstreamStatus(err)
+	e.Detail = Truncate(a.DetailPrefix+e.Detail, auditDetailMax)
+	a.Writes.WithLabelValues(e.Operation, string(e.Outcome)).Inc()
 	lvl := slog.LevelInfo
-	if outcome == store.OutcomeFailed {
+	if e.Outcome == store.OutcomeFailed {
 		lvl = slog.LevelWarn
 	}
-	// Ids at info; the detail, which names emails and team names, at
-	// debug only.
-	a.Log.Log(ctx, lvl, a.LogMessage, "op", op, "id", id, "outcome", string(outcome), "upstream_status", e.UpstreamStatus,
-		"request_id", actor.RequestID)
-	a.Log.DebugContext(ctx, a.LogMessage+": detail", "op", op, "id", id, "detail", e.Detail, "request_id", actor.RequestID)
+	// Ids at info; the target and the detail, which name emails and team
+	// names, at debug only.
+	a.Log.Log(ctx, lvl, a.LogMessage, "op", e.Operation, "id", e.ResourceID, "outcome", string(e.Outcome),
+		"upstream_status", e.UpstreamStatus, "request_id", actor.RequestID)
+	a.Log.DebugContext(ctx, a.LogMessage+": detail", "op", e.Operation, "id", e.ResourceID, "target", e.Target.Name,
+		"detail", e.Detail, "request_id", actor.RequestID)
 	a.append(ctx, e)
 	if a.After != nil {
 		a.After()
 	}
 }
 
-// Intent appends an entry (outcome pending) saying that a write to
-// (kind, id) is about to be sent upstream, so that other replicas learn of
-// it even if this process dies before Record: they re-read id until an
-// entry with the write's outcome follows. It is not a decision: not
-// counted, and logged at debug.
-func (a *Auditor) Intent(ctx context.Context, op string, kind store.Kind, id, detail string) {
+// Intent appends an entry (outcome pending) saying that the write e
+// describes (Operation, Kind, ResourceID, Target, Detail) is about to be
+// sent upstream, so that other replicas learn of it even if this process
+// dies before Record: they re-read the resource until an entry with the
+// write's outcome follows. It is not a decision: not counted, and logged
+// at debug.
+func (a *Auditor) Intent(ctx context.Context, e store.AuditEntry) {
 	actor := directory.ActorFrom(ctx)
-	e := store.AuditEntry{Time: a.Now(), RequestID: actor.RequestID, TokenName: actor.TokenName, Operation: op, Kind: kind,
-		ResourceID: id, Outcome: store.OutcomePending, Detail: Truncate(a.DetailPrefix+"intent: "+detail, auditDetailMax)}
-	a.Log.DebugContext(ctx, a.LogMessage+": intent", "op", op, "id", id, "detail", e.Detail, "request_id", actor.RequestID)
+	e.Time, e.RequestID, e.TokenName, e.Outcome = a.Now(), actor.RequestID, actor.TokenName, store.OutcomePending
+	e.Detail = Truncate(a.DetailPrefix+"intent: "+e.Detail, auditDetailMax)
+	a.Log.DebugContext(ctx, a.LogMessage+": intent", "op", e.Operation, "id", e.ResourceID, "target", e.Target.Name,
+		"detail", e.Detail, "request_id", actor.RequestID)
 	a.append(ctx, e)
 }
 

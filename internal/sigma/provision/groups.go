@@ -14,7 +14,7 @@ import (
 // CreateGroup implements directory.Directory.
 func (w *Workflow) CreateGroup(ctx context.Context, g directory.Group) (directory.Group, error) {
 	name := strings.TrimSpace(g.DisplayName)
-	wr := w.begin(ctx, OpGroupCreate, store.KindGroup, "", name)
+	wr := w.begin(ctx, OpGroupCreate, store.KindGroup, "", name).named(name, "")
 	if name == "" {
 		return directory.Group{}, wr.fail(&directory.InvalidValueError{Attribute: "displayName", Reason: "required"})
 	}
@@ -64,7 +64,7 @@ func (w *Workflow) CreateGroup(ctx context.Context, g directory.Group) (director
 // sent, never by emptying the team first. Members nil keeps the
 // membership; an empty name keeps the name.
 func (w *Workflow) ReplaceGroup(ctx context.Context, g directory.Group) (directory.Group, error) {
-	wr := w.begin(ctx, OpGroupReplace, store.KindGroup, g.ID, g.ID)
+	wr := w.begin(ctx, OpGroupReplace, store.KindGroup, g.ID, g.ID).named(g.DisplayName, "")
 	name := strings.TrimSpace(g.DisplayName)
 	defer w.locks.Lock("teamid:" + g.ID)()
 	r, t, ok, err := w.liveTeam(directory.WithFreshRead(ctx), g.ID)
@@ -73,6 +73,9 @@ func (w *Workflow) ReplaceGroup(ctx context.Context, g directory.Group) (directo
 	}
 	if !ok {
 		return directory.Group{}, wr.notFound()
+	}
+	if name == "" {
+		wr.named(t.Name, "")
 	}
 	have := RefIDs(t.Members)
 	want := have
@@ -188,6 +191,7 @@ func (w *Workflow) ModifyGroupMembers(ctx context.Context, id string, add, remov
 		if !ok {
 			return directory.Group{}, wr.notFound()
 		}
+		wr.named(t.Name, "")
 		if len(add)+len(remove) == 0 {
 			wr.done(store.OutcomeSkipped, "no change")
 			return ToGroup(t, r.ExternalID), nil
@@ -203,6 +207,8 @@ func (w *Workflow) ModifyGroupMembers(ctx context.Context, id string, add, remov
 	if err != nil {
 		return directory.Group{}, wr.fail(err)
 	}
+	// The name when Sigma's answer carried it: no extra call for the trail.
+	wr.named(t.Name, "")
 	wr.done(store.OutcomeOK, fmt.Sprintf("changed members +%d -%d", len(add), len(remove)))
 	if directory.AnswerUnused(ctx) {
 		return directory.Group{ID: id}, nil
@@ -216,13 +222,14 @@ func (w *Workflow) ModifyGroupMembers(ctx context.Context, id string, add, remov
 func (w *Workflow) DeleteGroup(ctx context.Context, id string) error {
 	wr := w.begin(ctx, OpGroupDelete, store.KindGroup, id, id)
 	defer w.locks.Lock("teamid:" + id)()
-	_, _, ok, err := w.liveTeam(ctx, id)
+	_, t, ok, err := w.liveTeam(ctx, id)
 	if err != nil {
 		return wr.fail(err)
 	}
 	if !ok {
 		return wr.notFound()
 	}
+	wr.named(t.Name, "")
 	if w.DryRun {
 		wr.done(store.OutcomeDryRun, "would have deleted the team")
 		return nil

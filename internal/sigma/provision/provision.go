@@ -21,6 +21,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
@@ -70,6 +71,7 @@ type write struct {
 	kind    store.Kind
 	id      string // the resource, once known
 	subject string // what errors and failed entries name: the email, name or id
+	target  store.Target
 }
 
 func (w *Workflow) begin(ctx context.Context, op string, kind store.Kind, id, subject string) *write {
@@ -84,13 +86,31 @@ func (wr *write) on(id string) *write {
 	return &c
 }
 
+// named records the names the IdP knows the resource by (the audit
+// entry's target: a user's email and the IdP's own userName, a group's
+// displayName) as the write learns them; an empty name is not news.
+func (wr *write) named(name, userName string) *write {
+	if name = strings.TrimSpace(name); name != "" {
+		wr.target.Name = name
+	}
+	if userName = strings.TrimSpace(userName); userName != "" {
+		wr.target.UserName = userName
+	}
+	return wr
+}
+
+// entry is the audit entry of the write with outcome and detail.
+func (wr *write) entry(outcome store.Outcome, detail string) store.AuditEntry {
+	return store.AuditEntry{Operation: wr.op, Kind: wr.kind, ResourceID: wr.id, Target: wr.target, Outcome: outcome, Detail: detail}
+}
+
 // fail audits err as the outcome and returns it wrapped for the caller.
 func (wr *write) fail(err error) error {
 	detail := ""
 	if a := subjectAttr[wr.op]; a != "" {
 		detail = a + " " + wr.subject
 	}
-	wr.w.Audit.Record(wr.ctx, wr.op, wr.kind, wr.id, store.OutcomeFailed, err, detail)
+	wr.w.Audit.Record(wr.ctx, wr.entry(store.OutcomeFailed, detail), err)
 	return wr.err(err)
 }
 
@@ -106,13 +126,13 @@ func (wr *write) err(err error) error {
 // known (a create) has nothing for other replicas to re-read.
 func (wr *write) intend(detail string) {
 	if wr.id != "" {
-		wr.w.Audit.Intent(wr.ctx, wr.op, wr.kind, wr.id, detail)
+		wr.w.Audit.Intent(wr.ctx, wr.entry(store.OutcomePending, detail))
 	}
 }
 
 // done audits the decision's outcome.
 func (wr *write) done(outcome store.Outcome, detail string) {
-	wr.w.Audit.Record(wr.ctx, wr.op, wr.kind, wr.id, outcome, nil, detail)
+	wr.w.Audit.Record(wr.ctx, wr.entry(outcome, detail), nil)
 }
 
 // subjectAttr names the subject of a failed create in its audit entry.

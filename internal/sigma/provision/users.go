@@ -19,7 +19,7 @@ import (
 // 7643 gives it no uniqueness, and IdPs send one for several users.
 func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.User, error) {
 	email := strings.TrimSpace(u.UserName)
-	wr := w.begin(ctx, OpUserCreate, store.KindUser, "", email)
+	wr := w.begin(ctx, OpUserCreate, store.KindUser, "", email).named(email, u.IdPUserName)
 	if email == "" {
 		return directory.User{}, wr.fail(&directory.InvalidValueError{Attribute: "userName", Reason: "required"})
 	}
@@ -156,7 +156,7 @@ func (w *Workflow) createExisting(ctx context.Context, wr *write, m Member, u di
 // and an IdP that omits userType on PUT must not reset a licence it
 // never managed.
 func (w *Workflow) ReplaceUser(ctx context.Context, u directory.User) (directory.User, error) {
-	wr := w.begin(ctx, OpUserReplace, store.KindUser, u.ID, u.ID)
+	wr := w.begin(ctx, OpUserReplace, store.KindUser, u.ID, u.ID).named(u.UserName, u.IdPUserName)
 	if err := w.Members.CheckUser(u); err != nil {
 		return directory.User{}, wr.fail(err)
 	}
@@ -232,6 +232,7 @@ func (w *Workflow) DeleteUser(ctx context.Context, id string) error {
 	if !ok {
 		return wr.notFound()
 	}
+	wr.named(m.Email, r.UserName)
 	detail := "tombstoned"
 	if m.Active {
 		detail = "deactivated and tombstoned"

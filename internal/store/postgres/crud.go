@@ -214,10 +214,8 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 		return store.AuditEntry{}, err
 	}
 	store.PrepareAudit(&e, s.now())
-	err := s.pool.QueryRow(ctx, `INSERT INTO audit (time, request_id, token_name, operation, kind,
-		resource_id, outcome, upstream_status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		e.Time, e.RequestID, e.TokenName, e.Operation, string(e.Kind), e.ResourceID,
-		string(e.Outcome), e.UpstreamStatus, e.Detail).Scan(&e.ID)
+	err := s.pool.QueryRow(ctx, `INSERT INTO audit (`+store.AuditInsertColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`, store.AuditValues(e, e.Time)...).Scan(&e.ID)
 	if err != nil {
 		return store.AuditEntry{}, s.mapErr(op, err)
 	}
@@ -258,9 +256,11 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AuditEntry, error) {
 		var e store.AuditEntry
 		var kind, outcome string
+		var target, targetUser *string
 		err := r.Scan(&e.ID, &e.Time, &e.RequestID, &e.TokenName, &e.Operation, &kind, &e.ResourceID,
-			&outcome, &e.UpstreamStatus, &e.Detail)
+			&outcome, &e.UpstreamStatus, &e.Detail, &target, &targetUser)
 		e.Time, e.Kind, e.Outcome = e.Time.UTC(), store.Kind(kind), store.Outcome(outcome)
+		store.ScanTarget(&e, target, targetUser)
 		return e, err
 	})
 	if err != nil {

@@ -99,10 +99,19 @@ CREATE TABLE replicas (
 );
 CREATE INDEX replicas_by_seen ON replicas (seen_at);
 `,
+	// 6: each audit entry's target, as in store/sqlite: target_name NULL
+	// marks the entries written before (Legacy). Nullable columns without
+	// a default rewrite nothing; the indexes are built once, at upgrade.
+	`
+ALTER TABLE audit ADD COLUMN target_name text, ADD COLUMN target_name_fold text,
+	ADD COLUMN target_user_name text, ADD COLUMN target_user_name_fold text;
+CREATE INDEX audit_by_target_name ON audit (target_name_fold) WHERE target_name_fold IS NOT NULL;
+CREATE INDEX audit_by_target_user_name ON audit (target_user_name_fold) WHERE target_user_name_fold IS NOT NULL;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Advisory lock keys (two-int4 form). lockClass tags them as the bridge's
 // so they do not collide with another application's locks.

@@ -221,10 +221,8 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 		return store.AuditEntry{}, err
 	}
 	store.PrepareAudit(&e, s.now())
-	err := s.w.QueryRowContext(ctx, `INSERT INTO audit (time, request_id, token_name, operation, kind,
-		resource_id, outcome, upstream_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.Time.UnixMicro(), e.RequestID, e.TokenName, e.Operation, string(e.Kind), e.ResourceID,
-		string(e.Outcome), e.UpstreamStatus, e.Detail).Scan(&e.ID)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO audit (`+store.AuditInsertColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, store.AuditValues(e, e.Time.UnixMicro())...).Scan(&e.ID)
 	if err != nil {
 		return store.AuditEntry{}, s.mapErr(op, err)
 	}
@@ -264,11 +262,13 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		var e store.AuditEntry
 		var at int64
 		var kind, outcome string
+		var target, targetUser *string
 		if err := rows.Scan(&e.ID, &at, &e.RequestID, &e.TokenName, &e.Operation, &kind, &e.ResourceID,
-			&outcome, &e.UpstreamStatus, &e.Detail); err != nil {
+			&outcome, &e.UpstreamStatus, &e.Detail, &target, &targetUser); err != nil {
 			return nil, s.mapErr(op, err)
 		}
 		e.Time, e.Kind, e.Outcome = time.UnixMicro(at).UTC(), store.Kind(kind), store.Outcome(outcome)
+		store.ScanTarget(&e, target, targetUser)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

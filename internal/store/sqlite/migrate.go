@@ -102,10 +102,23 @@ CREATE TABLE replicas (
 ) STRICT;
 CREATE INDEX replicas_by_seen ON replicas (seen_at);
 `,
+	// 6: each audit entry's target, the user or group as the IdP names it
+	// (store.Target): target_name is the email or displayName ('' when not
+	// known) and NULL on the entries written before, which read back as
+	// Legacy; the _fold columns (store.FoldUserName, computed in Go) are
+	// what `audit --user/--group` compares.
+	`
+ALTER TABLE audit ADD COLUMN target_name TEXT;
+ALTER TABLE audit ADD COLUMN target_name_fold TEXT;
+ALTER TABLE audit ADD COLUMN target_user_name TEXT;
+ALTER TABLE audit ADD COLUMN target_user_name_fold TEXT;
+CREATE INDEX audit_by_target_name ON audit (target_name_fold) WHERE target_name_fold IS NOT NULL;
+CREATE INDEX audit_by_target_user_name ON audit (target_user_name_fold) WHERE target_user_name_fold IS NOT NULL;
+`,
 }
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrate brings the schema up to SchemaVersion in one write transaction,
 // so a second process opening the same file at the same moment waits and

@@ -142,6 +142,10 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	v1t := storetest.V1Token
 	exec(`INSERT INTO tokens (id, name, hash, prefix, created_at) VALUES (?, ?, ?, ?, 1)`, v1t.ID, v1t.Name, v1t.Hash, v1t.Prefix)
+	v1a := storetest.V1Audit
+	exec(`INSERT INTO audit (time, request_id, token_name, operation, kind, resource_id, outcome, upstream_status, detail)
+		VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`, v1a.RequestID, v1a.TokenName, v1a.Operation, string(v1a.Kind), v1a.ResourceID,
+		string(v1a.Outcome), v1a.UpstreamStatus, v1a.Detail)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +159,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	storetest.CheckUpgradedFromV1(t, s)
 	storetest.CheckV1Token(t, s)
+	storetest.CheckV1Audit(t, s)
 	// Opening again applies nothing more.
 	_ = s.Close()
 	s = openAt(t, path)

@@ -181,6 +181,9 @@ func CheckAfterCrash(t *testing.T, s store.Store, lastRound int) {
 	seen := map[string]bool{}
 	for _, e := range audit {
 		seen[e.ResourceID] = true
+		if e.Target.Name != e.ResourceID+"@example.com" || e.Legacy {
+			t.Errorf("audit entry %+v: target torn", e)
+		}
 	}
 	for i := 1; i <= lastRound; i++ {
 		if !seen[fmt.Sprint("m-", i)] {

@@ -661,6 +661,7 @@ func entry(op string, kind store.Kind, id string, when time.Time) store.AuditEnt
 	return store.AuditEntry{
 		Time: when, RequestID: "req-" + id, TokenName: "okta", Operation: op, Kind: kind,
 		ResourceID: id, Outcome: store.OutcomeOK, UpstreamStatus: 201, Detail: "created " + id,
+		Target: store.Target{Name: id + "@example.com"},
 	}
 }
 
@@ -669,6 +670,9 @@ func testAuditAppendList(t *testing.T, open Opener) {
 	var appended []store.AuditEntry
 	for i := range 5 {
 		e := entry("user.create", store.KindUser, fmt.Sprint("m", i), at(time.Duration(i)*time.Minute))
+		if i%2 == 1 {
+			e.Target.UserName = fmt.Sprint("login", i)
+		}
 		got, err := s.AppendAudit(ctx, e)
 		must(t, "append", err)
 		if i > 0 && got.ID <= appended[i-1].ID {
@@ -684,6 +688,14 @@ func testAuditAppendList(t *testing.T, open Opener) {
 	must(t, "append without time", err)
 	if noTime.Time.IsZero() {
 		t.Errorf("append without time: store did not set Time")
+	}
+	// A userName that is the email again is no second name.
+	same, err := s.AppendAudit(ctx, store.AuditEntry{Operation: "user.replace", Kind: store.KindUser,
+		Target: store.Target{Name: "Ana@example.com", UserName: "ana@EXAMPLE.com"}, Legacy: true})
+	must(t, "append with the email as userName", err)
+	if list, err := s.ListAudit(ctx, store.AuditFilter{Target: "ana@example.com"}); err != nil || len(list) != 1 || !sameEntry(list[0], same) ||
+		list[0].Target != (store.Target{Name: "Ana@example.com"}) || list[0].Legacy {
+		t.Errorf("entry targeting Ana@example.com reads back as %+v, %v; want %+v, not Legacy", list, err, same)
 	}
 
 	list, err := s.ListAudit(ctx, store.AuditFilter{Limit: 3, Operation: "user.create"})
@@ -707,6 +719,12 @@ func testAuditFilters(t *testing.T, open Opener) {
 		entry("user.create", store.KindUser, "m2", at(3*time.Minute)),
 	}
 	entries[3].Outcome = store.OutcomeFailed
+	entries[1].Target = store.Target{Name: "M1@Example.com", UserName: "jdoe"}
+	entries[2].Target = store.Target{Name: "Finance"}
+	// A refused create: no id, only the target.
+	refused := entry("user.create", store.KindUser, "", at(4*time.Minute))
+	refused.Target, refused.Outcome = store.Target{Name: "m3@example.com", UserName: "m3@EXAMPLE.com"}, store.OutcomeFailed
+	entries = append(entries, refused)
 	for _, e := range entries {
 		_, err := s.AppendAudit(ctx, e)
 		must(t, "append", err)
@@ -716,19 +734,25 @@ func testAuditFilters(t *testing.T, open Opener) {
 		f    store.AuditFilter
 		want []string // operation/resource of the results, newest first
 	}{
-		{"all", store.AuditFilter{}, []string{"user.create/m2", "group.create/g1", "user.update/m1", "user.create/m1"}},
+		{"all", store.AuditFilter{}, []string{"user.create/", "user.create/m2", "group.create/g1", "user.update/m1", "user.create/m1"}},
 		{"kind", store.AuditFilter{Kind: store.KindGroup}, []string{"group.create/g1"}},
 		{"resource", store.AuditFilter{Kind: store.KindUser, ResourceID: "m1"}, []string{"user.update/m1", "user.create/m1"}},
-		{"operation", store.AuditFilter{Operation: "user.create"}, []string{"user.create/m2", "user.create/m1"}},
-		{"outcome", store.AuditFilter{Outcome: store.OutcomeFailed}, []string{"user.create/m2"}},
-		{"since is inclusive", store.AuditFilter{Since: at(time.Minute)}, []string{"user.create/m2", "group.create/g1", "user.update/m1"}},
+		{"operation", store.AuditFilter{Operation: "user.create"}, []string{"user.create/", "user.create/m2", "user.create/m1"}},
+		{"outcome", store.AuditFilter{Outcome: store.OutcomeFailed}, []string{"user.create/", "user.create/m2"}},
+		{"since is inclusive", store.AuditFilter{Since: at(time.Minute)}, []string{"user.create/", "user.create/m2", "group.create/g1", "user.update/m1"}},
 		{"combined", store.AuditFilter{Operation: "user.create", Outcome: store.OutcomeOK}, []string{"user.create/m1"}},
 		{"nothing", store.AuditFilter{ResourceID: "nope"}, nil},
 		{"about ids", store.AuditFilter{AboutIDs: []string{"m1", "g1"}}, []string{"group.create/g1", "user.update/m1", "user.create/m1"}},
-		{"mention, ASCII case-insensitive", store.AuditFilter{Mention: "CREATED M2"}, []string{"user.create/m2"}},
-		{"ids or mention", store.AuditFilter{AboutIDs: []string{"g1"}, Mention: "m2"}, []string{"user.create/m2", "group.create/g1"}},
-		{"mention is not a pattern", store.AuditFilter{Mention: "created _1"}, nil},
 		{"about and kind", store.AuditFilter{Kind: store.KindUser, AboutIDs: []string{"g1", "m2"}}, []string{"user.create/m2"}},
+		{"target, case-insensitive", store.AuditFilter{Target: "m1@EXAMPLE.COM"}, []string{"user.update/m1", "user.create/m1"}},
+		{"target by the IdP userName", store.AuditFilter{Kind: store.KindUser, Target: "JDoe"}, []string{"user.update/m1"}},
+		{"target without an id", store.AuditFilter{Target: "m3@example.com"}, []string{"user.create/"}},
+		{"target is exact", store.AuditFilter{Target: "1@example.com"}, nil},
+		{"target is not a pattern", store.AuditFilter{Target: "m_@example.com"}, nil},
+		{"target of a group", store.AuditFilter{Kind: store.KindGroup, Target: "finance"}, []string{"group.create/g1"}},
+		{"ids or target", store.AuditFilter{AboutIDs: []string{"g1"}, Target: "m2@example.com"}, []string{"user.create/m2", "group.create/g1"}},
+		// Mention reads only entries without a target (CheckV1Audit).
+		{"mention skips targeted entries", store.AuditFilter{Mention: "created m2"}, nil},
 	}
 	for _, c := range cases {
 		list, err := s.ListAudit(ctx, c.f)
