@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,6 +85,14 @@ func TestAdminEndpoints(t *testing.T) {
 	if c := rep.check("fake-part"); code != http.StatusServiceUnavailable || rep.Ready || c.State != StateFailed || c.Error != "unexpected EOF" || c.LastError != "unexpected EOF" {
 		t.Errorf("/readyz = %d %+v; want 503 naming the failed part", code, rep)
 	}
+	// The gauge is the same report: the failed part and the whole are 0,
+	// the store 1.
+	ready := scrape(t, admin, "scim_bridge_ready")
+	for labels, want := range map[string]float64{`{check="fake-part",required="true"}`: 0, `{check="overall",required="true"}`: 0, `{check="store",required="true"}`: 1} {
+		if got, ok := ready[labels]; !ok || got != want {
+			t.Errorf("scim_bridge_ready%s = %v (present %t), want %v; all: %v", labels, got, ok, want, ready)
+		}
+	}
 }
 
 func TestReadyzAllOK(t *testing.T) {
@@ -107,6 +116,12 @@ func TestReadyzAllOK(t *testing.T) {
 	}
 	if c := rep.check("off"); c.State != StateOff {
 		t.Errorf("off = %+v", c)
+	}
+	// A failed optional check is 0 and the whole still 1; a part that is
+	// off has no series.
+	want := map[string]float64{`{check="x",required="true"}`: 1, `{check="optional",required="false"}`: 0, `{check="overall",required="true"}`: 1}
+	if got := scrape(t, "http://"+a.AdminAddr(), "scim_bridge_ready"); !maps.Equal(got, want) {
+		t.Errorf("scim_bridge_ready = %v, want %v", got, want)
 	}
 }
 

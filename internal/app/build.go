@@ -52,7 +52,7 @@ func (a *App) build(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	a.addSigmaChecks(dir)
-	a.reg.MustRegister(newSeatCollector(a))
+	a.reg.MustRegister(newSeatCollector(a), newReadyCollector(a))
 	if a.restDir != nil && cfg.Provisioning.PeerPollInterval > 0 {
 		a.background = append(a.background, a.runSeatRefresh(cfg.Provisioning.PeerPollInterval.D()))
 	}

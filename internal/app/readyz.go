@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ReadyCheck is one part of the readiness report. Func must answer from
@@ -147,11 +150,15 @@ func (a *App) runCheck(ctx context.Context, c ReadyCheck) CheckReport {
 	return rep
 }
 
+// readyTimeout bounds one readiness report (a check answers from what it
+// knows, a store ping at most).
+const readyTimeout = 5 * time.Second
+
 // readyz answers the readiness report as JSON: 200 when every required
 // check is ok, else 503, so a probe's event and an operator reading the
 // body both see which part is not ready and why.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	rep := a.Readiness(ctx)
 	w.Header().Set("Content-Type", "application/json")
@@ -162,4 +169,45 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(rep)
+}
+
+// ReadyOverall is the check label of scim_bridge_ready's series for the
+// whole report: 1 exactly when /readyz answers 200.
+const ReadyOverall = "overall"
+
+// readyCollector exports scim_bridge_ready{check,required} at scrape time
+// from App.Readiness, the report /readyz answers: 1 for a check in state
+// ok, 0 for failed or unknown, and the check "overall" (required="true")
+// 1 when the report is ready. A check that is off (its part is not
+// configured) has no series.
+type readyCollector struct {
+	a    *App
+	desc *prometheus.Desc
+}
+
+func newReadyCollector(a *App) *readyCollector {
+	return &readyCollector{a: a, desc: prometheus.NewDesc("scim_bridge_ready",
+		"Readiness as /readyz reports it: 1 when the check is ok, 0 when it failed or is unknown (configured, not used yet); check=\"overall\" is 1 when /readyz answers 200. Required checks decide readiness. Checks of parts not configured are not exported.",
+		[]string{"check", "required"}, nil)}
+}
+
+func (c *readyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *readyCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	rep := c.a.Readiness(ctx)
+	gauge := func(ok bool, check string, required bool) {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, check, strconv.FormatBool(required))
+	}
+	for _, r := range rep.Checks {
+		if r.State != StateOff {
+			gauge(r.State == StateOK, r.Name, r.Required)
+		}
+	}
+	gauge(rep.Ready, ReadyOverall, true)
 }
