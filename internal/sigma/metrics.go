@@ -85,32 +85,32 @@ const (
 // the scim_bridge_sigma_* collectors and returns them with path applied.
 // Only the endpoints of that path (known) are pre-created.
 func newMetrics(reg prometheus.Registerer, path string, known []endpointMethod) *metrics {
-	requests := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	requests := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "scim_bridge", Subsystem: "sigma", Name: "requests_total",
 		Help: "Upstream Sigma calls (every attempt) by path (rest, scim), endpoint template, method, status class and reason.",
 	}, []string{"path", "endpoint", "method", "status_class", "reason"}))
-	duration := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	duration := Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "scim_bridge", Subsystem: "sigma", Name: "request_duration_seconds",
 		Help:    "Duration of upstream Sigma calls (every attempt) by path, endpoint template and method.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 	}, []string{"path", "endpoint", "method"}))
-	retries := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	retries := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "scim_bridge", Subsystem: "sigma", Name: "retries_total",
 		Help: "Upstream Sigma calls repeated after a retryable failure, by path, endpoint template and reason.",
 	}, []string{"path", "endpoint", "reason"}))
-	waiting := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	waiting := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_waiting",
 		Help: "Calls currently waiting for their turn under the adaptive rate and concurrency limits, by path.",
 	}, []string{"path"}))
-	rate := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	rate := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_rate_limit",
 		Help: "Requests per second the adaptive pacing currently allows, by path (at most sigma.requests_per_second).",
 	}, []string{"path"}))
-	conc := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	conc := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_concurrency_limit",
 		Help: "Calls the adaptive pacing currently allows in flight, by path (at most sigma.max_concurrent).",
 	}, []string{"path"}))
-	backoffs := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	backoffs := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "scim_bridge", Subsystem: "sigma", Name: "pacing_backoffs_total",
 		Help: "Times the adaptive pacing cut its limits, by path and cause (rate_limited: a 429; latency: answers slowed down).",
 	}, []string{"path", "cause"}))
@@ -126,7 +126,7 @@ func newMetrics(reg prometheus.Registerer, path string, known []endpointMethod) 
 		pacingBackoffs: backoffs.MustCurryWith(lp),
 	}
 	if path == PathREST {
-		m.tokenRefresh = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		m.tokenRefresh = Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "scim_bridge", Subsystem: "sigma", Name: "token_refreshes_total",
 			Help: "Token requests sent to the Sigma REST token endpoint.",
 		}))
@@ -143,9 +143,10 @@ func newMetrics(reg prometheus.Registerer, path string, known []endpointMethod) 
 	return m
 }
 
-// register registers c, or returns the collector already registered under
-// the same description (two clients sharing one registry share metrics).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+// Register registers c in reg, or returns the collector already
+// registered under the same description (two clients, or the two paths'
+// directories, sharing one registry share metrics). reg nil: c.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	if reg == nil {
 		return c
 	}

@@ -8,18 +8,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // Auditor appends a directory's write decisions to the store's audit
-// trail, logs them and counts them. Each directory keeps its own metric
-// names; the counters are its own.
+// trail, logs them and counts them.
 type Auditor struct {
 	Store store.Store
 	Now   func() time.Time
 	Log   *slog.Logger
 	// Writes counts decisions by operation and outcome; Failures counts
-	// entries the store refused.
+	// entries the store refused. WriteMetrics gives both for a path.
 	Writes   *prometheus.CounterVec
 	Failures prometheus.Counter
 	// DetailPrefix starts every entry's detail, telling the paths apart in
@@ -30,6 +30,24 @@ type Auditor struct {
 	// After, when set, is called after each decision is recorded (a
 	// directory drops what it cached from before the write).
 	After func()
+}
+
+// WriteMetrics returns the counters of one Sigma path's write decisions
+// (path sigma.PathREST or sigma.PathSCIM), from the two families both
+// paths share, registered in reg by whichever path comes first:
+// scim_bridge_sigma_directory_writes_total{path,operation,outcome} and
+// scim_bridge_sigma_directory_audit_failures_total{path}, the latter
+// pre-created at zero.
+func WriteMetrics(reg prometheus.Registerer, path string) (writes *prometheus.CounterVec, failures prometheus.Counter) {
+	w := sigma.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scim_bridge_sigma_directory_writes_total",
+		Help: "Audited write decisions of the Sigma directories, by path (rest, scim), operation and outcome.",
+	}, []string{"path", "operation", "outcome"}))
+	f := sigma.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scim_bridge_sigma_directory_audit_failures_total",
+		Help: "Audit entries the store refused to append (the Sigma change was applied), by path (rest, scim).",
+	}, []string{"path"}))
+	return w.MustCurryWith(prometheus.Labels{"path": path}), f.WithLabelValues(path)
 }
 
 // auditDetailMax bounds an audit entry's detail.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/store"
 	"github.com/scimbridge/scim-bridge/internal/store/sqlite"
 )
@@ -28,9 +29,9 @@ func TestAuditorRecordsTheTarget(t *testing.T) {
 	defer st.Close()
 	for _, lvl := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
 		var logs bytes.Buffer
-		writes := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "writes_total"}, []string{"operation", "outcome"})
+		writes, failures := WriteMetrics(prometheus.NewRegistry(), sigma.PathREST)
 		a := &Auditor{Store: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: lvl})),
-			Writes: writes, Failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "failures_total"}), LogMessage: "write"}
+			Writes: writes, Failures: failures, LogMessage: "write"}
 		target := store.Target{Name: "ana." + lvl.String() + "@example.com", UserName: "ana"}
 		a.Intent(ctx, store.AuditEntry{Operation: OpUserDelete, Kind: store.KindUser, ResourceID: "m1", Target: target, Detail: "tombstone"})
 		a.Record(ctx, store.AuditEntry{Operation: OpUserDelete, Kind: store.KindUser, ResourceID: "m1", Target: target, Outcome: store.OutcomeOK,
@@ -54,5 +55,30 @@ func TestAuditorRecordsTheTarget(t *testing.T) {
 		if !strings.Contains(logs.String(), "id=m1") {
 			t.Errorf("%s: the log does not name the id:\n%s", lvl, logs.String())
 		}
+	}
+}
+
+// TestWriteMetricsOneFamily: both paths count into one family per concern,
+// told apart by the path label, on one registry; the audit failures of
+// each path exist at zero before the first.
+func TestWriteMetricsOneFamily(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rest, _ := WriteMetrics(reg, sigma.PathREST)
+	scim, scimFailures := WriteMetrics(reg, sigma.PathSCIM)
+	rest.WithLabelValues(OpUserCreate, "ok").Inc()
+	scim.WithLabelValues(OpUserCreate, "ok").Add(2)
+	scimFailures.Inc()
+	want := `
+# HELP scim_bridge_sigma_directory_audit_failures_total Audit entries the store refused to append (the Sigma change was applied), by path (rest, scim).
+# TYPE scim_bridge_sigma_directory_audit_failures_total counter
+scim_bridge_sigma_directory_audit_failures_total{path="rest"} 0
+scim_bridge_sigma_directory_audit_failures_total{path="scim"} 1
+# HELP scim_bridge_sigma_directory_writes_total Audited write decisions of the Sigma directories, by path (rest, scim), operation and outcome.
+# TYPE scim_bridge_sigma_directory_writes_total counter
+scim_bridge_sigma_directory_writes_total{operation="user.create",outcome="ok",path="rest"} 1
+scim_bridge_sigma_directory_writes_total{operation="user.create",outcome="ok",path="scim"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }

@@ -351,14 +351,6 @@ func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
 			Name: "scim_bridge_sigma_index_reads_total",
 			Help: "Reads of one member or team by id, email or name, by kind (user, group) and result: hit (answered by the index), refreshed (index entry another replica changed, re-read with one upstream call), upstream_hit (index miss found with one upstream call), miss (absent upstream too).",
 		}, []string{"kind", "result"}),
-		writes: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "scim_bridge_sigma_directory_writes_total",
-			Help: "Audited write decisions of the Sigma REST directory, by operation and outcome.",
-		}, []string{"operation", "outcome"}),
-		auditFailures: f.NewCounter(prometheus.CounterOpts{
-			Name: "scim_bridge_sigma_directory_audit_failures_total",
-			Help: "Audit entries the store refused to append.",
-		}),
 		peerPolls: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "scim_bridge_sigma_index_peer_polls_total",
 			Help: "Reads of the audit trail for other replicas' writes, by result: ok, failed, reload (too many entries for one page; the index was reloaded in full).",
@@ -368,6 +360,7 @@ func newMetrics(reg prometheus.Registerer, idx *index) *metrics {
 			Help: "Members and teams marked stale in the Sigma index because another replica changed them (each is re-read from Sigma when next read).",
 		}),
 	}
+	m.writes, m.auditFailures = provision.WriteMetrics(reg, sigma.PathREST)
 	for _, r := range []string{"ok", "failed", "reload"} {
 		m.peerPolls.WithLabelValues(r)
 	}

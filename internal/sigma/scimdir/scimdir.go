@@ -179,19 +179,12 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	f := promauto.With(reg)
-	return &metrics{
-		tokenRejected: f.NewGauge(prometheus.GaugeOpts{
+	m := &metrics{
+		tokenRejected: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
 			Name: "scim_bridge_sigma_scim_token_rejected",
 			Help: "1 while Sigma's SCIM endpoint rejects the bridge's SCIM token (401/403), else 0.",
 		}),
-		writes: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "scim_bridge_sigma_scim_directory_writes_total",
-			Help: "Audited write decisions of the Sigma SCIM directory, by operation and outcome.",
-		}, []string{"operation", "outcome"}),
-		auditFailures: f.NewCounter(prometheus.CounterOpts{
-			Name: "scim_bridge_sigma_scim_directory_audit_failures_total",
-			Help: "Audit entries of the Sigma SCIM directory that the store refused to append.",
-		}),
 	}
+	m.writes, m.auditFailures = provision.WriteMetrics(reg, sigma.PathSCIM)
+	return m
 }
