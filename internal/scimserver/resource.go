@@ -153,11 +153,7 @@ func (d *resource[T, B]) answerList(w http.ResponseWriter, r *http.Request, q qu
 			d.fail(w, r, err)
 			return
 		}
-		res := make([]map[string]any, 0, len(items))
-		for _, x := range items {
-			res = append(res, d.render(d.s, x, base))
-		}
-		writeJSON(w, http.StatusOK, q.Response(res, total))
+		writePage(w, q, total, len(items), func(i int) map[string]any { return d.render(d.s, items[i], base) })
 		return
 	}
 	res, err := d.matching(ctx, q, base)

@@ -455,13 +455,22 @@ func (s *server) base(r *http.Request) string {
 	return scheme + "://" + r.Host + prefix
 }
 
+const jsonContentType = "application/scim+json; charset=utf-8"
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"internal error encoding the response"}`)
+		writeEncodeFailure(w)
+		return
 	}
-	w.Header().Set("Content-Type", "application/scim+json; charset=utf-8")
+	w.Header().Set("Content-Type", jsonContentType)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// writeEncodeFailure answers 500 for a response that could not be encoded.
+func writeEncodeFailure(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", jsonContentType)
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"internal error encoding the response"}`))
 }
