@@ -119,24 +119,22 @@ Bearer token for your IdP (shown once):
 	return <-served
 }
 
-// WaitReady polls the required readiness checks until all pass, ctx ends or the
+// WaitReady polls the readiness report (Readiness) until it is ready, ctx ends or the
 // timeout passes.
 func (a *App) WaitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
+		rep := a.Readiness(ctx)
+		if rep.Ready {
+			return nil
+		}
 		var notReady error
-		for _, c := range a.readyChecks() {
-			if !c.Required {
-				continue
-			}
-			if err := c.Func(ctx); err != nil {
-				notReady = fmt.Errorf("%s: %w", c.Name, err)
+		for _, c := range rep.Checks {
+			if c.Required && c.State != StateOK {
+				notReady = fmt.Errorf("%s: %s", c.Name, c.Error)
 				break
 			}
-		}
-		if notReady == nil {
-			return nil
 		}
 		select {
 		case <-ctx.Done():
