@@ -117,3 +117,23 @@ func TestQueryAuditByTarget(t *testing.T) {
 		t.Errorf("JSON:\n%s", b.String())
 	}
 }
+
+// TestStatusPageShowsAuditTargets: the page's audit table names each
+// entry's target, and marks an entry written before targets.
+func TestStatusPageShowsAuditTargets(t *testing.T) {
+	var b strings.Builder
+	err := statusTmpl.Execute(&b, statusData{Now: time.Now(), Audit: []store.AuditEntry{
+		{ID: 2, Time: time.Now(), Operation: "user.create", Kind: store.KindUser, ResourceID: "m2", Outcome: store.OutcomeOK,
+			Target: store.Target{Name: "lin@example.com", UserName: "lin"}},
+		{ID: 1, Time: time.Now(), Operation: "user.create", Kind: store.KindUser, ResourceID: "m1", Outcome: store.OutcomeOK,
+			Legacy: true, Detail: "created user old@example.com"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if !strings.Contains(page, "<th>target</th>") || !strings.Contains(page, "<td>lin@example.com (lin)</td>") ||
+		!strings.Contains(page, `title="written before the trail kept targets: see the detail"`) {
+		t.Errorf("the audit table lacks the targets:\n%s", page[strings.Index(page, `<section id="audit"`):])
+	}
+}
