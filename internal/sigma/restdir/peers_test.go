@@ -426,7 +426,8 @@ func TestWriterDiesBeforeItsAuditEntry(t *testing.T) {
 
 // TestPeerDeletesLeaveThePages: a user deleted through another replica
 // leaves this replica's pages of users (and their total) after the next
-// peer poll, and comes back after a revive there and the next poll. (Pages
+// peer poll — and the page it falls on at once, whose records show it —
+// and comes back after a revive there and the next poll. (Pages
 // answer from the index: the revived member's attributes may lag until it
 // is read or the next resync, so only ids are compared.)
 func TestPeerDeletesLeaveThePages(t *testing.T) {
@@ -458,6 +459,15 @@ func TestPeerDeletesLeaveThePages(t *testing.T) {
 			if err := r.b.DeleteUser(ctx, u.ID); err != nil {
 				t.Fatal(err)
 			}
+		}
+		// Before any poll, the page y falls on reads y's record: gone.
+		first, n, err := r.a.PageUsers(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != total-1 || len(first) != 100 || slices.ContainsFunc(first, func(u directory.User) bool { return u.ID == y.ID }) {
+			t.Errorf("before a poll, A's first page: %d users of %d (had %d), %s among them: %v", len(first), n, total,
+				y.ID, slices.ContainsFunc(first, func(u directory.User) bool { return u.ID == y.ID }))
 		}
 		poll(t, r.a)
 		want, err := r.b.ListUsers(ctx)

@@ -254,7 +254,7 @@ func (d *Directory) ListUsers(ctx context.Context) ([]directory.User, error) {
 // another replica deleted leaves the pages after the next peer poll — or
 // at once when it falls on a page, whose records show it.
 func (d *Directory) PageUsers(ctx context.Context, start, count int) ([]directory.User, int, error) {
-	for {
+	for attempt := 0; ; attempt++ {
 		v := d.idx.pageView()
 		total := len(v.ids) - len(v.tomb)
 		start := min(max(start, 0), total)
@@ -277,14 +277,19 @@ func (d *Directory) PageUsers(ctx context.Context, start, count int) ([]director
 		if err != nil {
 			return nil, 0, fmt.Errorf("list users: %w", err)
 		}
-		if slices.ContainsFunc(page, func(id string) bool { return recs[id].Tombstoned }) {
+		if attempt < 2 && slices.ContainsFunc(page, func(id string) bool { return recs[id].Tombstoned }) {
 			// Deleted through another replica since the last poll: record
-			// it and cut the page again.
+			// it and cut the page again. (Twice at most: a write racing
+			// with the read may keep the state from settling; the page
+			// then leaves the users out.)
 			d.idx.recordsRead(page, recs)
 			continue
 		}
 		out := make([]directory.User, 0, len(page))
 		for _, id := range page {
+			if recs[id].Tombstoned {
+				continue
+			}
 			if m, ok := d.idx.member(id); ok {
 				out = append(out, d.toUser(m, recs[id]))
 			}
