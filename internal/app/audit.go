@@ -69,7 +69,8 @@ func QueryAudit(ctx context.Context, st store.Store, q AuditQuery) ([]store.Audi
 
 // FoldIntents leaves out each intent entry (outcome pending) whose
 // outcome — a later entry of the same request, operation and resource —
-// is in entries (newest first).
+// is in entries (newest first). A create's intent has no resource yet:
+// any later outcome of its request and operation is its outcome.
 func FoldIntents(entries []store.AuditEntry) []store.AuditEntry {
 	type key struct {
 		req, op, id string
@@ -82,6 +83,7 @@ func FoldIntents(entries []store.AuditEntry) []store.AuditEntry {
 		if e.Outcome != store.OutcomePending {
 			if e.RequestID != "" {
 				done[k] = true
+				done[key{e.RequestID, e.Operation, "", e.Kind}] = true
 			}
 			out = append(out, e)
 		} else if !done[k] {

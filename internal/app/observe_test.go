@@ -192,13 +192,18 @@ func TestFoldIntents(t *testing.T) {
 		e(3, "r2", "user.replace", "m1", store.OutcomePending), // folded into 4
 		e(2, "r1", "user.replace", "m1", store.OutcomePending), // another request: kept
 		e(1, "", "user.replace", "m1", store.OutcomePending),   // no request id: kept
+		e(0, "r0", "user.create", "", store.OutcomePending),    // a create's intent, no outcome: kept
 	}
+	in = append([]store.AuditEntry{
+		e(7, "r4", "user.create", "m3", store.OutcomeOK),
+		e(6, "r4", "user.create", "", store.OutcomePending), // a create's intent (no id yet): folded into 7
+	}, in...)
 	var got []int64
 	for _, x := range FoldIntents(in) {
 		got = append(got, x.ID)
 	}
-	if fmt.Sprint(got) != "[5 4 2 1]" {
-		t.Errorf("FoldIntents = %v, want [5 4 2 1]", got)
+	if fmt.Sprint(got) != "[7 5 4 2 1 0]" {
+		t.Errorf("FoldIntents = %v, want [7 5 4 2 1 0]", got)
 	}
 }
 

@@ -43,6 +43,16 @@ type Harness struct {
 	// answers (an ambiguous outcome the client retries). The suite skips
 	// the case that needs it otherwise.
 	LoseNextDeleteAnswer func()
+	// LoseNextCreateAnswer, when not nil, makes the upstream apply the
+	// next create of a user and the next of a group, drop the connection
+	// before it answers, and fail every lookup of that kind after it (of
+	// the create's outcome) until heal is called.
+	LoseNextCreateAnswer func() (heal func())
+	// AuditOutcomes, when not nil, returns the outcomes ("ok", "failed",
+	// …) the audit trail records for operation op ("user.create") on
+	// resource id, oldest first, intents left out. The suite skips the
+	// cases that need it otherwise.
+	AuditOutcomes func(op, id string) []string
 }
 
 func (h Harness) writes() int {
@@ -97,6 +107,8 @@ func Run(t *testing.T, newDir func(t *testing.T) Harness) {
 		{"GroupDelete", testGroupDelete},
 		{"GroupDeleteAnswerLost", testGroupDeleteAnswerLost},
 		{"UserCreateInactive", testUserCreateInactive},
+		{"UserCreateAnswerLost", testUserCreateAnswerLost},
+		{"GroupCreateAnswerLost", testGroupCreateAnswerLost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, ctx := setup(t)
@@ -1003,6 +1015,85 @@ func testGroupConcurrentModifyMembers(t *testing.T, h Harness, ctx context.Conte
 		}
 	}
 	checkMembers(t, "after concurrent add/remove", mustGetGroup(t, ctx, h.Dir, g.ID), odd...)
+}
+
+// testUserCreateAnswerLost: Sigma applies a create whose answer is lost,
+// and the lookups of its outcome fail too, so the directory cannot tell
+// whether the member exists: a retryable error. The IdP's retry of the
+// same create (same request id, as IdPs resend their X-Request-Id) ends
+// with the member Sigma made — a success, not a 409, which Okta and Entra
+// take for a failure —, one member with the email, the externalId kept,
+// and one ok entry in the audit trail. A create after that is a conflict
+// again (soak defect C: the retry was answered 409 and the trail had no
+// ok entry).
+func testUserCreateAnswerLost(t *testing.T, h Harness, ctx context.Context) {
+	if h.LoseNextCreateAnswer == nil || h.AuditOutcomes == nil {
+		t.Skip("harness cannot lose a create's answer or read the audit trail")
+	}
+	u := newUser("grace.hopper", "Grace", "Hopper")
+	u.ExternalID = "ext-lost-create"
+	heal := h.LoseNextCreateAnswer()
+	_, err := h.Dir.CreateUser(ctx, u)
+	heal()
+	var ue *directory.UpstreamError
+	if !errors.As(err, &ue) || !ue.Retryable {
+		t.Fatalf("CreateUser with its answer and the lookups lost: %v, want a retryable *directory.UpstreamError", err)
+	}
+	got, err := h.Dir.CreateUser(ctx, u)
+	if err != nil {
+		t.Fatalf("the IdP's retry of the create: %v, want the member Sigma created", err)
+	}
+	if got.ExternalID != u.ExternalID || got.GivenName != "Grace" || !got.Active {
+		t.Errorf("the retry answered %+v", got)
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrUserName, u.UserName); !slices.Equal(ids, []string{got.ID}) {
+		t.Errorf("LookupUsers(userName) = %q, want only %s", ids, got.ID)
+	}
+	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, u.ExternalID); !slices.Equal(ids, []string{got.ID}) {
+		t.Errorf("LookupUsers(externalId) = %q, want only %s", ids, got.ID)
+	}
+	outs := h.AuditOutcomes("user.create", got.ID)
+	if oks := len(slices.DeleteFunc(slices.Clone(outs), func(o string) bool { return o != "ok" })); oks != 1 {
+		t.Errorf("audit outcomes of user.create %s = %q, want exactly one ok", got.ID, outs)
+	}
+	_, err = h.Dir.CreateUser(ctx, u)
+	wantErr(t, "CreateUser once the lost create is recorded", err, directory.ErrConflict)
+}
+
+// testGroupCreateAnswerLost is testUserCreateAnswerLost for a group: the
+// retry gets the team Sigma made, with the members and externalId asked
+// for, and the trail one ok entry.
+func testGroupCreateAnswerLost(t *testing.T, h Harness, ctx context.Context) {
+	if h.LoseNextCreateAnswer == nil || h.AuditOutcomes == nil {
+		t.Skip("harness cannot lose a create's answer or read the audit trail")
+	}
+	us := createUsers(t, ctx, h.Dir, "lostgrp", 2)
+	g := directory.Group{DisplayName: "Conformance Lost Create", ExternalID: "ext-lost-group",
+		Members: []directory.Ref{{ID: us[0].ID}, {ID: us[1].ID}}}
+	heal := h.LoseNextCreateAnswer()
+	_, err := h.Dir.CreateGroup(ctx, g)
+	heal()
+	var ue *directory.UpstreamError
+	if !errors.As(err, &ue) || !ue.Retryable {
+		t.Fatalf("CreateGroup with its answer and the lookups lost: %v, want a retryable *directory.UpstreamError", err)
+	}
+	got, err := h.Dir.CreateGroup(ctx, g)
+	if err != nil {
+		t.Fatalf("the IdP's retry of the create: %v, want the team Sigma created", err)
+	}
+	if got.ExternalID != g.ExternalID {
+		t.Errorf("the retry answered externalId %q", got.ExternalID)
+	}
+	checkMembers(t, "after the retry", mustGetGroup(t, ctx, h.Dir, got.ID), us...)
+	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrDisplayName, g.DisplayName); !slices.Equal(ids, []string{got.ID}) {
+		t.Errorf("LookupGroups(displayName) = %q, want only %s", ids, got.ID)
+	}
+	outs := h.AuditOutcomes("group.create", got.ID)
+	if oks := len(slices.DeleteFunc(slices.Clone(outs), func(o string) bool { return o != "ok" })); oks != 1 {
+		t.Errorf("audit outcomes of group.create %s = %q, want exactly one ok", got.ID, outs)
+	}
+	_, err = h.Dir.CreateGroup(ctx, g)
+	wantErr(t, "CreateGroup once the lost create is recorded", err, directory.ErrConflict)
 }
 
 // testGroupDeleteAnswerLost: Sigma deletes the team but the answer is

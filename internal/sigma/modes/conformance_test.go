@@ -32,6 +32,8 @@ func TestConformance(t *testing.T) {
 					UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
 					UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
 					LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
+					LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
+					AuditOutcomes:        sigmatest.AuditOutcomes(e.st),
 				}
 			})
 		})

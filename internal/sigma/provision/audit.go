@@ -95,19 +95,22 @@ func (a *Auditor) Record(ctx context.Context, e store.AuditEntry, err error) {
 // sent upstream, so that other replicas learn of it even if this process
 // dies before Record: they re-read the resource until an entry with the
 // write's outcome follows. It is not a decision: not counted, and logged
-// at debug.
-func (a *Auditor) Intent(ctx context.Context, e store.AuditEntry) {
+// at debug. It returns the entry's ID (0 if the store refused it).
+func (a *Auditor) Intent(ctx context.Context, e store.AuditEntry) int64 {
 	actor := directory.ActorFrom(ctx)
 	e.Time, e.RequestID, e.TokenName, e.Outcome = a.Now(), actor.RequestID, actor.TokenName, store.OutcomePending
 	e.Detail = Truncate(a.DetailPrefix+"intent: "+e.Detail, auditDetailMax)
 	a.Log.DebugContext(ctx, a.LogMessage+": intent", "op", e.Operation, "id", e.ResourceID, "target", e.Target.Name,
 		"detail", e.Detail, "request_id", actor.RequestID)
-	a.append(ctx, e)
+	return a.append(ctx, e)
 }
 
-func (a *Auditor) append(ctx context.Context, e store.AuditEntry) {
-	if _, err := a.Store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+func (a *Auditor) append(ctx context.Context, e store.AuditEntry) int64 {
+	stored, err := a.Store.AppendAudit(context.WithoutCancel(ctx), e)
+	if err != nil {
 		a.Failures.Inc()
 		a.Log.Error("append audit entry", "op", e.Operation, "id", e.ResourceID, "outcome", string(e.Outcome), "err", err)
+		return 0
 	}
+	return stored.ID
 }

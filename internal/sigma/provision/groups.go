@@ -26,12 +26,12 @@ func (w *Workflow) CreateGroup(ctx context.Context, g directory.Group) (director
 		return directory.Group{}, wr.fail(err)
 	}
 	defer w.locks.Lock("team:" + LowerTrim(name))()
+	detail := fmt.Sprintf("group %q with %d members", name, len(members))
 	if id, err := w.Teams.Taken(ctx, name, true); err != nil {
 		return directory.Group{}, wr.fail(err)
 	} else if id != "" {
-		return directory.Group{}, wr.on(id).fail(fmt.Errorf("displayName is taken by team %s: %w", id, directory.ErrConflict))
+		return w.createTaken(ctx, wr.on(id), g, members, detail)
 	}
-	detail := fmt.Sprintf("group %q with %d members", name, len(members))
 	if w.DryRun {
 		wr.done(store.OutcomeDryRun, "would create "+detail)
 		now := w.Now()
@@ -41,9 +41,22 @@ func (w *Workflow) CreateGroup(ctx context.Context, g directory.Group) (director
 		}
 		return ToGroup(t, g.ExternalID), nil
 	}
+	wr.intendCreate()
 	t, err := w.Teams.Create(ctx, name, members)
 	if errors.Is(err, directory.ErrConflict) {
-		return directory.Group{}, wr.fail(fmt.Errorf("displayName %q is taken: %w", name, directory.ErrConflict))
+		// Taken by a team another replica created a moment ago, or by an
+		// earlier attempt of this create whose answer was lost.
+		id, ok, ferr := w.Teams.Find(ctx, name)
+		if ferr != nil {
+			return directory.Group{}, wr.failUnsettled(ferr)
+		}
+		if !ok {
+			return directory.Group{}, wr.fail(fmt.Errorf("displayName %q is taken: %w", name, directory.ErrConflict))
+		}
+		return w.createTaken(ctx, wr.on(id), g, members, detail)
+	}
+	if outcomeUnknown(err) {
+		return directory.Group{}, wr.failUnsettled(err)
 	}
 	if err != nil {
 		return directory.Group{}, wr.fail(err)
@@ -51,11 +64,69 @@ func (w *Workflow) CreateGroup(ctx context.Context, g directory.Group) (director
 	wr = wr.on(t.ID)
 	if g.ExternalID != "" {
 		if err := w.Records.PutRecord(ctx, store.KindGroup, t.ID, g.ExternalID, false); err != nil {
-			return directory.Group{}, wr.fail(err)
+			return directory.Group{}, wr.failUnsettled(err)
 		}
 	}
 	wr.done(store.OutcomeOK, "created "+detail)
 	return ToGroup(t, g.ExternalID), nil
+}
+
+// createTaken finishes a CreateGroup whose name team wr.id holds: a
+// conflict, unless an earlier attempt of this create made the team
+// without recording it (unrecordedCreate; adoptTeam).
+func (w *Workflow) createTaken(ctx context.Context, wr *write, g directory.Group, members []string, detail string) (directory.Group, error) {
+	own, err := w.unrecordedCreate(wr, wr.id)
+	if err != nil {
+		return directory.Group{}, wr.fail(err)
+	}
+	if !own || w.DryRun {
+		return directory.Group{}, wr.fail(fmt.Errorf("displayName is taken by team %s: %w", wr.id, directory.ErrConflict))
+	}
+	return w.adoptTeam(ctx, wr, g, members, detail)
+}
+
+// adoptTeam finishes a CreateGroup of a team an earlier attempt created
+// without recording it: the team is read fresh, given g's members as one
+// delta, and its externalId, and the create is audited ok.
+func (w *Workflow) adoptTeam(ctx context.Context, wr *write, g directory.Group, members []string, detail string) (directory.Group, error) {
+	t, ok, err := w.Teams.Get(directory.WithFreshRead(ctx), wr.id)
+	if err == nil && !ok {
+		err = fmt.Errorf("team %s is gone: %w", wr.id, directory.ErrConflict) // deleted meanwhile: the IdP's next retry creates it
+	}
+	if err != nil {
+		return directory.Group{}, wr.fail(err)
+	}
+	add, remove := memberDelta(RefIDs(t.Members), members)
+	if remove, err = w.Teams.Prepare(ctx, wr.id, add, remove, false); err != nil {
+		return directory.Group{}, wr.fail(err)
+	}
+	detail = "created " + detail + " (an earlier attempt's answer was lost; adopted)"
+	wr.intend(detail)
+	if len(add)+len(remove) > 0 {
+		if t, err = w.Teams.Update(ctx, wr.id, nil, add, remove); err != nil {
+			return directory.Group{}, wr.failUnsettled(err)
+		}
+	}
+	if err := w.Records.PutRecord(ctx, store.KindGroup, wr.id, g.ExternalID, false); err != nil {
+		return directory.Group{}, wr.failUnsettled(err)
+	}
+	wr.done(store.OutcomeOK, detail)
+	return ToGroup(t, g.ExternalID), nil
+}
+
+// memberDelta is what to add to have and remove from it to make it want.
+func memberDelta(have, want []string) (add, remove []string) {
+	for _, id := range want {
+		if !slices.Contains(have, id) {
+			add = append(add, id)
+		}
+	}
+	for _, id := range have {
+		if !slices.Contains(want, id) {
+			remove = append(remove, id)
+		}
+	}
+	return add, remove
 }
 
 // ReplaceGroup implements directory.Directory. The team is read fresh so
@@ -82,17 +153,7 @@ func (w *Workflow) ReplaceGroup(ctx context.Context, g directory.Group) (directo
 	if g.Members != nil {
 		want = RefIDs(g.Members)
 	}
-	var add, remove []string
-	for _, id := range want {
-		if !slices.Contains(have, id) {
-			add = append(add, id)
-		}
-	}
-	for _, id := range have {
-		if !slices.Contains(want, id) {
-			remove = append(remove, id)
-		}
-	}
+	add, remove := memberDelta(have, want)
 	if err := w.checkJoinable(ctx, add); err != nil {
 		return directory.Group{}, wr.fail(err)
 	}

@@ -124,6 +124,9 @@ type Teams interface {
 	// the id) and returns the removals Sigma can make. confirm asks for
 	// members the path believes deactivated to be re-read.
 	Prepare(ctx context.Context, id string, add, remove []string, confirm bool) ([]string, error)
+	// Find asks Sigma for the team named name (case-insensitively); ok is
+	// false if there is none.
+	Find(ctx context.Context, name string) (id string, ok bool, err error)
 	// Create creates a team with members; a name Sigma has is
 	// directory.ErrConflict.
 	Create(ctx context.Context, name string, members []string) (Team, error)

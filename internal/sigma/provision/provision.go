@@ -72,6 +72,7 @@ type write struct {
 	id      string // the resource, once known
 	subject string // what errors and failed entries name: the email, name or id
 	target  store.Target
+	intent  int64 // the ID of the decision's intent entry, once written
 }
 
 func (w *Workflow) begin(ctx context.Context, op string, kind store.Kind, id, subject string) *write {
@@ -122,12 +123,12 @@ func (wr *write) err(err error) error {
 }
 
 // intend records, before the first upstream write of the decision, that
-// it is about to be sent (Auditor.Intent); a write to a resource not yet
-// known (a create) has nothing for other replicas to re-read.
+// it is about to be sent (Auditor.Intent). A create's intent has no id
+// yet: nothing for other replicas to re-read, but it tells a later
+// attempt of the same create that Sigma may have applied this one
+// (unrecordedCreate).
 func (wr *write) intend(detail string) {
-	if wr.id != "" {
-		wr.w.Audit.Intent(wr.ctx, wr.entry(store.OutcomePending, detail))
-	}
+	wr.intent = wr.w.Audit.Intent(wr.ctx, wr.entry(store.OutcomePending, detail))
 }
 
 // done audits the decision's outcome.

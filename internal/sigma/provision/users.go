@@ -64,18 +64,25 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 		wr.done(store.OutcomeDryRun, "would create user "+email)
 		return ToUser(m, UserRecord(m.ID, u)), nil
 	}
+	wr.intendCreate()
 	m, err := w.Members.Create(ctx, nm)
 	if errors.Is(err, directory.ErrConflict) {
 		// The email exists (perhaps deactivated, perhaps created by
-		// another replica a moment ago).
+		// another replica a moment ago, perhaps by an earlier attempt of
+		// this create whose answer was lost).
 		existing, ok, ferr := w.Members.FindByEmail(ctx, email)
 		if ferr != nil {
-			return directory.User{}, wr.fail(ferr)
+			// The 409 may answer a retry of Sigma's own client after a
+			// lost answer: this create may be the one that made it.
+			return directory.User{}, wr.failUnsettled(ferr)
 		}
 		if !ok {
 			return directory.User{}, wr.fail(fmt.Errorf("userName is taken in Sigma: %w", directory.ErrConflict))
 		}
 		return w.createExisting(ctx, wr.on(existing.ID), existing, u, at)
+	}
+	if outcomeUnknown(err) {
+		return directory.User{}, wr.failUnsettled(err)
 	}
 	if err != nil {
 		return directory.User{}, wr.fail(err)
@@ -87,25 +94,27 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 		return w.createExisting(ctx, wr, m, u, at)
 	}
 	detail := "created user " + email
+	// From here on Sigma has the member: a failure leaves the create
+	// unsettled, and the IdP's retry finishes it (createExisting).
 	if !u.Active && m.Active {
 		// A path that cannot create a deactivated member (REST) created it
 		// active: deactivate it, as the IdP asked.
 		off := false
 		if m, err = w.Members.Update(ctx, m, Change{Active: &off}); err != nil {
-			return directory.User{}, wr.fail(err)
+			return directory.User{}, wr.failUnsettled(err)
 		}
 		detail += ", deactivated as asked"
 	}
 	r, found, err := w.Records.Get(ctx, store.KindUser, m.ID)
 	if err != nil {
-		return directory.User{}, wr.fail(err)
+		return directory.User{}, wr.failUnsettled(err)
 	}
 	if found && r.Tombstoned {
 		detail = "revived deleted user " + email + " (Sigma reactivated the member)"
 	}
 	if rec := UserRecord(m.ID, u); rec != (store.Resource{Kind: store.KindUser, ID: m.ID}) || found {
 		if err := w.Records.Put(ctx, UserRecord(m.ID, u)); err != nil {
-			return directory.User{}, wr.fail(err)
+			return directory.User{}, wr.failUnsettled(err)
 		}
 	}
 	wr.done(store.OutcomeOK, detail)
@@ -113,7 +122,9 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 }
 
 // createExisting finishes a CreateUser whose email Sigma already knows:
-// an active, untombstoned member is a conflict; a deactivated or
+// an active, untombstoned member is a conflict, unless an earlier attempt
+// of this create made it without recording it (unrecordedCreate): that
+// member is adopted as created, and updated to u. A deactivated or
 // tombstoned one is revived — reactivated, updated to u and untombstoned.
 func (w *Workflow) createExisting(ctx context.Context, wr *write, m Member, u directory.User, at AccountType) (directory.User, error) {
 	defer w.locks.Lock("member:" + m.ID)()
@@ -121,14 +132,21 @@ func (w *Workflow) createExisting(ctx context.Context, wr *write, m Member, u di
 	if err != nil {
 		return directory.User{}, wr.fail(err)
 	}
+	detail := "revived user"
 	if m.Active && !r.Tombstoned {
-		return directory.User{}, wr.fail(fmt.Errorf("userName is taken by user %s: %w", m.ID, directory.ErrConflict))
+		own, err := w.unrecordedCreate(wr, m.ID)
+		if err != nil {
+			return directory.User{}, wr.fail(err)
+		}
+		if !own {
+			return directory.User{}, wr.fail(fmt.Errorf("userName is taken by user %s: %w", m.ID, directory.ErrConflict))
+		}
+		detail = "created user " + wr.subject + " (an earlier attempt's answer was lost; adopted)"
 	}
 	if err := w.Records.CheckUserName(ctx, m.ID, u.IdPUserName); err != nil {
 		return directory.User{}, wr.fail(err)
 	}
 	c, changed := diff(m, u, at)
-	detail := "revived user"
 	if len(changed) > 0 {
 		detail += "; changed " + strings.Join(changed, ", ")
 	}
@@ -137,13 +155,15 @@ func (w *Workflow) createExisting(ctx context.Context, wr *write, m Member, u di
 		return ToUser(c.apply(m), UserRecord(m.ID, u)), nil
 	}
 	wr.intend(detail)
+	// A failure from here on may leave the member revived or changed: the
+	// IdP's retry adopts it (unrecordedCreate).
 	if !c.IsZero() {
 		if m, err = w.Members.Update(ctx, m, c); err != nil {
-			return directory.User{}, wr.fail(err)
+			return directory.User{}, wr.failUnsettled(err)
 		}
 	}
 	if err := w.Records.Put(ctx, UserRecord(m.ID, u)); err != nil {
-		return directory.User{}, wr.fail(err)
+		return directory.User{}, wr.failUnsettled(err)
 	}
 	wr.done(store.OutcomeOK, detail)
 	return ToUser(m, UserRecord(m.ID, u)), nil

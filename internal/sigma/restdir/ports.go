@@ -178,6 +178,13 @@ func (p teams) Taken(ctx context.Context, name string, upstream bool) (string, e
 	return "", nil
 }
 
+// Find looks name up in the index and, on a miss, with one GET
+// /v2/teams?name=.
+func (p teams) Find(ctx context.Context, name string) (string, bool, error) {
+	t, ok, err := p.d.teamByName(ctx, name)
+	return t.TeamID, ok, err
+}
+
 // Prepare refuses adds that are not live, active members (Sigma does not
 // add deactivated members to teams) and keeps the removals Sigma can make.
 // With confirm it first confirms the team (a membership PATCH).

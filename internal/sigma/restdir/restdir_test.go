@@ -89,6 +89,8 @@ func TestConformance(t *testing.T) {
 			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
 			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
 			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
+			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
+			AuditOutcomes:        sigmatest.AuditOutcomes(e.store),
 		}
 	})
 }
@@ -111,6 +113,8 @@ func TestConformancePostgres(t *testing.T) {
 			UpstreamWrites:       func() int { return sigmatest.Writes(srv) },
 			UpstreamCalls:        func() int { return len(sigmatest.APICalls(srv)) },
 			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(srv) },
+			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(srv) },
+			AuditOutcomes:        sigmatest.AuditOutcomes(st),
 		}
 	})
 }
@@ -476,6 +480,7 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 	want := []row{
+		{"user.create", "", store.OutcomePending}, // the create's intent: no id yet
 		{"user.create", u.ID, store.OutcomeOK},
 		{"user.create", "", store.OutcomeFailed},
 		{"user.replace", u.ID, store.OutcomeSkipped},

@@ -24,6 +24,8 @@ func TestConformanceSCIMOnly(t *testing.T) {
 			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
 			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
 			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
+			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
+			AuditOutcomes:        sigmatest.AuditOutcomes(e.store),
 		}
 	})
 }
@@ -40,6 +42,8 @@ func TestConformanceWithREST(t *testing.T) {
 			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
 			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
 			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
+			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
+			AuditOutcomes:        sigmatest.AuditOutcomes(e.store),
 		}
 	})
 }

@@ -170,6 +170,15 @@ func (p teams) Get(ctx context.Context, id string) (provision.Team, bool, error)
 // Taken leaves a taken name to Sigma's own 409.
 func (teams) Taken(context.Context, string, bool) (string, error) { return "", nil }
 
+func (p teams) Find(ctx context.Context, name string) (string, bool, error) {
+	g, ok, err := p.d.scim.FindGroupByDisplayName(ctx, strings.TrimSpace(name))
+	if err != nil {
+		return "", false, p.d.check("find group by displayName", err, true)
+	}
+	p.d.observe(nil)
+	return g.ID, ok, nil
+}
+
 // Prepare leaves ids Sigma does not know to Sigma (groupWriteErr names
 // the one it refused).
 func (teams) Prepare(_ context.Context, _ string, _, remove []string, _ bool) ([]string, error) {

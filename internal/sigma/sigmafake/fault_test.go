@@ -55,6 +55,35 @@ func TestFaultTimesAndRetryAfter(t *testing.T) {
 	c.do(http.MethodGet, "/v2/members?limit=1", nil).want(t, http.StatusOK)
 }
 
+// TestFaultThen: a fault that has run out of Times hands its prefix to
+// Then — here a create whose answer is dropped, and then the lookups of
+// its outcome fail until the faults are cleared.
+func TestFaultThen(t *testing.T) {
+	s := startServer(t, Options{Members: 2})
+	c := newREST(t, s)
+	c.do(http.MethodGet, "/v2/members?limit=1", nil).want(t, http.StatusOK)
+	s.SetFault("/v2/members", Fault{Method: http.MethodPost, Ambiguous: 1, Times: 1,
+		Then: &Fault{Method: http.MethodGet, Status500: 1}})
+	c.do(http.MethodGet, "/v2/members?limit=1", nil).want(t, http.StatusOK) // the POST's fault leaves reads alone
+	req, _ := http.NewRequest(http.MethodPost, s.URL()+"/v2/members",
+		strings.NewReader(`{"email":"then@example.com","firstName":"Th","lastName":"En"}`))
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := httpClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("create answered %d, want a dropped connection", resp.StatusCode)
+	}
+	if _, ok := s.MemberByEmail("then@example.com"); !ok {
+		t.Fatal("the create was not applied")
+	}
+	for range 3 {
+		c.do(http.MethodGet, "/v2/members?limit=10&email=then%40example.com", nil).want(t, http.StatusInternalServerError)
+	}
+	c.do(http.MethodPost, "/v2/members", map[string]any{"email": "x@example.com", "firstName": "X", "lastName": "X"}).want(t, http.StatusOK) // writes go through
+	s.ClearFaults()
+	c.do(http.MethodGet, "/v2/members?limit=10&email=then%40example.com", nil).want(t, http.StatusOK)
+}
+
 func TestFaultLongestPrefixWins(t *testing.T) {
 	s := startServer(t, Options{Members: 2, Teams: 1})
 	c := newREST(t, s)

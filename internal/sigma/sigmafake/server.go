@@ -111,6 +111,11 @@ type Fault struct {
 	// ("DELETE": the next delete is applied and its answer lost, while the
 	// reads before it go through).
 	Method string
+	// Then, when set, replaces the fault on the same prefix once Times
+	// has run out: "apply the next create and drop its answer, then fail
+	// every lookup" is Fault{Method: "POST", Ambiguous: 1, Times: 1,
+	// Then: &Fault{Method: "GET", Status500: 1}}.
+	Then *Fault
 }
 
 // Request is one entry of the request log.
@@ -554,7 +559,8 @@ type faultDice struct {
 }
 
 // rollFault picks the fault of the longest prefix matching path and rolls
-// its dice; a fault with Times > 0 is removed once it has fired that often.
+// its dice; a fault with Times > 0 is removed (or replaced by its Then)
+// once it has fired that often.
 func (s *Server) rollFault(method, path string) (Fault, faultDice, bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
@@ -575,9 +581,12 @@ func (s *Server) rollFault(method, path string) (Fault, faultDice, bool) {
 	d := faultDice{latency: hit(f.Latency), fail500: hit(f.Status500), fail429: hit(f.Status429), ambiguous: hit(f.Ambiguous)}
 	if f.Times > 0 && (d.latency || d.fail500 || d.fail429 || d.ambiguous) {
 		f.Times--
-		if f.Times == 0 {
+		switch {
+		case f.Times == 0 && f.Then != nil:
+			s.faults[prefix] = *f.Then
+		case f.Times == 0:
 			delete(s.faults, prefix)
-		} else {
+		default:
 			s.faults[prefix] = f
 		}
 	}

@@ -227,3 +227,35 @@ func LoseNextGroupDeleteAnswer(srv *sigmafake.Server) {
 		srv.SetFault(prefix, sigmafake.Fault{Ambiguous: 1, Times: 1, Method: http.MethodDelete})
 	}
 }
+
+// LoseNextCreateAnswer makes srv apply the next create of a user and the
+// next of a group, through REST (POST /v2/members, /v2/teams) or SCIM
+// (POST /scim/v2/Users, /Groups), drop the connection before it answers,
+// and then fail every read of that resource (the lookups of the create's
+// outcome) with 500 until heal is called.
+func LoseNextCreateAnswer(srv *sigmafake.Server) (heal func()) {
+	for _, prefix := range []string{"/v2/members", "/scim/v2/Users", "/v2/teams", "/scim/v2/Groups"} {
+		srv.SetFault(prefix, sigmafake.Fault{Method: http.MethodPost, Ambiguous: 1, Times: 1,
+			Then: &sigmafake.Fault{Method: http.MethodGet, Status500: 1}})
+	}
+	return srv.ClearFaults
+}
+
+// AuditOutcomes returns, for the conformance suite, the outcomes of st's
+// audit entries of operation op about resource id, oldest first; intents
+// (outcome pending) are left out.
+func AuditOutcomes(st store.Store) func(op, id string) []string {
+	return func(op, id string) []string {
+		entries, err := st.ListAudit(context.Background(), store.AuditFilter{Operation: op, ResourceID: id, Limit: 1000})
+		if err != nil {
+			return []string{"list audit: " + err.Error()}
+		}
+		var out []string
+		for i := len(entries) - 1; i >= 0; i-- {
+			if entries[i].Outcome != store.OutcomePending {
+				out = append(out, string(entries[i].Outcome))
+			}
+		}
+		return out
+	}
+}
