@@ -100,6 +100,7 @@ func Run(t *testing.T, newDir func(t *testing.T) Harness) {
 		{"GroupDuplicateName", testGroupDuplicateName},
 		{"GroupLookup", testGroupLookup},
 		{"GroupListOrder", testGroupListOrder},
+		{"GroupWithoutMembers", testGroupWithoutMembers},
 		{"GroupRename", testGroupRename},
 		{"GroupReplaceMembers", testGroupReplaceMembers},
 		{"GroupModifyMembers", testGroupModifyMembers},
@@ -822,6 +823,57 @@ func testGroupListOrder(t *testing.T, h Harness, ctx context.Context) {
 			t.Errorf("ListGroups lacks created group %s", id)
 		}
 	}
+}
+
+// testGroupWithoutMembers: under directory.WithoutMembers a group read
+// returns the Version the group has with its members (or the members as
+// usual, for a directory that ignores the option).
+func testGroupWithoutMembers(t *testing.T, h Harness, ctx context.Context) {
+	us := createUsers(t, ctx, h.Dir, "lean", 3)
+	g := mustCreateGroup(t, ctx, h.Dir, directory.Group{DisplayName: "Conformance Lean", ExternalID: "ext-lean",
+		Members: []directory.Ref{{ID: us[0].ID}, {ID: us[1].ID}, {ID: us[2].ID}}})
+	u := us[2]
+	u.Active = false // a deactivated member is not shown: the version follows
+	if _, err := h.Dir.ReplaceUser(ctx, u); err != nil {
+		t.Fatalf("deactivate: %v", err)
+	}
+	full := mustGetGroup(t, ctx, h.Dir, g.ID)
+	lean := directory.WithoutMembers(ctx)
+	check := func(what string, got directory.Group) {
+		t.Helper()
+		if got.Version != full.Version {
+			t.Errorf("%s without members: version %s, with members %s", what, got.Version, full.Version)
+		}
+		if got.Members != nil && len(got.Members) != len(full.Members) {
+			t.Errorf("%s without members: %d members, neither none nor the %d of the group", what, len(got.Members), len(full.Members))
+		}
+	}
+	for _, c := range []context.Context{lean, directory.WithFreshRead(lean)} {
+		got, err := h.Dir.GetGroup(c, g.ID)
+		if err != nil {
+			t.Fatalf("GetGroup without members: %v", err)
+		}
+		check("GetGroup", got)
+	}
+	for _, l := range []struct {
+		attr  directory.Attr
+		value string
+	}{{directory.AttrID, g.ID}, {directory.AttrDisplayName, g.DisplayName}, {directory.AttrExternalID, "ext-lean"}} {
+		gs, err := h.Dir.LookupGroups(lean, l.attr, l.value)
+		if err != nil || len(gs) != 1 {
+			t.Fatalf("LookupGroups(%s) without members = %d groups, %v", l.attr, len(gs), err)
+		}
+		check("LookupGroups("+string(l.attr)+")", gs[0])
+	}
+	gs, err := h.Dir.ListGroups(lean)
+	if err != nil {
+		t.Fatalf("ListGroups without members: %v", err)
+	}
+	i := slices.IndexFunc(gs, func(x directory.Group) bool { return x.ID == g.ID })
+	if i < 0 {
+		t.Fatalf("ListGroups without members lacks %s", g.ID)
+	}
+	check("ListGroups", gs[i])
 }
 
 func testGroupRename(t *testing.T, h Harness, ctx context.Context) {
