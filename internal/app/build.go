@@ -13,6 +13,7 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/modes"
+	"github.com/scimbridge/scim-bridge/internal/sigma/provision"
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
 	"github.com/scimbridge/scim-bridge/internal/sigma/scimdir"
 	"github.com/scimbridge/scim-bridge/internal/store"
@@ -109,6 +110,9 @@ func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 	s := cfg.Sigma
 	p := cfg.Provisioning
 	opts := modes.Options{Mode: s.Mode, ProbeInterval: s.ProbeInterval.D()}
+	// One dry-run record for both paths: the selector may switch between
+	// them while the IdP holds dryrun- ids.
+	dry := provision.DryRunRecord(p.DryRun, nil)
 	var client *sigma.Client
 	if s.APIURL != "" {
 		var err error
@@ -119,6 +123,7 @@ func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 			DefaultAccountType: p.DefaultAccountType,
 			DeprovisionOwnerID: p.DeprovisionOwnerID,
 			DryRun:             p.DryRun,
+			DryRuns:            dry,
 			ResyncInterval:     p.ResyncInterval.D(),
 			PeerPollInterval:   peerPoll(p.PeerPollInterval.D()),
 		}, a.reg, a.logger.With("path", "rest"))
@@ -138,6 +143,7 @@ func (a *App) buildDirectory(st store.Store) (directory.Directory, error) {
 			AccountTypeAliases: s.AccountTypeAliases,
 			DeprovisionOwnerID: p.DeprovisionOwnerID,
 			DryRun:             p.DryRun,
+			DryRuns:            dry,
 		}, a.reg, a.logger.With("path", "scim"))
 		opts.SCIM = a.scimDir
 	}

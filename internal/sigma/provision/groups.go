@@ -35,10 +35,8 @@ func (w *Workflow) CreateGroup(ctx context.Context, g directory.Group) (director
 	if w.DryRun {
 		wr.done(store.OutcomeDryRun, "would create "+detail)
 		now := w.Now()
-		t := Team{ID: DryRunID("group:" + name), Name: name, Created: now, Modified: now}
-		for _, id := range members {
-			t.Members = append(t.Members, directory.Ref{ID: id})
-		}
+		t := predictMembers(Team{ID: DryRunID("group:" + name), Name: name, Created: now, Modified: now}, members, nil)
+		t = w.DryRuns.putGroup(t, g.ExternalID)
 		return ToGroup(t, g.ExternalID), nil
 	}
 	wr.intendCreate()
@@ -188,7 +186,11 @@ func (w *Workflow) ReplaceGroup(ctx context.Context, g directory.Group) (directo
 		if rename != nil {
 			t.Name = name
 		}
-		return ToGroup(predictMembers(t, add, remove), g.ExternalID), nil
+		t = predictMembers(t, add, remove)
+		if IsDryRunID(g.ID) {
+			t = w.DryRuns.putGroup(t, g.ExternalID)
+		}
+		return ToGroup(t, g.ExternalID), nil
 	}
 	wr.intend(detail)
 	if rename != nil || len(add)+len(remove) > 0 {
@@ -222,7 +224,7 @@ func (w *Workflow) ModifyGroupMembers(ctx context.Context, id string, add, remov
 	// Serialised with ReplaceGroup on the same team in this process, so a
 	// ReplaceGroup's fresh read cannot overwrite this delta in an index.
 	defer w.locks.Lock("teamid:" + id)()
-	r, found, err := w.Records.Get(ctx, store.KindGroup, id)
+	r, found, err := w.record(ctx, store.KindGroup, id)
 	if err != nil {
 		return directory.Group{}, wr.fail(err)
 	}
@@ -258,7 +260,11 @@ func (w *Workflow) ModifyGroupMembers(ctx context.Context, id string, add, remov
 			return ToGroup(t, r.ExternalID), nil
 		}
 		wr.done(store.OutcomeDryRun, fmt.Sprintf("would have changed members +%d -%d", len(add), len(remove)))
-		return ToGroup(predictMembers(t, add, remove), r.ExternalID), nil
+		t = predictMembers(t, add, remove)
+		if IsDryRunID(id) {
+			t = w.DryRuns.putGroup(t, r.ExternalID)
+		}
+		return ToGroup(t, r.ExternalID), nil
 	}
 	wr.intend(fmt.Sprintf("change members +%d -%d", len(add), len(remove)))
 	t, err := w.Teams.Update(ctx, id, nil, add, remove)
@@ -293,6 +299,7 @@ func (w *Workflow) DeleteGroup(ctx context.Context, id string) error {
 	wr.named(t.Name, "")
 	if w.DryRun {
 		wr.done(store.OutcomeDryRun, "would have deleted the team")
+		w.DryRuns.dropGroup(id)
 		return nil
 	}
 	wr.intend("delete the team")
@@ -319,7 +326,7 @@ func (w *Workflow) liveTeam(ctx context.Context, id string) (store.Resource, Tea
 	if strings.TrimSpace(id) == "" {
 		return store.Resource{}, Team{}, false, nil
 	}
-	r, _, err := w.Records.Get(ctx, store.KindGroup, id)
+	r, _, err := w.record(ctx, store.KindGroup, id)
 	if err != nil || r.Tombstoned {
 		return r, Team{}, false, err
 	}

@@ -39,7 +39,11 @@ type Workflow struct {
 	// DryRun computes, logs and audits every decision (outcome dry_run)
 	// but writes nothing to Sigma or to the store's records.
 	DryRun bool
-	Now    func() time.Time
+	// DryRuns, in dry run, records what dry-run creates answered, so that
+	// later writes to those ids act on it (the path lays it over its
+	// ports with DryRuns.Overlay and over its reads); nil keeps nothing.
+	DryRuns *DryRuns
+	Now     func() time.Time
 
 	locks KeyedMutex
 }

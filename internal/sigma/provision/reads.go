@@ -27,13 +27,20 @@ type UserReader interface {
 type UserReads struct {
 	rd  UserReader
 	rec Records
+	dry *DryRuns
 }
 
-// NewUserReads returns the user reads over rd and the store's records.
-func NewUserReads(rd UserReader, rec Records) UserReads { return UserReads{rd: rd, rec: rec} }
+// NewUserReads returns the user reads over rd and the store's records,
+// with the dry-run record dry (may be nil) laid over them.
+func NewUserReads(rd UserReader, rec Records, dry *DryRuns) UserReads {
+	return UserReads{rd: rd, rec: rec, dry: dry}
+}
 
 // GetUser implements directory.Directory.
 func (u UserReads) GetUser(ctx context.Context, id string) (directory.User, error) {
+	if us, ok := u.dry.LookupUsers(directory.AttrID, id); ok {
+		return us[0], nil
+	}
 	m, r, ok, err := u.rd.LiveUser(ctx, id)
 	if err == nil && !ok {
 		err = directory.ErrNotFound
@@ -48,6 +55,9 @@ func (u UserReads) GetUser(ctx context.Context, id string) (directory.User, erro
 // (UserReader.ByUserName), and by externalId, which is not unique (every
 // live holder, from the store).
 func (u UserReads) LookupUsers(ctx context.Context, attr directory.Attr, value string) ([]directory.User, error) {
+	if us, ok := u.dry.LookupUsers(attr, value); ok {
+		return us, nil
+	}
 	var ids []string
 	switch attr {
 	case directory.AttrID:

@@ -62,6 +62,7 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 		m := Member{ID: DryRunID(email), Email: email, FirstName: nm.FirstName, LastName: nm.LastName, AccountType: at.Name,
 			UserKind: u.UserKind, Active: u.Active, Created: now, Modified: now}
 		wr.done(store.OutcomeDryRun, "would create user "+email)
+		w.DryRuns.putUser(m, UserRecord(m.ID, u))
 		return ToUser(m, UserRecord(m.ID, u)), nil
 	}
 	wr.intendCreate()
@@ -221,6 +222,9 @@ func (w *Workflow) ReplaceUser(ctx context.Context, u directory.User) (directory
 	detail := "changed " + strings.Join(changed, ", ")
 	if w.DryRun {
 		wr.done(store.OutcomeDryRun, "would have "+detail)
+		if IsDryRunID(u.ID) {
+			w.DryRuns.putUser(c.apply(m), UserRecord(u.ID, u))
+		}
 		return ToUser(c.apply(m), UserRecord(u.ID, u)), nil
 	}
 	wr.intend(detail)
@@ -259,6 +263,7 @@ func (w *Workflow) DeleteUser(ctx context.Context, id string) error {
 	}
 	if w.DryRun {
 		wr.done(store.OutcomeDryRun, "would have "+detail)
+		w.DryRuns.dropUser(id)
 		return nil
 	}
 	wr.intend(detail)
@@ -282,7 +287,7 @@ func (w *Workflow) liveMember(ctx context.Context, id string) (store.Resource, M
 	if strings.TrimSpace(id) == "" {
 		return store.Resource{}, Member{}, false, nil
 	}
-	r, _, err := w.Records.Get(ctx, store.KindUser, id)
+	r, _, err := w.record(ctx, store.KindUser, id)
 	if err != nil || r.Tombstoned {
 		return r, Member{}, false, err
 	}

@@ -162,6 +162,9 @@ func (d *Directory) refreshStaleMembers(ctx context.Context, id string) error {
 
 // GetGroup implements directory.Directory.
 func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, error) {
+	if gs, ok := d.DryRuns.LookupGroups(directory.AttrID, id); ok {
+		return gs[0], nil
+	}
 	t, r, err := d.liveTeam(ctx, id)
 	if err == nil {
 		err = d.refreshStaleMembers(ctx, id)
@@ -175,6 +178,9 @@ func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, e
 // LookupGroups implements directory.Directory for AttrID, AttrDisplayName
 // and AttrExternalID.
 func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value string) ([]directory.Group, error) {
+	if gs, ok := d.DryRuns.LookupGroups(attr, value); ok {
+		return gs, nil
+	}
 	var ids []string
 	switch attr {
 	case directory.AttrID:

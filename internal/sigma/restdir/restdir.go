@@ -58,10 +58,14 @@ type Options struct {
 	DeprovisionOwnerID string
 	// DryRun computes, logs and audits every decision (outcome dry_run) but
 	// writes nothing to Sigma or to the store's resources; reads still work.
-	// Results of writes are what the write would have produced; a user
-	// "created" in dry-run has an ID starting with "dryrun-" that reads do
-	// not find.
+	// Results of writes are what the write would have produced; a user or
+	// group "created" in dry run has an ID starting with "dryrun-" that
+	// later reads and writes find in the dry-run record
+	// (provision.DryRuns).
 	DryRun bool
+	// DryRuns is the dry-run record to share with the other path; nil:
+	// this directory keeps its own.
+	DryRuns *provision.DryRuns
 	// ResyncInterval is how often the whole index is reloaded; default
 	// DefaultResyncInterval.
 	ResyncInterval time.Duration
@@ -143,9 +147,11 @@ func New(client *sigma.Client, st store.Store, opts Options, reg prometheus.Regi
 	d.rec = provision.Records{Store: recordStore{Store: st, d: d}, Now: opts.Now}
 	d.audits = &provision.Auditor{Store: auditStore{Store: st, d: d}, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
 		LogMessage: "sigma directory write"}
-	d.UserReads = provision.NewUserReads(userReader{d}, d.rec)
+	dry := provision.DryRunRecord(opts.DryRun, opts.DryRuns)
+	ms, ts := dry.Overlay(members{d}, teams{d})
+	d.UserReads = provision.NewUserReads(userReader{d}, d.rec, dry)
 	d.Workflow = &provision.Workflow{
-		Members: members{d}, Teams: teams{d}, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, Now: opts.Now,
+		Members: ms, Teams: ts, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, DryRuns: dry, Now: opts.Now,
 		Types: provision.NewAccountTypes(provision.AccountTypesConfig{REST: client, Default: opts.DefaultAccountType, Log: logger}),
 	}
 	return d

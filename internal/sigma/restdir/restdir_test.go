@@ -95,6 +95,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestDryRunConformance: the dry-run cases over REST.
+func TestDryRunConformance(t *testing.T) {
+	directorytest.RunDryRun(t, func(t *testing.T) directorytest.Harness {
+		e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 1}, dir: restdir.Options{DryRun: true}})
+		return directorytest.Harness{Dir: e.dir, AccountTypes: []string{"Pro", "Analyst Creator"},
+			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) }, AuditOutcomes: sigmatest.AuditOutcomes(e.store)}
+	})
+}
+
 // TestConformancePostgres runs the suite with the store on PostgreSQL
 // (skipped unless SCIM_BRIDGE_TEST_POSTGRES is set).
 func TestConformancePostgres(t *testing.T) {

@@ -47,3 +47,18 @@ func TestConformanceWithREST(t *testing.T) {
 		}
 	})
 }
+
+// TestDryRunConformance: the dry-run cases over SCIM, with and without
+// REST credentials.
+func TestDryRunConformance(t *testing.T) {
+	for _, rest := range []bool{false, true} {
+		t.Run(map[bool]string{false: "scim-only", true: "with-rest"}[rest], func(t *testing.T) {
+			directorytest.RunDryRun(t, func(t *testing.T) directorytest.Harness {
+				e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 1}, rest: rest, dir: scimdir.Options{DryRun: true}})
+				e.srv.ResetRequests()
+				return directorytest.Harness{Dir: e.dir, AccountTypes: []string{"Pro", "Analyst Creator"},
+					UpstreamWrites: func() int { return sigmatest.Writes(e.srv) }, AuditOutcomes: sigmatest.AuditOutcomes(e.store)}
+			})
+		})
+	}
+}

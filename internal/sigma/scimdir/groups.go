@@ -78,6 +78,9 @@ func (d *Directory) getGroup(ctx context.Context, id string) (sigma.SCIMGroup, b
 
 // GetGroup implements directory.Directory.
 func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, error) {
+	if gs, ok := d.DryRuns.LookupGroups(directory.AttrID, id); ok {
+		return gs[0], nil
+	}
 	g, ok, err := d.getGroup(ctx, id)
 	if err == nil && !ok {
 		err = directory.ErrNotFound
@@ -96,6 +99,9 @@ func (d *Directory) GetGroup(ctx context.Context, id string) (directory.Group, e
 // AttrDisplayName (one filtered list, case-insensitive as Sigma compares
 // team names) and AttrExternalID (the store, then one GET).
 func (d *Directory) LookupGroups(ctx context.Context, attr directory.Attr, value string) ([]directory.Group, error) {
+	if gs, ok := d.DryRuns.LookupGroups(attr, value); ok {
+		return gs, nil
+	}
 	var found []sigma.SCIMGroup
 	switch attr {
 	case directory.AttrID, directory.AttrExternalID:

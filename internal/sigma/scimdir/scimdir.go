@@ -90,8 +90,12 @@ type Options struct {
 	// newOwnerId. Empty, or without REST: Sigma's SCIM DELETE.
 	DeprovisionOwnerID string
 	// DryRun computes, logs and audits every write (outcome dry_run) but
-	// sends none to Sigma and changes nothing in the store.
+	// sends none to Sigma and changes nothing in the store; what dry-run
+	// creates answered is kept in the dry-run record (provision.DryRuns).
 	DryRun bool
+	// DryRuns is the dry-run record to share with the other path; nil:
+	// this directory keeps its own.
+	DryRuns *provision.DryRuns
 	// ListCacheTTL is how long a full list of users or groups read from
 	// Sigma is reused by ListUsers/ListGroups (an IdP import pages through
 	// the list with many requests; each would otherwise re-read all of
@@ -162,9 +166,11 @@ func New(scim *sigma.SCIMClient, rest *sigma.Client, st store.Store, opts Option
 	// refused), so lists read before are stale.
 	d.audits = &provision.Auditor{Store: st, Now: opts.Now, Log: logger, Writes: d.m.writes, Failures: d.m.auditFailures,
 		DetailPrefix: "via sigma scim: ", LogMessage: "sigma scim directory write", After: func() { d.writes.Add(1) }}
-	d.UserReads = provision.NewUserReads(userReader{d}, d.rec)
+	dry := provision.DryRunRecord(opts.DryRun, opts.DryRuns)
+	ms, ts := dry.Overlay(members{d}, teams{d})
+	d.UserReads = provision.NewUserReads(userReader{d}, d.rec, dry)
 	d.Workflow = &provision.Workflow{
-		Members: members{d}, Teams: teams{d}, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, Now: opts.Now,
+		Members: ms, Teams: ts, Records: d.rec, Audit: d.audits, DryRun: opts.DryRun, DryRuns: dry, Now: opts.Now,
 		Types: provision.NewAccountTypes(provision.AccountTypesConfig{REST: rest, Custom: opts.AccountTypes,
 			Aliases: opts.AccountTypeAliases, Default: opts.DefaultAccountType, CreateDefault: DefaultAccountType,
 			Fallback: true, Log: logger}),
