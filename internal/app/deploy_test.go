@@ -139,6 +139,7 @@ func TestDeployMetricsAreExported(t *testing.T) {
 	for _, mode := range []string{"auto", "rest"} {
 		a, _, token := emulatorApp(t, mode, sigmafake.Options{Members: 3, Teams: 1}, func(c *config.Config) {
 			c.AdminTLS = config.TLS{CertFile: certFile, KeyFile: keyFile}
+			c.Seats = config.Seats{Total: 100, ByAccountType: map[string]int{"Pro": 10}} // scim_bridge_seats_limit
 		})
 		if _, _, err := a.Tokens().Create(t.Context(), "entra-test", 90*24*time.Hour); err != nil {
 			t.Fatal(err)

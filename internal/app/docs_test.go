@@ -43,7 +43,7 @@ func yamlKeys(t reflect.Type, prefix string, out map[string]bool) {
 
 var (
 	envRef  = regexp.MustCompile(`\bSCIM_BRIDGE_[A-Z0-9_]*[A-Z0-9]\b`)
-	yamlRef = regexp.MustCompile("`((?:log|sigma|provisioning|tokens|audit|http|tls|admin_tls)\\.[a-z_]+\\b)")
+	yamlRef = regexp.MustCompile("`((?:log|sigma|provisioning|tokens|audit|http|tls|admin_tls|seats)\\.[a-z_]+\\b)")
 )
 
 // TestDocsNameRealSettings: every SCIM_BRIDGE_* variable and every dotted
@@ -68,4 +68,42 @@ func TestDocsNameRealSettings(t *testing.T) {
 			}
 		}
 	}
+	// And the other way: every variable the binary reads has its row in
+	// CONFIGURATION.md's table.
+	documented := documentedEnv(string(repoFile(t, "CONFIGURATION.md")))
+	for _, name := range envNames {
+		if documented[name] {
+			continue
+		}
+		t.Errorf("CONFIGURATION.md's table has no row for %s, which the binary reads", name)
+	}
+}
+
+// envCell is the first cell of a CONFIGURATION.md table row.
+var envCell = regexp.MustCompile("(?m)^\\| (`SCIM_BRIDGE_[^|]*)\\|")
+
+// documentedEnv returns the variables CONFIGURATION.md's table has a row
+// for. A row may name several: `SCIM_BRIDGE_TLS_CERT_FILE` / `_KEY_FILE`
+// is SCIM_BRIDGE_TLS_CERT_FILE and SCIM_BRIDGE_TLS_KEY_FILE (the short
+// form replaces the tail of the full name from one of its underscores,
+// or extends it).
+func documentedEnv(conf string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range envCell.FindAllStringSubmatch(conf, -1) {
+		var full string
+		for _, f := range regexp.MustCompile("`([A-Z0-9_]+)`").FindAllStringSubmatch(m[1], -1) {
+			name := f[1]
+			if strings.HasPrefix(name, "SCIM_BRIDGE_") {
+				full = name
+				out[name] = true
+				continue
+			}
+			for i := range len(full) + 1 {
+				if i == len(full) || full[i] == '_' {
+					out[full[:i]+name] = true
+				}
+			}
+		}
+	}
+	return out
 }

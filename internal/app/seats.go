@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimbridge/scim-bridge/internal/config"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/restdir"
 )
@@ -72,25 +74,76 @@ func (a *App) seatsFrom(snap *restdir.Snapshot) SeatReport {
 	return SeatReport{}
 }
 
+// SeatLimit is one of the contract's seat limits (config seats) and the
+// active members it counts.
+type SeatLimit struct {
+	// AccountType is spelled as the seat source spells it when the
+	// configured name differs only in case ("" for seats.total: every
+	// account type together).
+	AccountType string
+	Limit, Used int
+}
+
+// Ratio is Used over Limit.
+func (l SeatLimit) Ratio() float64 { return float64(l.Used) / float64(l.Limit) }
+
+// Limits returns the configured seat limits against r: one per account
+// type of seats.by_account_type, by name, then seats.total. Only active
+// members count (archived and inactive ones hold no seat). Nil when no
+// limit is configured.
+func (r SeatReport) Limits(cfg config.Seats) []SeatLimit {
+	var out []SeatLimit
+	types := r.AccountTypes()
+	for name, limit := range cfg.ByAccountType {
+		if i := slices.IndexFunc(types, func(t string) bool { return strings.EqualFold(t, name) }); i >= 0 {
+			name = types[i]
+		}
+		out = append(out, SeatLimit{AccountType: name, Limit: limit, Used: r.Seats[sigma.Seat{AccountType: name, State: sigma.SeatActive}]})
+	}
+	slices.SortFunc(out, func(a, b SeatLimit) int { return strings.Compare(a.AccountType, b.AccountType) })
+	if cfg.Total > 0 {
+		l := SeatLimit{Limit: cfg.Total}
+		for s, n := range r.Seats {
+			if s.State == sigma.SeatActive {
+				l.Used += n
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
 // seatCollector exports scim_bridge_sigma_seats{account_type,state} at
 // scrape time from App.Seats: every state the source can tell apart is
 // exported for every account type present, 0 included, so sums and
 // ratios do not lose series. While the source is briefly unavailable (the
 // SCIM list being re-read) the last count is exported again.
+//
+// With seat limits configured it also exports
+// scim_bridge_seats_limit{account_type} (SeatReport.Limits): one series per
+// account type of seats.by_account_type, spelled as the seat count spells
+// it, and one with account_type="" (no label, as Prometheus stores it) for
+// seats.total.
 type seatCollector struct {
-	a    *App
-	desc *prometheus.Desc
-	mu   sync.Mutex
-	last SeatReport
+	a     *App
+	desc  *prometheus.Desc
+	limit *prometheus.Desc
+	mu    sync.Mutex
+	last  SeatReport
 }
 
 func newSeatCollector(a *App) *seatCollector {
-	return &seatCollector{a: a, desc: prometheus.NewDesc("scim_bridge_sigma_seats",
-		"Sigma members by account type and state (active, inactive, archived): the seat count, from the REST index (kept current by every write) or, without REST credentials, from the last full SCIM user list.",
-		[]string{"account_type", "state"}, nil)}
+	return &seatCollector{a: a,
+		desc: prometheus.NewDesc("scim_bridge_sigma_seats",
+			"Sigma members by account type and state (active, inactive, archived): the seat count, from the REST index (kept current by every write) or, without REST credentials, from the last full SCIM user list.",
+			[]string{"account_type", "state"}, nil),
+		limit: prometheus.NewDesc("scim_bridge_seats_limit",
+			"Active Sigma members the contract allows (config seats): per account type, or over all account types for the series without an account_type. Absent when not configured.",
+			[]string{"account_type"}, nil),
+	}
 }
 
-func (c *seatCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *seatCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.limit }
 
 func (c *seatCollector) Collect(ch chan<- prometheus.Metric) {
 	r := c.a.Seats()
@@ -106,6 +159,9 @@ func (c *seatCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue,
 				float64(r.Seats[sigma.Seat{AccountType: t, State: st}]), t, string(st))
 		}
+	}
+	for _, l := range r.Limits(c.a.cfg.Seats) {
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(l.Limit), l.AccountType)
 	}
 }
 

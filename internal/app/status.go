@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"html/template"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/sigma"
@@ -50,6 +51,7 @@ type statusData struct {
 	Seats      SeatReport
 	SeatRows   []seatRow
 	SeatTotal  seatRow
+	SeatLimits bool // some seat limit is configured: the table shows them
 	Chart      seatChart
 	Tokens     []tokens.TokenInfo
 	TokensErr  string
@@ -68,11 +70,30 @@ type pathStatus struct {
 	Stats      ReachStats
 }
 
-// seatRow is one account type's seats.
+// seatRow is one account type's seats, and its limit when one is
+// configured (Limit 0: none).
 type seatRow struct {
 	AccountType                       string
 	Active, Inactive, Archived, Total int
+	Limit                             int
+	// Level is "" below 90% of the limit, "warn" from 90%, "failed" at the
+	// limit: the thresholds of the seat alerts.
+	Level string
 }
+
+// setLimit records l on r.
+func (r *seatRow) setLimit(l SeatLimit) {
+	r.Limit = l.Limit
+	switch {
+	case l.Ratio() >= 1:
+		r.Level = "failed"
+	case l.Ratio() > 0.9:
+		r.Level = "warn"
+	}
+}
+
+// Percent is the active members as a share of the limit, rounded down.
+func (r seatRow) Percent() int { return r.Active * 100 / r.Limit }
 
 func (a *App) statusData(ctx context.Context) statusData {
 	d := statusData{Now: time.Now().UTC(), Build: a.buildInfo, Started: a.started, Ready: a.Readiness(ctx)}
@@ -91,19 +112,36 @@ func (a *App) statusData(ctx context.Context) statusData {
 		d.Index = &s
 	}
 	d.Seats = a.seatsFrom(d.Index)
-	for _, t := range d.Seats.AccountTypes() {
+	limits := d.Seats.Limits(a.cfg.Seats)
+	types := d.Seats.AccountTypes()
+	for _, l := range limits {
+		if d.Seats.Source != "" && l.AccountType != "" && !slices.Contains(types, l.AccountType) {
+			types = append(types, l.AccountType) // limited, no member yet
+		}
+	}
+	slices.Sort(types)
+	for _, t := range types {
 		r := seatRow{AccountType: t,
 			Active:   d.Seats.Seats[sigma.Seat{AccountType: t, State: sigma.SeatActive}],
 			Inactive: d.Seats.Seats[sigma.Seat{AccountType: t, State: sigma.SeatInactive}],
 			Archived: d.Seats.Seats[sigma.Seat{AccountType: t, State: sigma.SeatArchived}],
 		}
 		r.Total = r.Active + r.Inactive + r.Archived
+		for _, l := range limits {
+			if l.AccountType == t {
+				r.setLimit(l)
+			}
+		}
 		d.SeatRows = append(d.SeatRows, r)
 		d.SeatTotal.Active += r.Active
 		d.SeatTotal.Inactive += r.Inactive
 		d.SeatTotal.Archived += r.Archived
 		d.SeatTotal.Total += r.Total
 	}
+	if n := len(limits); n > 0 && limits[n-1].AccountType == "" {
+		d.SeatTotal.setLimit(limits[n-1])
+	}
+	d.SeatLimits = len(limits) > 0
 	d.Chart = newSeatChart(d.SeatRows)
 	var err error
 	if d.Tokens, err = a.tokens.List(ctx); err != nil {

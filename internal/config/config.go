@@ -56,7 +56,24 @@ type Config struct {
 	Tokens       Tokens       `yaml:"tokens"`
 	Audit        Audit        `yaml:"audit"`
 	HTTP         HTTP         `yaml:"http"`
+	Seats        Seats        `yaml:"seats"`
 }
+
+// Seats is what the org's Sigma contract allows: the limits the seat
+// count (scim_bridge_sigma_seats, active members) is compared with by the
+// scim_bridge_seats_limit gauge, the seat alerts and the status page. The
+// bridge does not refuse a create above a limit; Sigma decides.
+type Seats struct {
+	// Total is the number of active members the contract allows over all
+	// account types; 0: no total limit.
+	Total int `yaml:"total"`
+	// ByAccountType limits the active members of single account types,
+	// named as in Sigma (compared without regard to case).
+	ByAccountType map[string]int `yaml:"by_account_type"`
+}
+
+// Configured reports whether any seat limit is set.
+func (s Seats) Configured() bool { return s.Total > 0 || len(s.ByAccountType) > 0 }
 
 // TLS is a PEM certificate chain and private key. Both set: the listener
 // speaks TLS 1.2 or later only, and re-reads the files when they change
@@ -297,6 +314,33 @@ func boolean(f func(c *Config) *bool) func(*Config, string) error {
 	}
 }
 
+func integer(f func(c *Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+// seatsByAccountType parses ACCOUNT_TYPE=SEATS,… (SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE);
+// it replaces the file's seats.by_account_type.
+func seatsByAccountType(c *Config, v string) error {
+	m := map[string]int{}
+	for item := range strings.SplitSeq(v, ",") {
+		name, n, ok := strings.Cut(item, "=")
+		seats, err := strconv.Atoi(strings.TrimSpace(n))
+		if !ok || err != nil {
+			return fmt.Errorf("want ACCOUNT_TYPE=SEATS[,ACCOUNT_TYPE=SEATS…] such as Pro=50,View=450, got %q", v)
+		}
+		m[strings.TrimSpace(name)] = seats
+	}
+	c.Seats.ByAccountType = m
+	return nil
+}
+
 func duration(f func(c *Config) *Duration) func(*Config, string) error {
 	return func(c *Config, v string) error { return f(c).UnmarshalText([]byte(v)) }
 }
@@ -326,6 +370,8 @@ var envVars = []envVar{
 	{"SCIM_BRIDGE_LOG_FORMAT", str(func(c *Config) *string { return &c.Log.Format })},
 	{"SCIM_BRIDGE_LOG_LEVEL", str(func(c *Config) *string { return &c.Log.Level })},
 	{"SCIM_BRIDGE_SHUTDOWN_TIMEOUT", duration(func(c *Config) *Duration { return &c.HTTP.ShutdownTimeout })},
+	{"SCIM_BRIDGE_SEATS_TOTAL", integer(func(c *Config) *int { return &c.Seats.Total })},
+	{"SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE", seatsByAccountType},
 }
 
 // EnvNames returns the names of every environment variable the bridge reads.
@@ -534,10 +580,39 @@ func (c *Config) Validate() error {
 		add("http.max_body_bytes: must be at least 1024, got %d", h.MaxBodyBytes)
 	}
 
+	validateSeats(add, c.Seats)
+
 	if len(p) > 0 {
 		return &Error{Problems: p}
 	}
 	return nil
+}
+
+func validateSeats(add func(string, ...any), s Seats) {
+	if s.Total < 0 {
+		add("seats.total (SCIM_BRIDGE_SEATS_TOTAL): must be a number of seats, or 0 for no total limit; got %d", s.Total)
+	}
+	names := make([]string, 0, len(s.ByAccountType))
+	for k := range s.ByAccountType {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	const field = "seats.by_account_type (SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE)"
+	seen := map[string]string{}
+	for _, k := range names {
+		n := s.ByAccountType[k]
+		switch {
+		case strings.TrimSpace(k) == "":
+			add("%s: an account type name is empty", field)
+		case seen[strings.ToLower(k)] != "":
+			add("%s: %q and %q are the same account type (names are compared without regard to case); keep one", field, seen[strings.ToLower(k)], k)
+		case n < 1:
+			add("%s: %q: must be at least 1 seat, got %d; remove the account type for no limit", field, k, n)
+		case s.Total > 0 && n > s.Total:
+			add("%s: %q: %d seats is more than seats.total (%d)", field, k, n, s.Total)
+		}
+		seen[strings.ToLower(k)] = k
+	}
 }
 
 // looksLikeRegion reports whether v is shaped like a region name rather

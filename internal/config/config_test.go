@@ -276,3 +276,58 @@ func TestTLSSettings(t *testing.T) {
 		t.Errorf("YAML tls: %+v, %v", cfg.TLS, err)
 	}
 }
+
+func TestSeatLimits(t *testing.T) {
+	p := writeFile(t, "seats:\n  total: 500\n  by_account_type: {Pro: 50, Analyst Creator: 20}\n")
+	cfg, err := Load(p, env(restEnv))
+	if err != nil || cfg.Seats.Total != 500 || len(cfg.Seats.ByAccountType) != 2 || cfg.Seats.ByAccountType["Analyst Creator"] != 20 || !cfg.Seats.Configured() {
+		t.Fatalf("file: %+v, %v", cfg.Seats, err)
+	}
+	if cfg, _ := Load("", env(restEnv)); cfg.Seats.Configured() {
+		t.Errorf("no seat setting is configured: %+v", cfg.Seats)
+	}
+
+	// The environment replaces the file's map.
+	e := map[string]string{"SCIM_BRIDGE_SEATS_TOTAL": "300", "SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE": "View=250, Analyst Creator = 40"}
+	for k, v := range restEnv {
+		e[k] = v
+	}
+	cfg, err = Load(p, env(e))
+	if err != nil || cfg.Seats.Total != 300 || fmt.Sprint(cfg.Seats.ByAccountType) != "map[Analyst Creator:40 View:250]" {
+		t.Fatalf("env: %+v, %v", cfg.Seats, err)
+	}
+
+	for _, tc := range []struct{ name, file, total, byType, want string }{
+		{name: "bad env number", total: "lots", want: "invalid configuration:\n  - SCIM_BRIDGE_SEATS_TOTAL: want a whole number, got \"lots\""},
+		{name: "bad env list", byType: "Pro:50", want: "invalid configuration:\n  - SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE: want ACCOUNT_TYPE=SEATS[,ACCOUNT_TYPE=SEATS…] such as Pro=50,View=450, got \"Pro:50\""},
+		{
+			name: "every seat problem",
+			file: "seats:\n  total: -1\n  by_account_type: {pro: 5, Pro: 6, View: 0, \" \": 3}\n",
+			want: "invalid configuration:\n" +
+				"  - seats.total (SCIM_BRIDGE_SEATS_TOTAL): must be a number of seats, or 0 for no total limit; got -1\n" +
+				"  - seats.by_account_type (SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE): an account type name is empty\n" +
+				"  - seats.by_account_type (SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE): \"View\": must be at least 1 seat, got 0; remove the account type for no limit\n" +
+				"  - seats.by_account_type (SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE): \"Pro\" and \"pro\" are the same account type (names are compared without regard to case); keep one",
+		},
+		{
+			name: "type above total",
+			file: "seats: {total: 10, by_account_type: {Pro: 11}}\n",
+			want: "invalid configuration:\n  - seats.by_account_type (SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE): \"Pro\": 11 seats is more than seats.total (10)",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := map[string]string{"SCIM_BRIDGE_SEATS_TOTAL": tc.total, "SCIM_BRIDGE_SEATS_BY_ACCOUNT_TYPE": tc.byType}
+			for k, v := range restEnv {
+				e[k] = v
+			}
+			path := ""
+			if tc.file != "" {
+				path = writeFile(t, tc.file)
+			}
+			_, err := Load(path, env(e))
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
