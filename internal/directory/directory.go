@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -251,6 +252,48 @@ func WithFreshRead(ctx context.Context) context.Context {
 func FreshRead(ctx context.Context) bool {
 	v, _ := ctx.Value(freshKey{}).(bool)
 	return v
+}
+
+type reuseKey struct{}
+
+type reuseMemo struct {
+	mu sync.Mutex
+	v  map[string]any
+}
+
+// WithReadReuse lets a write made with ctx reuse what a fresh read
+// (WithFreshRead) made with it earlier read, instead of reading the
+// resource again: the SCIM edge computes a user PUT or PATCH from a fresh
+// read and writes it in the same request. The copy is as fresh as a
+// second read a few milliseconds later would be, and a write computed
+// against it sends only what the request changed.
+func WithReadReuse(ctx context.Context) context.Context {
+	return context.WithValue(ctx, reuseKey{}, &reuseMemo{v: map[string]any{}})
+}
+
+// KeepRead records v, which a fresh read of ctx got for key, for the
+// write that follows (ReusedRead); without WithReadReuse it does nothing.
+// What v is belongs to the implementation that keeps and reuses it.
+func KeepRead(ctx context.Context, key string, v any) {
+	if m, ok := ctx.Value(reuseKey{}).(*reuseMemo); ok {
+		m.mu.Lock()
+		m.v[key] = v
+		m.mu.Unlock()
+	}
+}
+
+// ReusedRead returns what KeepRead recorded for key in ctx, and forgets
+// it (one write reuses one read).
+func ReusedRead(ctx context.Context, key string) (any, bool) {
+	m, ok := ctx.Value(reuseKey{}).(*reuseMemo)
+	if !ok {
+		return nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.v[key]
+	delete(m.v, key)
+	return v, ok
 }
 
 type noAnswerKey struct{}

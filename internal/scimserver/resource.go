@@ -261,9 +261,10 @@ func (d *resource[T, B]) handleCreate(w http.ResponseWriter, r *http.Request) {
 	d.writeResource(w, r, http.StatusCreated, x)
 }
 
-// current reads resource id and checks the request's If-Match on it.
-func (d *resource[T, B]) current(r *http.Request, id string) (T, error) {
-	cur, err := d.get(fresh(r.Context()), id)
+// current reads resource id fresh, with ctx, and checks the request's
+// If-Match on it.
+func (d *resource[T, B]) current(ctx context.Context, r *http.Request, id string) (T, error) {
+	cur, err := d.get(fresh(ctx), id)
 	if err != nil {
 		return cur, err
 	}
@@ -296,12 +297,14 @@ func (d *resource[T, B]) handleReplace(w http.ResponseWriter, r *http.Request) {
 		d.missingFirst(w, r, id, err)
 		return
 	}
-	cur, err := d.current(r, id)
+	// The write reuses the fresh read it is computed from (one GET).
+	ctx := directory.WithReadReuse(r.Context())
+	cur, err := d.current(ctx, r, id)
 	if err != nil {
 		d.fail(w, r, err)
 		return
 	}
-	out, err := d.replace(r.Context(), cur, b)
+	out, err := d.replace(ctx, cur, b)
 	if err != nil {
 		d.fail(w, r, err)
 		return
@@ -327,7 +330,7 @@ func (d *resource[T, B]) handlePatch(w http.ResponseWriter, r *http.Request) {
 		hasIfMatch: r.Header.Get("If-Match") != "",
 		want:       want,
 	}
-	out, err := d.patch(r.Context(), id, ops, pc)
+	out, err := d.patch(directory.WithReadReuse(r.Context()), id, ops, pc)
 	if err != nil {
 		d.missingFirst(w, r, id, err)
 		return
@@ -343,7 +346,7 @@ func (d *resource[T, B]) handleDelete(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	var cur *T
 	if r.Header.Get("If-Match") != "" || d.deleteNeedsCurrent != nil && d.deleteNeedsCurrent() {
-		x, err := d.current(r, id)
+		x, err := d.current(r.Context(), r, id)
 		if err != nil {
 			d.fail(w, r, err)
 			return

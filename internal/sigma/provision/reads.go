@@ -48,8 +48,22 @@ func (u UserReads) GetUser(ctx context.Context, id string) (directory.User, erro
 	if err != nil {
 		return directory.User{}, fmt.Errorf("get user %s: %w", id, err)
 	}
+	if directory.FreshRead(ctx) {
+		// The write this read is for (a PUT or PATCH) starts from it.
+		directory.KeepRead(ctx, freshUserKey(id), freshUser{m: m, r: r})
+	}
 	return ToUser(m, r), nil
 }
+
+// freshUser is a fresh read GetUser kept for the write of the same
+// request (directory.WithReadReuse): the typed state is the same on both
+// paths, so a write on either may reuse it.
+type freshUser struct {
+	m Member
+	r store.Resource
+}
+
+func freshUserKey(id string) string { return "provision.user:" + id }
 
 // LookupUsers implements directory.Directory: by id, by userName or email
 // (UserReader.ByUserName), and by externalId, which is not unique (every

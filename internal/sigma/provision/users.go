@@ -171,8 +171,9 @@ func (w *Workflow) createExisting(ctx context.Context, wr *write, m Member, u di
 }
 
 // ReplaceUser implements directory.Directory. The member is read fresh
-// from Sigma (an index may lag another replica's write) and only what
-// differs is sent. Empty names, user kind and account type (without a
+// from Sigma (an index may lag another replica's write), or taken from the
+// fresh read the request made for it (directory.WithReadReuse), and only
+// what differs is sent. Empty names, user kind and account type (without a
 // configured default) keep their current values: Sigma requires names,
 // and an IdP that omits userType on PUT must not reset a licence it
 // never managed.
@@ -282,10 +283,15 @@ func (w *Workflow) DeleteUser(ctx context.Context, id string) error {
 
 // liveMember reads the store's record of id and, unless it is a
 // tombstone (no upstream call then), the member fresh from Sigma; ok is
-// false for a tombstone or a member Sigma does not know.
+// false for a tombstone or a member Sigma does not know. A fresh read the
+// request made already (GetUser with directory.WithReadReuse) is reused.
 func (w *Workflow) liveMember(ctx context.Context, id string) (store.Resource, Member, bool, error) {
 	if strings.TrimSpace(id) == "" {
 		return store.Resource{}, Member{}, false, nil
+	}
+	if v, ok := directory.ReusedRead(ctx, freshUserKey(id)); ok {
+		f := v.(freshUser) // read fresh by this request a moment ago (GetUser)
+		return f.r, f.m, true, nil
 	}
 	r, _, err := w.record(ctx, store.KindUser, id)
 	if err != nil || r.Tombstoned {
