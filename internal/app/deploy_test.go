@@ -352,6 +352,26 @@ func TestDeployManifestsMatchTheBinary(t *testing.T) {
 			mounted("admin_tls.cert_file", cfg.AdminTLS.CertFile)
 			mounted("sigma.client_secret_file", cfg.Sigma.ClientSecretFile)
 			mounted("sigma.scim_token_file", cfg.Sigma.SCIMTokenFile)
+			// The chart mounts only the Secret keys its configuration reads:
+			// a key listed in a volume's items must be in the Secret, or
+			// the pod does not start (an existingSecret of a REST-only org
+			// has no SCIM token). The plain manifests say so in a comment.
+			if strings.HasPrefix(s.name, "helm") {
+				read := []string{cfg.Sigma.ClientSecretFile, cfg.Sigma.SCIMTokenFile}
+				for _, v := range list(pod, "volumes") {
+					var at string
+					for mp, name := range mounts {
+						if name == str(v, "name") {
+							at = mp
+						}
+					}
+					for _, it := range list(v, "secret", "items") {
+						if p := at + "/" + str(it, "path"); !slices.Contains(read, p) {
+							t.Errorf("the Secret key %s is mounted at %s, which the configuration does not read: a Secret without it stops the pod", str(it, "key"), p)
+						}
+					}
+				}
+			}
 
 			// Ports: the container's are the listeners'.
 			ports := map[string]string{}

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -106,4 +108,103 @@ func documentedEnv(conf string) map[string]bool {
 		}
 	}
 	return out
+}
+
+var (
+	codeSpan    = regexp.MustCompile("`([^`]+)`")
+	quotedValue = regexp.MustCompile(`"[^"]*"`)
+	// Not an error text: a command, a metric or alert name, JSON, a log field.
+	notAMessage = regexp.MustCompile(`^(scim-bridge |scim_bridge_|ScimBridge|"|[a-z_.]+=|[A-Za-z_.\[\]]+$)`)
+	logField    = regexp.MustCompile(`^[a-z_]+=\S*$`) // status=401 in a quoted log line
+)
+
+// TestGuidesQuoteRealErrors: the error texts the IdP guides'
+// troubleshooting tables tell an engineer to look for are texts the
+// bridge sends. Each quoted text is cut at "…", at quoted values (the
+// user's own, e.g. "Viewer") and at ':' and ';' (where the bridge joins
+// the parts of a message); every part must occur in the bridge's source.
+// A reworded message then fails here instead of leaving a guide that
+// matches nothing the IdP shows.
+func TestGuidesQuoteRealErrors(t *testing.T) {
+	var src strings.Builder
+	for _, dir := range []string{"internal", "cmd"} {
+		err := filepath.WalkDir(filepath.Join("..", "..", dir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			src.Write(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	source := src.String()
+	checked := 0
+	for _, doc := range operatorDocs(t) {
+		if !strings.HasPrefix(doc, "docs/") {
+			continue
+		}
+		_, table, ok := strings.Cut(string(repoFile(t, doc)), "\n## Troubleshooting\n")
+		if !ok {
+			t.Errorf("%s has no Troubleshooting section", doc)
+			continue
+		}
+		table, _, _ = strings.Cut(table, "\n## ")
+		for _, row := range strings.Split(table, "\n") {
+			cells := strings.Split(row, " | ")
+			if !strings.HasPrefix(row, "| ") || len(cells) < 2 {
+				continue
+			}
+			for _, m := range codeSpan.FindAllStringSubmatch(cells[0], -1) {
+				text := m[1]
+				if notAMessage.MatchString(text) || !strings.Contains(text, " ") {
+					continue
+				}
+				for _, part := range regexp.MustCompile(`…|[:;]|"[^"]*"`).Split(quotedValue.ReplaceAllString(text, "…"), -1) {
+					part = strings.TrimSpace(part)
+					if len(part) < 4 || logField.MatchString(part) {
+						continue
+					}
+					checked++
+					if !strings.Contains(source, part) {
+						t.Errorf("%s quotes %q, but no bridge message contains %q", doc, text, part)
+					}
+				}
+			}
+		}
+	}
+	if checked < 15 {
+		t.Fatalf("only %d quoted error parts found in the guides: is the parsing broken?", checked)
+	}
+}
+
+// removedAlerts are alerts earlier releases' rules had, with what took
+// their place: only the README's upgrade notes may name them.
+var removedAlerts = map[string]string{"ScimBridgeNoSigmaPath": "ScimBridgeNotReady"}
+
+// TestDocsNameRealAlerts: every alert the operator docs name is one
+// deploy/prometheus/rules.yml defines.
+func TestDocsNameRealAlerts(t *testing.T) {
+	alerts := map[string]bool{}
+	rules := yamlDocs(t, "rules.yml", repoFile(t, "deploy", "prometheus", "rules.yml"))[0]
+	for _, g := range list(rules, "groups") {
+		for _, r := range list(g, "rules") {
+			if a := str(r, "alert"); a != "" {
+				alerts[a] = true
+			}
+		}
+	}
+	if len(alerts) < 10 {
+		t.Fatalf("only %d alerts in rules.yml: is the parsing broken?", len(alerts))
+	}
+	for _, doc := range append(operatorDocs(t), "deploy/helm/scim-bridge/values.yaml", "deploy/compose/compose.yaml") {
+		for _, name := range regexp.MustCompile(`\bScimBridge[A-Za-z]+\b`).FindAllString(string(repoFile(t, doc)), -1) {
+			if alerts[name] || removedAlerts[name] != "" && doc == "README.md" {
+				continue
+			}
+			t.Errorf("%s names the alert %s, which deploy/prometheus/rules.yml does not define", doc, name)
+		}
+	}
 }
