@@ -338,7 +338,7 @@ func UserFromSCIM(m map[string]any, opts UserOptions) (directory.User, error) {
 	if len(u.Emails) == 0 {
 		u.Emails = []directory.Email{{Value: u.UserName, Type: "work", Primary: true}}
 	}
-	u.GivenName, u.FamilyName = CompleteName(u.GivenName, u.FamilyName, cmp.Or(u.DisplayName, u.NameFormatted), u.UserName)
+	directory.CompleteNames(&u)
 	return u, nil
 }
 
@@ -416,55 +416,6 @@ func IsEmail(s string) bool {
 	local, domain, ok := strings.Cut(s, "@")
 	return ok && local != "" && domain != "" && !strings.Contains(domain, "@") &&
 		strings.Contains(domain, ".") && !strings.ContainsFunc(s, unicode.IsSpace)
-}
-
-// CompleteName returns given and family names, filling whichever is
-// missing from displayName ("Ada Lovelace" → Ada, Lovelace) or else from
-// the email's local part ("ada.lovelace@x" → Ada, Lovelace). When only one
-// word is available it is used for both, because Sigma requires both.
-func CompleteName(given, family, displayName, email string) (string, string) {
-	given, family = strings.TrimSpace(given), strings.TrimSpace(family)
-	if given != "" && family != "" {
-		return given, family
-	}
-	words := strings.Fields(displayName)
-	if len(words) == 0 && (given != "" || family != "") {
-		// One name known and nothing else to split: use it for both
-		// rather than inventing one from the email.
-		if given == "" {
-			return family, family
-		}
-		return given, given
-	}
-	if len(words) == 0 {
-		local, _, _ := strings.Cut(email, "@")
-		local, _, _ = strings.Cut(local, "+")
-		for _, w := range strings.FieldsFunc(local, func(r rune) bool { return r == '.' || r == '_' || r == '-' }) {
-			words = append(words, titleCase(w))
-		}
-	}
-	if len(words) == 0 {
-		words = []string{"Unknown"}
-	}
-	first, last := words[0], strings.Join(words[1:], " ")
-	if last == "" {
-		last = first
-	}
-	if given == "" {
-		given = first
-	}
-	if family == "" {
-		family = last
-	}
-	return given, family
-}
-
-func titleCase(w string) string {
-	r := []rune(strings.ToLower(w))
-	if len(r) > 0 {
-		r[0] = unicode.ToUpper(r[0])
-	}
-	return string(r)
 }
 
 // UserToSCIM renders u as a SCIM User. base is the SCIM base URL (e.g.

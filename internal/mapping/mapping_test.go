@@ -175,26 +175,6 @@ func TestGroupToSCIM(t *testing.T) {
 	}
 }
 
-func TestCompleteName(t *testing.T) {
-	for _, c := range []struct{ given, family, display, email, wantG, wantF string }{
-		{"Ada", "Lovelace", "x y", "a@b.c", "Ada", "Lovelace"},
-		{"", "", "Ada Lovelace", "", "Ada", "Lovelace"},
-		{"", "", "", "ada.lovelace@example.com", "Ada", "Lovelace"},
-		{"", "", "", "ada_b-c@example.com", "Ada", "B C"},
-		{"", "", "", "ada+tag@example.com", "Ada", "Ada"},
-		{"Ada", "", "", "x@example.com", "Ada", "Ada"},
-		{"", "Hopper", "", "x@example.com", "Hopper", "Hopper"},
-		{"", "Lovelace", "Ada Lovelace", "", "Ada", "Lovelace"},
-		{"", "", "", "", "Unknown", "Unknown"},
-		{"", "", "Cher", "", "Cher", "Cher"},
-	} {
-		g, f := CompleteName(c.given, c.family, c.display, c.email)
-		if g != c.wantG || f != c.wantF {
-			t.Errorf("CompleteName(%q,%q,%q,%q) = %q,%q, want %q,%q", c.given, c.family, c.display, c.email, g, f, c.wantG, c.wantF)
-		}
-	}
-}
-
 func TestAccountTypeRules(t *testing.T) {
 	rules := AccountTypeRules{{Group: "Admins", AccountType: "admin"}, {Group: "Creators", AccountType: "creator"}}
 	for _, c := range []struct {

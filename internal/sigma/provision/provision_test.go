@@ -44,28 +44,6 @@ func TestVersionsArePinned(t *testing.T) {
 	}
 }
 
-func TestCompleteNames(t *testing.T) {
-	for _, tc := range []struct {
-		given, family, display, userName string
-		wantGiven, wantFamily            string
-	}{
-		{"Ada", "Lovelace", "X Y", "z@x", "Ada", "Lovelace"},
-		{"", "", "Ada King Lovelace", "z@x", "Ada", "King Lovelace"},
-		{"", "", "Ada", "ada.lovelace@x", "Ada", "Lovelace"},
-		{"", "", "", "ada@x", "Ada", "Ada"},
-		{"", "Byron", "", "ada_lovelace@x", "Ada", "Byron"},
-		{" ", "", "", "élise.o'neil@x", "Élise", "O Neil"},
-		{"", "", "", "@x", "Unknown", "Unknown"},
-	} {
-		u := directory.User{GivenName: tc.given, FamilyName: tc.family, DisplayName: tc.display, UserName: tc.userName}
-		CompleteNames(&u)
-		if u.GivenName != tc.wantGiven || u.FamilyName != tc.wantFamily {
-			t.Errorf("CompleteNames(%q, %q, %q, %q) = %q, %q; want %q, %q",
-				tc.given, tc.family, tc.display, tc.userName, u.GivenName, u.FamilyName, tc.wantGiven, tc.wantFamily)
-		}
-	}
-}
-
 func TestDedupeAndRefIDs(t *testing.T) {
 	if got := Dedupe([]string{" a", "b", "", "a", "c ", "b"}); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("Dedupe = %q", got)

@@ -26,7 +26,7 @@ func (w *Workflow) CreateUser(ctx context.Context, u directory.User) (directory.
 	if err := w.Members.CheckUser(u); err != nil {
 		return directory.User{}, wr.fail(err)
 	}
-	CompleteNames(&u)
+	directory.CompleteNames(&u)
 	at, err := w.Types.ForWrite(ctx, u.AccountType, true)
 	if err != nil {
 		return directory.User{}, wr.fail(err)
