@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/scimbridge/scim-bridge/internal/config"
 )
@@ -206,5 +210,87 @@ func TestDocsNameRealAlerts(t *testing.T) {
 			}
 			t.Errorf("%s names the alert %s, which deploy/prometheus/rules.yml does not define", doc, name)
 		}
+	}
+}
+
+// TestConfigurationDefaultsAreTheBinarys: every default CONFIGURATION.md's
+// tables state (the last column, in code spans) is the default the binary
+// applies, key by key (`log.format` / `log.level` … `json`, `info`).
+func TestConfigurationDefaultsAreTheBinarys(t *testing.T) {
+	b, err := yaml.Marshal(config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defaults map[string]any
+	if err := yaml.Unmarshal(b, &defaults); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(key string) (any, bool) {
+		var v any = defaults
+		for _, k := range strings.Split(key, ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			if v, ok = m[k]; !ok {
+				return nil, false
+			}
+		}
+		return v, true
+	}
+	same := func(doc string, v any) bool {
+		got := fmt.Sprint(v)
+		if d1, err1 := time.ParseDuration(doc); err1 == nil {
+			d2, err2 := time.ParseDuration(got)
+			return err2 == nil && d1 == d2
+		}
+		return doc == got
+	}
+	checked := 0
+	for _, row := range strings.Split(string(repoFile(t, "CONFIGURATION.md")), "\n") {
+		cells := strings.Split(strings.Trim(row, "| "), " | ")
+		if !strings.HasPrefix(row, "| `") || len(cells) < 3 {
+			continue
+		}
+		keyCell := cells[len(cells)-3]
+		if !strings.HasPrefix(cells[0], "`SCIM_BRIDGE_") {
+			keyCell = cells[0] // the file-only table: key | meaning | default
+		}
+		var keys []string
+		prefix := ""
+		for _, m := range codeSpan.FindAllStringSubmatch(keyCell, -1) {
+			k := m[1]
+			if i := strings.LastIndex(k, "."); i >= 0 {
+				prefix = k[:i+1]
+			} else if prefix != "" {
+				k = prefix + k
+			}
+			keys = append(keys, k)
+		}
+		var want []string
+		for _, m := range codeSpan.FindAllStringSubmatch(cells[len(cells)-1], -1) {
+			want = append(want, m[1])
+		}
+		if len(want) == 0 {
+			continue // prose: "none", "—", "derived from each request"
+		}
+		if len(want) != len(keys) {
+			t.Errorf("CONFIGURATION.md row %q: %d keys, %d defaults", keyCell, len(keys), len(want))
+			continue
+		}
+		for i, k := range keys {
+			v, ok := lookup(k)
+			if !ok {
+				t.Errorf("CONFIGURATION.md: %s has a documented default but no value in config.Default()", k)
+				continue
+			}
+			checked++
+			if !same(want[i], v) {
+				t.Errorf("CONFIGURATION.md: the default of %s is documented as %s; the binary's is %v", k, want[i], v)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d documented defaults checked: is the parsing broken?", checked)
 	}
 }
