@@ -1084,13 +1084,7 @@ func testUserCreateAnswerLost(t *testing.T, h Harness, ctx context.Context) {
 	}
 	u := newUser("grace.hopper", "Grace", "Hopper")
 	u.ExternalID = "ext-lost-create"
-	heal := h.LoseNextCreateAnswer()
-	_, err := h.Dir.CreateUser(ctx, u)
-	heal()
-	var ue *directory.UpstreamError
-	if !errors.As(err, &ue) || !ue.Retryable {
-		t.Fatalf("CreateUser with its answer and the lookups lost: %v, want a retryable *directory.UpstreamError", err)
-	}
+	answerLost(t, h, "CreateUser", func() error { _, err := h.Dir.CreateUser(ctx, u); return err })
 	got, err := h.Dir.CreateUser(ctx, u)
 	if err != nil {
 		t.Fatalf("the IdP's retry of the create: %v, want the member Sigma created", err)
@@ -1104,12 +1098,32 @@ func testUserCreateAnswerLost(t *testing.T, h Harness, ctx context.Context) {
 	if ids := lookupUserIDs(t, ctx, h.Dir, directory.AttrExternalID, u.ExternalID); !slices.Equal(ids, []string{got.ID}) {
 		t.Errorf("LookupUsers(externalId) = %q, want only %s", ids, got.ID)
 	}
-	outs := h.AuditOutcomes("user.create", got.ID)
-	if oks := len(slices.DeleteFunc(slices.Clone(outs), func(o string) bool { return o != "ok" })); oks != 1 {
-		t.Errorf("audit outcomes of user.create %s = %q, want exactly one ok", got.ID, outs)
-	}
+	oneOK(t, h, "user.create", got.ID)
 	_, err = h.Dir.CreateUser(ctx, u)
 	wantErr(t, "CreateUser once the lost create is recorded", err, directory.ErrConflict)
+}
+
+// answerLost runs create with its answer, and the lookups after it, lost:
+// the directory cannot know the outcome and must say so with a retryable
+// error (the IdP retries).
+func answerLost(t *testing.T, h Harness, what string, create func() error) {
+	t.Helper()
+	heal := h.LoseNextCreateAnswer()
+	err := create()
+	heal()
+	var ue *directory.UpstreamError
+	if !errors.As(err, &ue) || !ue.Retryable {
+		t.Fatalf("%s with its answer and the lookups lost: %v, want a retryable *directory.UpstreamError", what, err)
+	}
+}
+
+// oneOK checks that the audit trail has exactly one ok entry of op on id.
+func oneOK(t *testing.T, h Harness, op, id string) {
+	t.Helper()
+	outs := h.AuditOutcomes(op, id)
+	if oks := len(slices.DeleteFunc(slices.Clone(outs), func(o string) bool { return o != "ok" })); oks != 1 {
+		t.Errorf("audit outcomes of %s %s = %q, want exactly one ok", op, id, outs)
+	}
 }
 
 // testGroupCreateAnswerLost is testUserCreateAnswerLost for a group: the
@@ -1122,13 +1136,7 @@ func testGroupCreateAnswerLost(t *testing.T, h Harness, ctx context.Context) {
 	us := createUsers(t, ctx, h.Dir, "lostgrp", 2)
 	g := directory.Group{DisplayName: "Conformance Lost Create", ExternalID: "ext-lost-group",
 		Members: []directory.Ref{{ID: us[0].ID}, {ID: us[1].ID}}}
-	heal := h.LoseNextCreateAnswer()
-	_, err := h.Dir.CreateGroup(ctx, g)
-	heal()
-	var ue *directory.UpstreamError
-	if !errors.As(err, &ue) || !ue.Retryable {
-		t.Fatalf("CreateGroup with its answer and the lookups lost: %v, want a retryable *directory.UpstreamError", err)
-	}
+	answerLost(t, h, "CreateGroup", func() error { _, err := h.Dir.CreateGroup(ctx, g); return err })
 	got, err := h.Dir.CreateGroup(ctx, g)
 	if err != nil {
 		t.Fatalf("the IdP's retry of the create: %v, want the team Sigma created", err)
@@ -1140,10 +1148,7 @@ func testGroupCreateAnswerLost(t *testing.T, h Harness, ctx context.Context) {
 	if ids := lookupGroupIDs(t, ctx, h.Dir, directory.AttrDisplayName, g.DisplayName); !slices.Equal(ids, []string{got.ID}) {
 		t.Errorf("LookupGroups(displayName) = %q, want only %s", ids, got.ID)
 	}
-	outs := h.AuditOutcomes("group.create", got.ID)
-	if oks := len(slices.DeleteFunc(slices.Clone(outs), func(o string) bool { return o != "ok" })); oks != 1 {
-		t.Errorf("audit outcomes of group.create %s = %q, want exactly one ok", got.ID, outs)
-	}
+	oneOK(t, h, "group.create", got.ID)
 	_, err = h.Dir.CreateGroup(ctx, g)
 	wantErr(t, "CreateGroup once the lost create is recorded", err, directory.ErrConflict)
 }

@@ -58,12 +58,10 @@ func testDryRunUser(t *testing.T, h Harness, ctx context.Context) {
 		t.Errorf("dry-run create answered id %q, want dryrun-…", got.ID)
 	}
 	sameUser(t, "GetUser of a dry-run create", mustGetUser(t, ctx, h.Dir, got.ID), got)
-	for _, q := range []struct {
-		attr  directory.Attr
-		value string
-	}{{directory.AttrID, got.ID}, {directory.AttrUserName, strings.ToUpper(u.UserName)}, {directory.AttrEmail, u.UserName}, {directory.AttrExternalID, "ext-dry"}} {
-		if ids := lookupUserIDs(t, ctx, h.Dir, q.attr, q.value); !slices.Equal(ids, []string{got.ID}) {
-			t.Errorf("LookupUsers(%s %q) = %q, want %s", q.attr, q.value, ids, got.ID)
+	for attr, value := range map[directory.Attr]string{directory.AttrID: got.ID, directory.AttrUserName: strings.ToUpper(u.UserName),
+		directory.AttrEmail: u.UserName, directory.AttrExternalID: "ext-dry"} {
+		if ids := lookupUserIDs(t, ctx, h.Dir, attr, value); !slices.Equal(ids, []string{got.ID}) {
+			t.Errorf("LookupUsers(%s %q) = %q, want %s", attr, value, ids, got.ID)
 		}
 	}
 	_, err := h.Dir.CreateUser(ctx, u)
@@ -102,12 +100,9 @@ func testDryRunGroup(t *testing.T, h Harness, ctx context.Context) {
 		t.Errorf("dry-run group create answered id %q, want dryrun-…", g.ID)
 	}
 	checkMembers(t, "GetGroup of a dry-run create", mustGetGroup(t, ctx, h.Dir, g.ID), a)
-	for _, q := range []struct {
-		attr  directory.Attr
-		value string
-	}{{directory.AttrDisplayName, "dry run team"}, {directory.AttrExternalID, "ext-dry-team"}} {
-		if ids := lookupGroupIDs(t, ctx, h.Dir, q.attr, q.value); !slices.Equal(ids, []string{g.ID}) {
-			t.Errorf("LookupGroups(%s %q) = %q, want %s", q.attr, q.value, ids, g.ID)
+	for attr, value := range map[directory.Attr]string{directory.AttrDisplayName: "dry run team", directory.AttrExternalID: "ext-dry-team"} {
+		if ids := lookupGroupIDs(t, ctx, h.Dir, attr, value); !slices.Equal(ids, []string{g.ID}) {
+			t.Errorf("LookupGroups(%s %q) = %q, want %s", attr, value, ids, g.ID)
 		}
 	}
 	_, err := h.Dir.CreateGroup(ctx, directory.Group{DisplayName: "Dry Run Team"})

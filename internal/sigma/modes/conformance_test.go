@@ -16,15 +16,19 @@ import (
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmatest"
 )
 
+// livePaths are the two ways the Selector in auto mode serves: with
+// Sigma's SCIM on, and with it off (REST).
+var livePaths = []struct {
+	name   string
+	scimOn bool
+	want   string
+}{{"scim", true, modes.ModeSCIM}, {"rest", false, modes.ModeREST}}
+
 // TestConformance runs the Directory conformance suite through the
 // Selector in auto mode, once on each path. Account types are spelled the
 // same way on both: the IdP cannot tell which path serves it.
 func TestConformance(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		scimOn bool
-		want   string
-	}{{"scim", true, modes.ModeSCIM}, {"rest", false, modes.ModeREST}} {
+	for _, tc := range livePaths {
 		t.Run(tc.name, func(t *testing.T) {
 			directorytest.Run(t, func(t *testing.T) directorytest.Harness {
 				e := newEnv(t, modes.ModeAuto, sigmafake.Options{Members: 5, Teams: 2, SCIMDisabled: !tc.scimOn})
@@ -50,11 +54,7 @@ func TestConformance(t *testing.T) {
 // each path, the two paths sharing one dry-run record as the app builds
 // them.
 func TestDryRunConformance(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		scimOn bool
-		want   string
-	}{{"scim", true, modes.ModeSCIM}, {"rest", false, modes.ModeREST}} {
+	for _, tc := range livePaths {
 		t.Run(tc.name, func(t *testing.T) {
 			directorytest.RunDryRun(t, func(t *testing.T) directorytest.Harness {
 				srv := sigmatest.Fake(t, sigmafake.Options{Members: 3, Teams: 1, SCIMDisabled: !tc.scimOn})

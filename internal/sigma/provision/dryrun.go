@@ -31,10 +31,8 @@ const DryRunMax = 1000
 // PageUsers, ListGroups) show Sigma's state only. Safe for concurrent use.
 type DryRuns struct {
 	mu     sync.Mutex
-	users  map[string]dryUser
-	groups map[string]dryGroup
-	uorder []string // ids, oldest first
-	gorder []string
+	users  bounded[dryUser]
+	groups bounded[dryGroup]
 }
 
 type dryUser struct {
@@ -47,10 +45,49 @@ type dryGroup struct {
 	ext string
 }
 
-// NewDryRuns returns an empty record.
-func NewDryRuns() *DryRuns {
-	return &DryRuns{users: map[string]dryUser{}, groups: map[string]dryGroup{}}
+// bounded is a map of at most DryRunMax entries that forgets the oldest.
+type bounded[T any] struct {
+	m     map[string]T
+	order []string // keys, oldest first
 }
+
+func (b *bounded[T]) put(id string, v T) {
+	if b.m == nil {
+		b.m = map[string]T{}
+	}
+	if _, ok := b.m[id]; !ok {
+		b.order = append(b.order, id)
+		if len(b.order) > DryRunMax {
+			delete(b.m, b.order[0])
+			b.order = b.order[1:]
+		}
+	}
+	b.m[id] = v
+}
+
+func (b *bounded[T]) drop(id string) {
+	delete(b.m, id)
+	b.order = slices.DeleteFunc(b.order, func(x string) bool { return x == id })
+}
+
+// find returns the entries match accepts, ordered by id.
+func (b *bounded[T]) find(match func(T) bool) []T {
+	var ids []string
+	for id, v := range b.m {
+		if match(v) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]T, len(ids))
+	for i, id := range ids {
+		out[i] = b.m[id]
+	}
+	return out
+}
+
+// NewDryRuns returns an empty record.
+func NewDryRuns() *DryRuns { return &DryRuns{} }
 
 // DryRunRecord is the record a path in dry run (on) uses: shared when the
 // caller gives one (both paths of a process), else its own; nil when not
@@ -80,123 +117,69 @@ func (w *Workflow) record(ctx context.Context, kind store.Kind, id string) (stor
 // IsDryRunID reports whether id is one a dry-run create answered with.
 func IsDryRunID(id string) bool { return strings.HasPrefix(id, "dryrun-") }
 
-func (d *DryRuns) putUser(m Member, r store.Resource) {
+// locked runs fn under the record's lock; a nil record runs nothing.
+func (d *DryRuns) locked(fn func()) {
 	if d == nil {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.users[m.ID]; !ok {
-		d.uorder = append(d.uorder, m.ID)
-		if len(d.uorder) > DryRunMax {
-			delete(d.users, d.uorder[0])
-			d.uorder = d.uorder[1:]
-		}
-	}
-	d.users[m.ID] = dryUser{m: m, r: r}
+	fn()
+}
+
+func (d *DryRuns) putUser(m Member, r store.Resource) {
+	d.locked(func() { d.users.put(m.ID, dryUser{m: m, r: r}) })
 }
 
 // putGroup records t, its members named by their emails where the record
 // knows them, and returns it so.
 func (d *DryRuns) putGroup(t Team, ext string) Team {
-	if d == nil {
-		return t
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t.Members = slices.Clone(t.Members)
-	for i, r := range t.Members {
-		if u, ok := d.users[r.ID]; ok && r.Display == "" {
-			t.Members[i].Display = u.m.Email
+	d.locked(func() {
+		t.Members = slices.Clone(t.Members)
+		for i, r := range t.Members {
+			if u, ok := d.users.m[r.ID]; ok && r.Display == "" {
+				t.Members[i].Display = u.m.Email
+			}
 		}
-	}
-	if _, ok := d.groups[t.ID]; !ok {
-		d.gorder = append(d.gorder, t.ID)
-		if len(d.gorder) > DryRunMax {
-			delete(d.groups, d.gorder[0])
-			d.gorder = d.gorder[1:]
-		}
-	}
-	d.groups[t.ID] = dryGroup{t: t, ext: ext}
+		d.groups.put(t.ID, dryGroup{t: t, ext: ext})
+	})
 	return t
 }
 
 // dropUser forgets user id, and its memberships of recorded groups.
 func (d *DryRuns) dropUser(id string) {
-	if d == nil {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.users, id)
-	d.uorder = slices.DeleteFunc(d.uorder, func(x string) bool { return x == id })
-	for gid, g := range d.groups {
-		g.t.Members = slices.DeleteFunc(slices.Clone(g.t.Members), func(r directory.Ref) bool { return r.ID == id })
-		d.groups[gid] = g
-	}
+	d.locked(func() {
+		d.users.drop(id)
+		for gid, g := range d.groups.m {
+			g.t.Members = slices.DeleteFunc(slices.Clone(g.t.Members), func(r directory.Ref) bool { return r.ID == id })
+			d.groups.m[gid] = g
+		}
+	})
 }
 
-func (d *DryRuns) dropGroup(id string) {
-	if d == nil {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.groups, id)
-	d.gorder = slices.DeleteFunc(d.gorder, func(x string) bool { return x == id })
-}
+func (d *DryRuns) dropGroup(id string) { d.locked(func() { d.groups.drop(id) }) }
 
-func (d *DryRuns) user(id string) (dryUser, bool) {
-	if d == nil || !IsDryRunID(id) {
-		return dryUser{}, false
+func (d *DryRuns) user(id string) (u dryUser, ok bool) {
+	if IsDryRunID(id) {
+		d.locked(func() { u, ok = d.users.m[id] })
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	u, ok := d.users[id]
 	return u, ok
 }
 
-func (d *DryRuns) group(id string) (dryGroup, bool) {
-	if d == nil || !IsDryRunID(id) {
-		return dryGroup{}, false
+func (d *DryRuns) group(id string) (g dryGroup, ok bool) {
+	if IsDryRunID(id) {
+		d.locked(func() { g, ok = d.groups.m[id] })
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	g, ok := d.groups[id]
 	return g, ok
 }
 
-// findUsers returns the recorded users match accepts, ordered by id.
-func (d *DryRuns) findUsers(match func(dryUser) bool) []dryUser {
-	if d == nil {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []dryUser
-	for _, u := range d.users {
-		if match(u) {
-			out = append(out, u)
-		}
-	}
-	slices.SortFunc(out, func(a, b dryUser) int { return strings.Compare(a.m.ID, b.m.ID) })
+func (d *DryRuns) findUsers(match func(dryUser) bool) (out []dryUser) {
+	d.locked(func() { out = d.users.find(match) })
 	return out
 }
 
-// findGroups returns the recorded groups match accepts, ordered by id.
-func (d *DryRuns) findGroups(match func(dryGroup) bool) []dryGroup {
-	if d == nil {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []dryGroup
-	for _, g := range d.groups {
-		if match(g) {
-			out = append(out, g)
-		}
-	}
-	slices.SortFunc(out, func(a, b dryGroup) int { return strings.Compare(a.t.ID, b.t.ID) })
+func (d *DryRuns) findGroups(match func(dryGroup) bool) (out []dryGroup) {
+	d.locked(func() { out = d.groups.find(match) })
 	return out
 }
 

@@ -1,12 +1,14 @@
 package provision
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/store"
 )
 
 // The pinned values are what the bridge has always answered: IdPs hold
@@ -144,5 +146,29 @@ func TestMemberDigestIsTheSet(t *testing.T) {
 	g := directory.Group{ID: "t1", DisplayName: "Eng", Members: refs}
 	if GroupVersion(g) != GroupVersionOf(directory.Group{ID: "t1", DisplayName: "Eng"}, want) {
 		t.Error("GroupVersionOf the digest differs from GroupVersion with the members")
+	}
+}
+
+// TestDryRunsBound: the dry-run record keeps DryRunMax users; the oldest
+// is forgotten first, and an updated one keeps its place.
+func TestDryRunsBound(t *testing.T) {
+	d := NewDryRuns()
+	id := func(i int) string { return DryRunID(fmt.Sprintf("u%d@x", i)) }
+	for i := range DryRunMax + 1 {
+		d.putUser(Member{ID: id(i), Email: fmt.Sprintf("u%d@x", i)}, store.Resource{})
+		if i == 1 {
+			d.putUser(Member{ID: id(0), Email: "u0@x", FirstName: "Updated"}, store.Resource{})
+		}
+	}
+	if _, ok := d.user(id(0)); ok {
+		t.Error("the oldest dry-run user is still recorded past the bound")
+	}
+	for _, i := range []int{1, DryRunMax} {
+		if _, ok := d.user(id(i)); !ok {
+			t.Errorf("dry-run user %d forgotten", i)
+		}
+	}
+	if us, ok := d.LookupUsers(directory.AttrEmail, "U5@x"); !ok || len(us) != 1 || us[0].ID != id(5) {
+		t.Errorf("LookupUsers(email) = %v, %v", us, ok)
 	}
 }
