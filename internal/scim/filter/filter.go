@@ -37,13 +37,15 @@ func Parse(k mapping.Kind, raw string) (Expr, error) {
 		return nil, err
 	}
 	shown := quoted(raw)
-	rewritten, err := rewriteValuePathSubAttr(src)
-	if err != nil {
-		return nil, invalid("filter %s: %v", shown, err)
-	}
-	expr, err := scimfilter.ParseFilter([]byte(rewritten))
-	if err != nil {
-		return nil, invalid("filter %s is not a valid SCIM filter (RFC 7644 section 3.4.2.2), e.g. userName eq \"ada@example.com\"", shown)
+	expr, ok := parseComparison(src)
+	if !ok {
+		rewritten, err := rewriteValuePathSubAttr(src)
+		if err != nil {
+			return nil, invalid("filter %s: %v", shown, err)
+		}
+		if expr, err = scimfilter.ParseFilter([]byte(rewritten)); err != nil {
+			return nil, invalid("filter %s is not a valid SCIM filter (RFC 7644 section 3.4.2.2), e.g. userName eq \"ada@example.com\"", shown)
+		}
 	}
 	if err := Check(k, expr, nil); err != nil {
 		return nil, invalid("filter %s: %v", shown, err)
