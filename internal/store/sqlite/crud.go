@@ -57,7 +57,7 @@ func (s *Store) GetResource(ctx context.Context, kind store.Kind, id string) (st
 	if err := s.check(op); err != nil {
 		return store.Resource{}, err
 	}
-	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+store.ResourceColumns+` FROM resources WHERE kind = ? AND id = ?`, string(kind), id))
+	r, err := scanResource(s.hot.resource.QueryRowContext(ctx, string(kind), id))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
 	}
@@ -125,8 +125,7 @@ func (s *Store) ResourceByUserName(ctx context.Context, kind store.Kind, userNam
 	if userName == "" {
 		return store.Resource{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
-	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+store.ResourceColumns+` FROM resources
-		WHERE kind = ? AND user_name_fold = ? AND tombstoned = 0`, string(kind), store.FoldUserName(userName)))
+	r, err := scanResource(s.hot.resourceByUserName.QueryRowContext(ctx, string(kind), store.FoldUserName(userName)))
 	if err != nil {
 		return store.Resource{}, s.mapErr(op, err)
 	}

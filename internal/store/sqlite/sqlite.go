@@ -62,6 +62,7 @@ func (o *Options) setDefaults() {
 type Store struct {
 	w      *sql.DB // exactly one connection: all writes
 	r      *sql.DB // read-only connections
+	hot    hotReads
 	opts   Options
 	path   string
 	closed atomic.Bool
@@ -132,7 +133,42 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
 	}
+	if err := s.hot.prepare(ctx, r); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite store %q: %w", path, s.mapErr("prepare reads", err))
+	}
 	return s, nil
+}
+
+// hotReads are the store reads of every SCIM lookup, prepared once on the
+// read pool (database/sql keeps each one prepared on every connection it
+// runs on): the driver otherwise compiles the SQL on each call, which was
+// a tenth of the bridge's CPU under a userName lookup load.
+type hotReads struct {
+	resource, resourceByUserName *sql.Stmt
+}
+
+const (
+	resourceQuery           = `SELECT ` + store.ResourceColumns + ` FROM resources WHERE kind = ? AND id = ?`
+	resourceByUserNameQuery = `SELECT ` + store.ResourceColumns + ` FROM resources
+		WHERE kind = ? AND user_name_fold = ? AND tombstoned = 0`
+)
+
+func (h *hotReads) prepare(ctx context.Context, r *sql.DB) error {
+	var err error
+	if h.resource, err = r.PrepareContext(ctx, resourceQuery); err != nil {
+		return err
+	}
+	h.resourceByUserName, err = r.PrepareContext(ctx, resourceByUserNameQuery)
+	return err
+}
+
+func (h *hotReads) close() {
+	for _, st := range []*sql.Stmt{h.resource, h.resourceByUserName} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
 }
 
 // Close closes both pools. Calls after Close return store.ErrUnavailable.
@@ -142,6 +178,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var errs []error
+	s.hot.close()
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}

@@ -35,6 +35,36 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 			}
 		}
 	})
+	// The two reads of every userName lookup (the member's record, and
+	// the IdP userName another replica may have written).
+	b.Run("GetResource", func(b *testing.B) {
+		s := open(b)
+		for i := range 1000 {
+			_, err := s.PutResource(ctx, user(fmt.Sprint("m", i), fmt.Sprint("ext", i)))
+			must(b, "put", err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.GetResource(ctx, store.KindUser, "m500"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ResourceByUserName", func(b *testing.B) {
+		s := open(b)
+		for i := range 1000 {
+			r := user(fmt.Sprint("m", i), fmt.Sprint("ext", i))
+			r.UserName = fmt.Sprint("login", i)
+			_, err := s.PutResource(ctx, r)
+			must(b, "put", err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.ResourceByUserName(ctx, store.KindUser, "login500"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("PutResource", func(b *testing.B) {
 		s := open(b)
 		i := 0
