@@ -72,13 +72,7 @@ func TestComparisonIsTheParsersExpression(t *testing.T) {
 			t.Errorf("parseComparison(%q) declined", s)
 			continue
 		}
-		want, err := scimfilter.ParseFilter([]byte(s))
-		if err != nil {
-			t.Fatalf("general parser rejects %q: %v", s, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("parseComparison(%q) = %#v, the parser gives %#v", s, got, want)
-		}
+		sameAsParser(t, s, got)
 	}
 	for _, s := range notComparisons {
 		if e, ok := parseComparison(s); ok {
@@ -109,18 +103,22 @@ func FuzzComparison(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := parseComparison(s)
-		if !ok {
-			return
-		}
-		want, err := scimfilter.ParseFilter([]byte(s))
-		if err != nil {
-			t.Fatalf("parseComparison read %q, which the parser rejects: %v", s, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("parseComparison(%q) = %#v, the parser gives %#v", s, got, want)
+		if got, ok := parseComparison(s); ok {
+			sameAsParser(t, s, got)
 		}
 	})
+}
+
+// sameAsParser fails t unless the general parser reads s as got.
+func sameAsParser(t *testing.T, s string, got Expr) {
+	t.Helper()
+	want, err := scimfilter.ParseFilter([]byte(s))
+	if err != nil {
+		t.Fatalf("parseComparison read %q, which the parser rejects: %v", s, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parseComparison(%q) = %#v, the parser gives %#v", s, got, want)
+	}
 }
 
 // BenchmarkParseLookup is the filter of every IdP lookup.
