@@ -36,15 +36,7 @@ func TestConformance(t *testing.T) {
 					t.Fatalf("live = %s (%s), want %s", mode, why, tc.want)
 				}
 				e.srv.ResetRequests()
-				return directorytest.Harness{
-					Dir:                  e.sel,
-					AccountTypes:         []string{"Pro", "Analyst Creator"},
-					UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
-					UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
-					LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
-					LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
-					AuditOutcomes:        sigmatest.AuditOutcomes(e.st),
-				}
+				return sigmatest.Harness(e.srv, e.st, e.sel, "Pro", "Analyst Creator")
 			})
 		})
 	}
@@ -69,8 +61,7 @@ func TestDryRunConformance(t *testing.T) {
 					t.Fatalf("live = %s (%s), want %s", mode, why, tc.want)
 				}
 				srv.ResetRequests()
-				return directorytest.Harness{Dir: sel, AccountTypes: []string{"Pro", "Analyst Creator"},
-					UpstreamWrites: func() int { return sigmatest.Writes(srv) }, AuditOutcomes: sigmatest.AuditOutcomes(st)}
+				return sigmatest.Harness(srv, st, sel, "Pro", "Analyst Creator")
 			})
 		})
 	}

@@ -83,15 +83,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 func TestConformance(t *testing.T) {
 	directorytest.Run(t, func(t *testing.T) directorytest.Harness {
 		e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 5, Teams: 2}})
-		return directorytest.Harness{
-			Dir:                  e.dir,
-			AccountTypes:         []string{"Pro", "Analyst Creator"},
-			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
-			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
-			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
-			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
-			AuditOutcomes:        sigmatest.AuditOutcomes(e.store),
-		}
+		return sigmatest.Harness(e.srv, e.store, e.dir, "Pro", "Analyst Creator")
 	})
 }
 
@@ -99,8 +91,7 @@ func TestConformance(t *testing.T) {
 func TestDryRunConformance(t *testing.T) {
 	directorytest.RunDryRun(t, func(t *testing.T) directorytest.Harness {
 		e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 1}, dir: restdir.Options{DryRun: true}})
-		return directorytest.Harness{Dir: e.dir, AccountTypes: []string{"Pro", "Analyst Creator"},
-			UpstreamWrites: func() int { return sigmatest.Writes(e.srv) }, AuditOutcomes: sigmatest.AuditOutcomes(e.store)}
+		return sigmatest.Harness(e.srv, e.store, e.dir, "Pro", "Analyst Creator")
 	})
 }
 
@@ -116,15 +107,7 @@ func TestConformancePostgres(t *testing.T) {
 		t.Cleanup(func() { _ = st.Close() })
 		srv := sigmatest.Fake(t, sigmafake.Options{Members: 5, Teams: 2})
 		d, _ := newDir(t, srv, st, envOpts{})
-		return directorytest.Harness{
-			Dir:                  d,
-			AccountTypes:         []string{"Pro", "Analyst Creator"},
-			UpstreamWrites:       func() int { return sigmatest.Writes(srv) },
-			UpstreamCalls:        func() int { return len(sigmatest.APICalls(srv)) },
-			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(srv) },
-			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(srv) },
-			AuditOutcomes:        sigmatest.AuditOutcomes(st),
-		}
+		return sigmatest.Harness(srv, st, d, "Pro", "Analyst Creator")
 	})
 }
 

@@ -18,15 +18,7 @@ func TestConformanceSCIMOnly(t *testing.T) {
 			dir:  scimdir.Options{AccountTypes: []string{"Analyst Creator"}},
 		})
 		e.srv.ResetRequests()
-		return directorytest.Harness{
-			Dir:                  e.dir,
-			AccountTypes:         []string{"pro", "Analyst Creator"},
-			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
-			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
-			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
-			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
-			AuditOutcomes:        sigmatest.AuditOutcomes(e.store),
-		}
+		return sigmatest.Harness(e.srv, e.store, e.dir, "pro", "Analyst Creator")
 	})
 }
 
@@ -36,15 +28,7 @@ func TestConformanceWithREST(t *testing.T) {
 	directorytest.Run(t, func(t *testing.T) directorytest.Harness {
 		e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 5, Teams: 2}, rest: true})
 		e.srv.ResetRequests()
-		return directorytest.Harness{
-			Dir:                  e.dir,
-			AccountTypes:         []string{"Pro", "Analyst Creator"},
-			UpstreamWrites:       func() int { return sigmatest.Writes(e.srv) },
-			UpstreamCalls:        func() int { return len(sigmatest.APICalls(e.srv)) },
-			LoseNextDeleteAnswer: func() { sigmatest.LoseNextGroupDeleteAnswer(e.srv) },
-			LoseNextCreateAnswer: func() func() { return sigmatest.LoseNextCreateAnswer(e.srv) },
-			AuditOutcomes:        sigmatest.AuditOutcomes(e.store),
-		}
+		return sigmatest.Harness(e.srv, e.store, e.dir, "Pro", "Analyst Creator")
 	})
 }
 
@@ -56,8 +40,7 @@ func TestDryRunConformance(t *testing.T) {
 			directorytest.RunDryRun(t, func(t *testing.T) directorytest.Harness {
 				e := newEnv(t, envOpts{fake: sigmafake.Options{Members: 3, Teams: 1}, rest: rest, dir: scimdir.Options{DryRun: true}})
 				e.srv.ResetRequests()
-				return directorytest.Harness{Dir: e.dir, AccountTypes: []string{"Pro", "Analyst Creator"},
-					UpstreamWrites: func() int { return sigmatest.Writes(e.srv) }, AuditOutcomes: sigmatest.AuditOutcomes(e.store)}
+				return sigmatest.Harness(e.srv, e.store, e.dir, "Pro", "Analyst Creator")
 			})
 		})
 	}

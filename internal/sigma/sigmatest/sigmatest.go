@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimbridge/scim-bridge/internal/directory"
+	"github.com/scimbridge/scim-bridge/internal/directory/directorytest"
 	"github.com/scimbridge/scim-bridge/internal/secret"
 	"github.com/scimbridge/scim-bridge/internal/sigma"
 	"github.com/scimbridge/scim-bridge/internal/sigma/sigmafake"
@@ -257,5 +258,20 @@ func AuditOutcomes(st store.Store) func(op, id string) []string {
 			}
 		}
 		return out
+	}
+}
+
+// Harness is the conformance suite's harness for dir, which talks to srv
+// and keeps its records in st: the upstream counts and the fault hooks
+// come from the emulator, the audit outcomes from st.
+func Harness(srv *sigmafake.Server, st store.Store, dir directory.Directory, accountTypes ...string) directorytest.Harness {
+	return directorytest.Harness{
+		Dir:                  dir,
+		AccountTypes:         accountTypes,
+		UpstreamWrites:       func() int { return Writes(srv) },
+		UpstreamCalls:        func() int { return len(APICalls(srv)) },
+		LoseNextDeleteAnswer: func() { LoseNextGroupDeleteAnswer(srv) },
+		LoseNextCreateAnswer: func() func() { return LoseNextCreateAnswer(srv) },
+		AuditOutcomes:        AuditOutcomes(st),
 	}
 }
